@@ -1,0 +1,1 @@
+//! HTTP/1.1 wire format (RFC 9112): request encoder, response decoder, chunked coding, pipelined connection codec.

@@ -1,0 +1,5 @@
+//! Server-sent events: the WHATWG decoder and the reconnecting event-stream machine.
+
+mod event;
+
+pub use event::{ReconnectCause, SseEvent, StreamEvent};

@@ -1,0 +1,5 @@
+//! plue-http on smol.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub use plue_http_core::{Error, ErrorKind, Request, Response};

@@ -1,0 +1,1 @@
+//! Conformance scenarios, drivers, loopback hosts and the real-OpenCode fixture.
