@@ -40,8 +40,8 @@ fn plue(chunks: &[Bytes], mut sink: impl FnMut(&str, &str, &str)) {
 /// Decode every chunk with eventsource-stream, handing each owned event to `sink`.
 fn eventsource_stream(chunks: &[Bytes], mut sink: impl FnMut(&str, &str, &str)) {
     block_on(async {
-        let mut events =
-            futures::stream::iter(chunks.iter().cloned().map(Ok::<Bytes, Infallible>)).eventsource();
+        let mut events = futures::stream::iter(chunks.iter().cloned().map(Ok::<Bytes, Infallible>))
+            .eventsource();
         while let Some(e) = events.next().await {
             let e = e.expect("eventsource-stream failed on the corpus");
             sink(&e.event, &e.data, &e.id);
@@ -49,7 +49,11 @@ fn eventsource_stream(chunks: &[Bytes], mut sink: impl FnMut(&str, &str, &str)) 
     });
 }
 
-fn checksum(decode: fn(&[Bytes], &mut dyn FnMut(&str, &str, &str)), chunks: &[Bytes]) -> EventChecksum {
+/// A decoder under test: decodes the chunks and hands every event's type, data and id to the sink.
+type Decoder = fn(&[Bytes], &mut dyn FnMut(&str, &str, &str));
+
+/// Count and checksum of every event `decode` produces.
+fn checksum(decode: Decoder, chunks: &[Bytes]) -> EventChecksum {
     let mut sum = EventChecksum::default();
     decode(chunks, &mut |t, d, i| sum.add(t, d, i));
     sum
@@ -61,8 +65,14 @@ fn bench_sse(c: &mut Criterion) {
 
     let ours = checksum(|c, s| plue(c, s), &chunks);
     let theirs = checksum(|c, s| eventsource_stream(c, s), &chunks);
-    assert_eq!(ours.count, OPENCODE_EVENTS, "plue decoded the wrong number of events");
-    assert_eq!(ours, theirs, "plue and eventsource-stream disagree on the corpus");
+    assert_eq!(
+        ours.count, OPENCODE_EVENTS,
+        "plue decoded the wrong number of events"
+    );
+    assert_eq!(
+        ours, theirs,
+        "plue and eventsource-stream disagree on the corpus"
+    );
     eprintln!(
         "corpus: {} events, {:.1} MB, {} chunks of {} KiB; checksums agree ({:#018x})",
         ours.count,
