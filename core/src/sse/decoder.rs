@@ -70,6 +70,10 @@ struct Fields {
 impl Fields {
     /// Forget the event being built (not the ids).
     fn discard_event(&mut self) {
+        // A skipped oversized event may have grown the buffer to `max_event_size`: give that memory back.
+        if self.data.capacity() > (1 << 16) {
+            self.data = Vec::new();
+        }
         self.data.clear();
         self.event_type.clear();
         self.event_size = 0;
