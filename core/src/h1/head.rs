@@ -29,7 +29,9 @@ fn violation(v: Violation) -> ErrorKind {
 pub(crate) struct HeadScanner {
     /// Bytes already searched for the blank line (restarts at the last `\n` seen, which may begin it).
     scanned: usize,
-    /// The status line has been seen whole and checked.
+    /// A line end has been seen: the status line is whole.
+    saw_line_end: bool,
+    /// The status line has been checked.
     status_line_checked: bool,
 }
 
@@ -49,7 +51,7 @@ impl HeadScanner {
             if buf.len() >= limits.max_head_size {
                 return Err(too_large_head(limits));
             }
-            if !self.status_line_checked && memchr::memchr(b'\n', buf).is_some() {
+            if !self.status_line_checked && self.saw_line_end {
                 // The status line is whole: reject a bad version or status now, not after 64 KiB.
                 self.status_line_checked = true;
                 parse_raw(buf, limits)?;
@@ -68,6 +70,7 @@ impl HeadScanner {
     fn find_end(&mut self, buf: &[u8]) -> Result<Option<usize>, ErrorKind> {
         let mut from = self.scanned;
         while let Some(i) = memchr::memchr(b'\n', &buf[from..]).map(|i| from + i) {
+            self.saw_line_end = true;
             match (buf.get(i + 1), buf.get(i + 2)) {
                 (Some(b'\n'), _) => return Ok(Some(i + 2)),
                 (Some(b'\r'), Some(b'\n')) => return Ok(Some(i + 3)),
