@@ -12,6 +12,7 @@
 pub mod client;
 pub mod error;
 pub mod h1;
+pub mod opencode;
 pub mod request;
 pub mod response;
 pub mod rng;
