@@ -378,3 +378,311 @@ impl HealthMonitor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{ApiError, NetError};
+    use crate::sse::{ReconnectCause, SseEvent};
+
+    fn at(s: u64) -> Instant {
+        Instant::from_millis(s * 1000)
+    }
+
+    fn drain(m: &mut HealthMonitor) -> Vec<HealthOutput> {
+        std::iter::from_fn(|| m.poll_output()).collect()
+    }
+
+    fn ev(data: &str) -> StreamEvent {
+        StreamEvent::Event(SseEvent {
+            event: "message".into(),
+            data: data.into(),
+            id: String::new(),
+        })
+    }
+
+    fn reconnecting(attempt: u32) -> StreamEvent {
+        StreamEvent::Reconnecting {
+            attempt,
+            max: None,
+            delay: Duration::from_secs(1),
+            cause: ReconnectCause::Network(NetError::Refused),
+        }
+    }
+
+    const CONNECTED: &str = r#"{"id":"evt_1","type":"server.connected","properties":{}}"#;
+
+    /// Start and reach Healthy at `t`.
+    fn healthy(t: u64) -> HealthMonitor {
+        let mut m = HealthMonitor::new(HealthConfig::default());
+        m.start(at(t));
+        m.handle_stream(at(t), &StreamEvent::Connected);
+        m.handle_stream(at(t), &ev(CONNECTED));
+        m.handle_version(at(t), Ok("1.18.34".into()));
+        drain(&mut m);
+        assert_eq!(
+            m.state(),
+            &HealthState::Healthy {
+                version: Some("1.18.34".into())
+            }
+        );
+        m
+    }
+
+    #[test]
+    fn opencode_health_first_event_then_version_gives_healthy() {
+        let mut m = HealthMonitor::new(HealthConfig::default());
+        m.start(at(0));
+        assert_eq!(
+            drain(&mut m),
+            [
+                HealthOutput::Subscribe,
+                // Connecting is the initial state: no change to report.
+            ]
+        );
+        assert_eq!(m.poll_timeout(), Some(at(5)));
+        m.handle_stream(at(1), &StreamEvent::Connected);
+        m.handle_stream(at(2), &ev(CONNECTED));
+        assert_eq!(drain(&mut m), [HealthOutput::FetchVersion]);
+        m.handle_version(at(2), Ok("1.18.34".into()));
+        assert_eq!(
+            drain(&mut m),
+            [HealthOutput::State(HealthState::Healthy {
+                version: Some("1.18.34".into())
+            })]
+        );
+        // Now only the idle deadline remains: 30 s after the last byte.
+        assert_eq!(m.poll_timeout(), Some(at(32)));
+        m.handle_stream(at(12), &StreamEvent::Comment(String::new()));
+        assert_eq!(m.poll_timeout(), Some(at(42)));
+    }
+
+    #[test]
+    fn opencode_health_accepts_the_legacy_empty_first_event_and_a_failed_version() {
+        let mut m = HealthMonitor::new(HealthConfig::default());
+        m.start(at(0));
+        m.handle_stream(at(1), &ev("{}"));
+        m.handle_version(at(1), Err(ErrorKind::Aborted));
+        assert_eq!(m.state(), &HealthState::Healthy { version: None });
+    }
+
+    #[test]
+    fn opencode_health_no_first_event_within_5s_is_a_failure() {
+        let mut m = HealthMonitor::new(HealthConfig::default());
+        m.start(at(0));
+        drain(&mut m);
+        m.handle_stream(at(1), &StreamEvent::Connected);
+        // The head came at 1 s: the first event is due by 6 s.
+        assert_eq!(m.poll_timeout(), Some(at(6)));
+        m.handle_timeout(at(5));
+        assert!(drain(&mut m).is_empty(), "not yet");
+        m.handle_timeout(at(6));
+        assert_eq!(
+            drain(&mut m),
+            [
+                HealthOutput::Unsubscribe,
+                HealthOutput::State(HealthState::Degraded { attempt: 1 }),
+                HealthOutput::Subscribe
+            ]
+        );
+        // A late event from the dropped subscription's successor counts as that one's first event.
+        m.handle_stream(at(7), &ev(CONNECTED));
+        assert_eq!(drain(&mut m), [HealthOutput::FetchVersion]);
+    }
+
+    #[test]
+    fn opencode_health_30s_silence_is_unhealthy() {
+        let mut m = healthy(0);
+        m.handle_stream(
+            at(10),
+            &ev(r#"{"type":"server.heartbeat","properties":{}}"#),
+        );
+        m.handle_timeout(at(39));
+        assert!(drain(&mut m).is_empty());
+        m.handle_timeout(at(40));
+        assert_eq!(
+            drain(&mut m),
+            [
+                HealthOutput::Unsubscribe,
+                HealthOutput::State(HealthState::Degraded { attempt: 1 }),
+                HealthOutput::Subscribe
+            ]
+        );
+    }
+
+    #[test]
+    fn opencode_health_three_failed_reconnects_decide_a_restart() {
+        let mut m = healthy(0);
+        m.handle_stream(at(1), &reconnecting(1));
+        assert_eq!(
+            drain(&mut m),
+            [HealthOutput::State(HealthState::Degraded { attempt: 1 })]
+        );
+        // While the stream machine reconnects there is no deadline of our own.
+        assert_eq!(m.poll_timeout(), None);
+        m.handle_stream(at(2), &reconnecting(2));
+        assert_eq!(
+            drain(&mut m),
+            [HealthOutput::State(HealthState::Degraded { attempt: 2 })]
+        );
+        m.handle_stream(at(4), &reconnecting(3));
+        assert_eq!(
+            drain(&mut m),
+            [
+                HealthOutput::Unsubscribe,
+                HealthOutput::State(HealthState::Restarting),
+                HealthOutput::RestartServer
+            ]
+        );
+        // Stale items from the dropped subscription change nothing.
+        m.handle_stream(at(5), &reconnecting(4));
+        assert!(drain(&mut m).is_empty());
+        m.handle_restarted(at(8));
+        assert_eq!(
+            drain(&mut m),
+            [
+                HealthOutput::State(HealthState::Connecting),
+                HealthOutput::Subscribe
+            ]
+        );
+        m.handle_stream(at(9), &ev(CONNECTED));
+        m.handle_version(at(9), Ok("1.18.34".into()));
+        assert!(matches!(m.state(), HealthState::Healthy { .. }));
+    }
+
+    #[test]
+    fn opencode_health_a_good_event_resets_the_failure_count() {
+        let mut m = healthy(0);
+        m.handle_stream(at(1), &reconnecting(1));
+        m.handle_stream(at(2), &reconnecting(2));
+        m.handle_stream(at(3), &StreamEvent::Connected);
+        m.handle_stream(at(3), &ev(CONNECTED));
+        m.handle_version(at(3), Ok("1.18.34".into()));
+        drain(&mut m);
+        m.handle_stream(at(4), &reconnecting(1));
+        assert_eq!(
+            drain(&mut m),
+            [HealthOutput::State(HealthState::Degraded { attempt: 1 })]
+        );
+    }
+
+    #[test]
+    fn opencode_health_at_most_5_restarts_in_10_minutes() {
+        let mut m = healthy(0);
+        let mut t = 0;
+        let mut restarts = 0;
+        loop {
+            for _ in 0..3 {
+                t += 1;
+                m.handle_stream(at(t), &reconnecting(1));
+            }
+            let out = drain(&mut m);
+            if out.contains(&HealthOutput::RestartServer) {
+                restarts += 1;
+                m.handle_restarted(at(t));
+                drain(&mut m);
+                continue;
+            }
+            assert_eq!(
+                m.state(),
+                &HealthState::Stopped(StopReason::TooManyRestarts {
+                    restarts: 5,
+                    window: Duration::from_secs(600)
+                })
+            );
+            assert!(out.contains(&HealthOutput::Unsubscribe));
+            break;
+        }
+        assert_eq!(restarts, 5);
+        assert_eq!(m.poll_timeout(), None);
+        // Stopped is final.
+        m.handle_restarted(at(t + 1));
+        m.handle_stream(at(t + 1), &ev(CONNECTED));
+        assert!(drain(&mut m).is_empty());
+    }
+
+    #[test]
+    fn opencode_health_restarts_outside_the_window_do_not_count() {
+        let mut m = healthy(0);
+        for round in 0..8u64 {
+            // One restart every 3 minutes: never more than 4 inside any 10-minute window.
+            let t = round * 180;
+            for k in 0..3 {
+                m.handle_stream(at(t + k), &reconnecting(1));
+            }
+            assert!(
+                drain(&mut m).contains(&HealthOutput::RestartServer),
+                "round {round}"
+            );
+            m.handle_restarted(at(t + 5));
+            drain(&mut m);
+        }
+    }
+
+    #[test]
+    fn opencode_health_a_401_is_terminal() {
+        let mut m = healthy(0);
+        let e = ErrorKind::Status(ApiError::from_body(401, b""));
+        m.handle_stream_failed(at(1), &e);
+        assert_eq!(
+            drain(&mut m),
+            [
+                HealthOutput::Unsubscribe,
+                HealthOutput::State(HealthState::Stopped(StopReason::Rejected(e)))
+            ]
+        );
+        assert_eq!(m.poll_timeout(), None);
+    }
+
+    #[test]
+    fn opencode_health_other_stream_failures_resubscribe_and_abort_is_ignored() {
+        let mut m = healthy(0);
+        m.handle_stream_failed(at(1), &ErrorKind::Aborted);
+        assert!(drain(&mut m).is_empty());
+        m.handle_stream_failed(
+            at(1),
+            &ErrorKind::ConnectionFailed {
+                cause: NetError::Refused,
+            },
+        );
+        assert_eq!(
+            drain(&mut m),
+            [
+                HealthOutput::State(HealthState::Degraded { attempt: 1 }),
+                HealthOutput::Subscribe
+            ]
+        );
+    }
+
+    #[test]
+    fn opencode_health_without_a_manager_only_degrades() {
+        let mut m = HealthMonitor::new(HealthConfig {
+            can_restart: false,
+            ..HealthConfig::default()
+        });
+        m.start(at(0));
+        for k in 1..=10 {
+            m.handle_stream(at(k), &reconnecting(k as u32));
+        }
+        let out = drain(&mut m);
+        assert!(!out.contains(&HealthOutput::RestartServer));
+        assert_eq!(m.state(), &HealthState::Degraded { attempt: 10 });
+    }
+
+    #[test]
+    fn opencode_health_stop_unsubscribes() {
+        let mut m = healthy(0);
+        m.stop(at(1));
+        assert_eq!(
+            drain(&mut m),
+            [
+                HealthOutput::Unsubscribe,
+                HealthOutput::State(HealthState::Stopped(StopReason::Shutdown))
+            ]
+        );
+        assert_eq!(
+            HealthConfig::from_options(&Options::default()).max_connection_failures,
+            3
+        );
+    }
+}

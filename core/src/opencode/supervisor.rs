@@ -405,3 +405,259 @@ impl Supervisor {
         self.deadline
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(ms: u64) -> Instant {
+        Instant::from_millis(ms)
+    }
+
+    fn drain(s: &mut Supervisor) -> Vec<SupervisorOutput> {
+        std::iter::from_fn(|| s.poll_output()).collect()
+    }
+
+    const LINE: &str = "opencode server listening on http://127.0.0.1:4096";
+
+    fn running() -> Supervisor {
+        let mut s = Supervisor::new(SupervisorConfig::default());
+        s.start(at(0));
+        s.handle_line(at(1000), LINE);
+        s.handle_healthy(at(1200));
+        drain(&mut s);
+        s
+    }
+
+    #[test]
+    fn opencode_supervisor_parses_the_listening_line() {
+        assert_eq!(
+            parse_listening_line(LINE).as_deref(),
+            Some("http://127.0.0.1:4096")
+        );
+        assert_eq!(
+            parse_listening_line(
+                "\u{1b}[0mopencode server listening on http://127.0.0.1:44337\u{1b}[0m\r"
+            )
+            .as_deref(),
+            Some("http://127.0.0.1:44337")
+        );
+        assert_eq!(
+            parse_listening_line(
+                "Warning: OPENCODE_SERVER_PASSWORD is not set; server is unsecured."
+            ),
+            None
+        );
+        assert_eq!(parse_listening_line("listening on http://"), None);
+        assert_eq!(parse_listening_line("listening on ftp://x"), None);
+    }
+
+    #[test]
+    fn opencode_supervisor_start_listen_healthy() {
+        let mut s = Supervisor::new(SupervisorConfig::default());
+        s.start(at(0));
+        assert_eq!(
+            drain(&mut s),
+            [
+                SupervisorOutput::Spawn { port: 0 },
+                SupervisorOutput::State(SupervisorState::Starting)
+            ]
+        );
+        assert_eq!(s.poll_timeout(), Some(at(30_000)));
+        s.handle_line(at(900), "Warning: OPENCODE_SERVER_PASSWORD is not set");
+        assert!(drain(&mut s).is_empty());
+        s.handle_line(at(1000), LINE);
+        let url = "http://127.0.0.1:4096".to_string();
+        assert_eq!(
+            drain(&mut s),
+            [
+                SupervisorOutput::Listening { url: url.clone() },
+                SupervisorOutput::State(SupervisorState::WaitingHealth { url: url.clone() })
+            ]
+        );
+        assert_eq!(s.poll_timeout(), Some(at(31_000)));
+        s.handle_healthy(at(1200));
+        assert_eq!(
+            drain(&mut s),
+            [
+                SupervisorOutput::Ready {
+                    url: url.clone(),
+                    moved: false
+                },
+                SupervisorOutput::State(SupervisorState::Running { url })
+            ]
+        );
+        assert_eq!(s.poll_timeout(), None);
+    }
+
+    #[test]
+    fn opencode_supervisor_start_timeout_terms_then_kills() {
+        let mut s = Supervisor::new(SupervisorConfig::default());
+        s.start(at(0));
+        drain(&mut s);
+        s.handle_timeout(at(29_999));
+        assert!(drain(&mut s).is_empty());
+        s.handle_timeout(at(30_000));
+        assert_eq!(drain(&mut s), [SupervisorOutput::Signal(Signal::Term)]);
+        assert_eq!(s.poll_timeout(), Some(at(35_000)));
+        s.handle_timeout(at(35_000));
+        assert_eq!(drain(&mut s), [SupervisorOutput::Signal(Signal::Kill)]);
+        assert_eq!(s.poll_timeout(), None);
+        s.handle_exited(at(35_010), None);
+        assert_eq!(
+            drain(&mut s),
+            [SupervisorOutput::State(SupervisorState::Failed(
+                StartFailure::Timeout
+            ))]
+        );
+    }
+
+    #[test]
+    fn opencode_supervisor_health_timeout_and_early_exit_fail_the_start() {
+        let mut s = Supervisor::new(SupervisorConfig::default());
+        s.start(at(0));
+        s.handle_line(at(1000), LINE);
+        drain(&mut s);
+        s.handle_timeout(at(31_000));
+        assert_eq!(drain(&mut s), [SupervisorOutput::Signal(Signal::Term)]);
+        s.handle_exited(at(32_000), Some(0));
+        assert_eq!(
+            s.state(),
+            &SupervisorState::Failed(StartFailure::HealthTimeout)
+        );
+
+        let mut s = Supervisor::new(SupervisorConfig::default());
+        s.start(at(0));
+        s.handle_exited(at(500), Some(1));
+        assert_eq!(
+            s.state(),
+            &SupervisorState::Failed(StartFailure::ExitedEarly { code: Some(1) })
+        );
+        // A failed supervisor can start again.
+        drain(&mut s);
+        s.start(at(600));
+        assert_eq!(drain(&mut s)[0], SupervisorOutput::Spawn { port: 0 });
+
+        let mut s = Supervisor::new(SupervisorConfig::default());
+        s.start(at(0));
+        s.handle_spawn_failed(at(1), "No such file or directory");
+        assert_eq!(
+            s.state(),
+            &SupervisorState::Failed(StartFailure::SpawnFailed(
+                "No such file or directory".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn opencode_supervisor_restart_after_a_crash_reuses_a_free_port() {
+        let mut s = running();
+        // kill -9 from outside: the process is gone; the monitor decides the restart later.
+        s.handle_exited(at(5000), None);
+        assert_eq!(
+            drain(&mut s),
+            [SupervisorOutput::State(SupervisorState::Exited {
+                code: None
+            })]
+        );
+        s.restart(at(9000));
+        assert_eq!(
+            drain(&mut s),
+            [
+                SupervisorOutput::State(SupervisorState::Restarting),
+                SupervisorOutput::ProbePort(4096)
+            ]
+        );
+        s.handle_port_probe(at(9001), true);
+        assert_eq!(drain(&mut s), [SupervisorOutput::Spawn { port: 4096 }]);
+        s.handle_line(at(10_000), LINE);
+        assert_eq!(
+            drain(&mut s),
+            [SupervisorOutput::Listening {
+                url: "http://127.0.0.1:4096".into()
+            }]
+        );
+        s.handle_healthy(at(10_100));
+        assert_eq!(
+            drain(&mut s)[0],
+            SupervisorOutput::Ready {
+                url: "http://127.0.0.1:4096".into(),
+                moved: false
+            }
+        );
+    }
+
+    #[test]
+    fn opencode_supervisor_restart_of_a_live_process_on_a_taken_port_moves() {
+        let mut s = running();
+        s.restart(at(5000));
+        assert_eq!(
+            drain(&mut s),
+            [
+                SupervisorOutput::State(SupervisorState::Restarting),
+                SupervisorOutput::Signal(Signal::Term)
+            ]
+        );
+        s.handle_exited(at(7000), Some(0));
+        assert_eq!(drain(&mut s), [SupervisorOutput::ProbePort(4096)]);
+        s.handle_port_probe(at(7001), false);
+        assert_eq!(drain(&mut s), [SupervisorOutput::Spawn { port: 0 }]);
+        s.handle_line(
+            at(8000),
+            "opencode server listening on http://127.0.0.1:40001",
+        );
+        s.handle_healthy(at(8100));
+        assert_eq!(
+            drain(&mut s),
+            [
+                SupervisorOutput::Listening {
+                    url: "http://127.0.0.1:40001".into()
+                },
+                SupervisorOutput::Ready {
+                    url: "http://127.0.0.1:40001".into(),
+                    moved: true
+                },
+                SupervisorOutput::State(SupervisorState::Running {
+                    url: "http://127.0.0.1:40001".into()
+                })
+            ]
+        );
+    }
+
+    #[test]
+    fn opencode_supervisor_stop_is_term_then_kill_after_grace() {
+        let mut s = running();
+        s.stop(at(10_000));
+        assert_eq!(
+            drain(&mut s),
+            [
+                SupervisorOutput::State(SupervisorState::Stopping),
+                SupervisorOutput::Signal(Signal::Term)
+            ]
+        );
+        s.stop(at(10_001));
+        assert!(drain(&mut s).is_empty(), "stop is idempotent");
+        s.handle_timeout(at(15_000));
+        assert_eq!(drain(&mut s), [SupervisorOutput::Signal(Signal::Kill)]);
+        s.handle_exited(at(15_001), None);
+        assert_eq!(
+            drain(&mut s),
+            [SupervisorOutput::State(SupervisorState::Stopped)]
+        );
+        assert_eq!(s.poll_timeout(), None);
+    }
+
+    #[test]
+    fn opencode_supervisor_stop_during_a_restart_wins() {
+        let mut s = running();
+        s.restart(at(1));
+        drain(&mut s);
+        s.stop(at(2));
+        s.handle_exited(at(3), Some(0));
+        assert_eq!(s.state(), &SupervisorState::Stopped);
+        assert!(!drain(&mut s).iter().any(|o| matches!(
+            o,
+            SupervisorOutput::Spawn { .. } | SupervisorOutput::ProbePort(_)
+        )));
+    }
+}
