@@ -326,3 +326,21 @@ fn opencode_real_basic_auth_reaches_events_and_401_is_typed() {
         "server {pid} left behind"
     );
 }
+
+#[test]
+fn opencode_real_directory_travels_as_query_or_header() {
+    let (url, work) = shared();
+    let dir = work.join("sub dir ä");
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir_text = dir.to_str().unwrap().to_string();
+    for opts in [
+        OpenCodeOptions::new(url.clone()).directory(dir_text.clone()),
+        OpenCodeOptions::new(url.clone())
+            .directory(dir_text.clone())
+            .directory_header(),
+    ] {
+        let api = Api::new(&opts).unwrap();
+        let path = run(api.path().unwrap()).unwrap();
+        assert_eq!(path.directory, dir_text, "{:?}", opts.directory_mode);
+    }
+}
