@@ -138,6 +138,8 @@ pub struct HealthMonitor {
     restarts: VecDeque<Instant>,
     /// A version request is outstanding for the current confirmation.
     awaiting_version: bool,
+    /// `start` was called (or the monitor was stopped before it was).
+    started: bool,
     out: VecDeque<HealthOutput>,
 }
 
@@ -151,6 +153,7 @@ impl HealthMonitor {
             failures: 0,
             restarts: VecDeque::new(),
             awaiting_version: false,
+            started: false,
             out: VecDeque::new(),
         }
     }
@@ -165,14 +168,19 @@ impl HealthMonitor {
         &self.state
     }
 
-    /// Start: subscribe and wait for the first event.
+    /// Start: subscribe and wait for the first event. Only the first call does anything.
     pub fn start(&mut self, now: Instant) {
+        if self.started {
+            return;
+        }
+        self.started = true;
         self.emit_state(HealthState::Connecting);
         self.subscribe(now);
     }
 
     /// Stop: drop the subscription and report [`StopReason::Shutdown`].
     pub fn stop(&mut self, _now: Instant) {
+        self.started = true;
         self.halt(StopReason::Shutdown);
     }
 

@@ -29,6 +29,8 @@ pub mod supervisor;
 pub mod types;
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;
 
 pub use calls::{Api, Call, Parser};
