@@ -3,3 +3,4 @@
 pub mod blocking;
 pub mod mock_model;
 pub mod opencode_fixture;
+pub mod opencode_manager;
