@@ -58,10 +58,13 @@ pub enum FakeResponse {
         /// The JSON body (empty for 204).
         body: String,
     },
-    /// Answer `200 text/event-stream` and send `first` (a payload) at once; then every broadcast payload.
+    /// Answer `200 text/event-stream` and send `first` (a payload) at once; then every broadcast payload —
+    /// wrapped with [`FakeOpenCode::wrap_global`] when `global` (a `/global/event` stream).
     EventStream {
-        /// The first event's payload (`server.connected`).
+        /// The first event's payload (`server.connected`), already wrapped for a global stream.
         first: String,
+        /// `true` for `/global/event`.
+        global: bool,
     },
     /// The blocking prompt: its response comes from [`FakeOpenCode::poll_completion`] when the reply is done.
     Pending(PendingId),
@@ -160,9 +163,18 @@ impl FakeOpenCode {
             ("GET", ["global", "health"]) => {
                 full(200, json!({"healthy": true, "version": self.cfg.version}))
             }
-            ("GET", ["event"]) | ("GET", ["global", "event"]) => FakeResponse::EventStream {
+            ("GET", ["event"]) => FakeResponse::EventStream {
                 first: self.connected_event(),
+                global: false,
             },
+            ("GET", ["global", "event"]) => {
+                // Server-wide events carry no directory, as on the real server.
+                let first = self.connected_event();
+                FakeResponse::EventStream {
+                    first: format!("{{\"payload\":{first}}}"),
+                    global: true,
+                }
+            }
             ("GET", ["path"]) => full(
                 200,
                 json!({"home": "/home/plue", "state": "/home/plue/.local/state/opencode",
@@ -528,6 +540,16 @@ impl FakeOpenCode {
         }
     }
 
+    /// A bus payload as a `/global/event` item: `{"directory":…,"project":"global","payload":…}`
+    /// (heartbeats carry no directory).
+    pub fn wrap_global(&self, payload: &str) -> String {
+        if payload.contains("\"type\":\"server.heartbeat\"") {
+            return format!("{{\"payload\":{payload}}}");
+        }
+        let dir = Value::String(self.cfg.directory.clone());
+        format!("{{\"directory\":{dir},\"project\":\"global\",\"payload\":{payload}}}")
+    }
+
     /// The next bus event payload to broadcast to every open `/event` stream.
     pub fn poll_event(&mut self) -> Option<String> {
         self.events.pop_front()
@@ -665,11 +687,23 @@ mod tests {
         let cfg = FakeConfig::default();
         let mut f = FakeOpenCode::new(cfg.clone(), Instant::ZERO);
         let mut now = Instant::ZERO;
-        let FakeResponse::EventStream { first } = send(&mut f, now, &a.event_request().unwrap())
+        let FakeResponse::EventStream {
+            first,
+            global: false,
+        } = send(&mut f, now, &a.event_request().unwrap())
         else {
             panic!()
         };
         assert_eq!(Event::parse(&first).unwrap(), Event::ServerConnected);
+        let FakeResponse::EventStream {
+            first,
+            global: true,
+        } = send(&mut f, now, &a.global_event_request().unwrap())
+        else {
+            panic!()
+        };
+        let g = crate::opencode::GlobalEvent::parse(&first).unwrap();
+        assert_eq!((g.directory, g.payload), (None, Event::ServerConnected));
         let c = a.session_create(&SessionCreate::default()).unwrap();
         let s = c
             .parse(&to_response(send(&mut f, now, &c.request)))
@@ -743,9 +777,15 @@ mod tests {
         assert!(ab
             .parse(&to_response(send(&mut f, now, &ab.request)))
             .unwrap());
-        let kinds: Vec<String> = std::iter::from_fn(|| f.poll_event())
-            .map(|e| Event::parse(&e).unwrap().kind().to_string())
+        let payloads: Vec<String> = std::iter::from_fn(|| f.poll_event()).collect();
+        let kinds: Vec<String> = payloads
+            .iter()
+            .map(|e| Event::parse(e).unwrap().kind().to_string())
             .collect();
+        let g =
+            crate::opencode::GlobalEvent::parse(&f.wrap_global(payloads.last().unwrap())).unwrap();
+        assert_eq!(g.directory.as_deref(), Some("/plue/demo"));
+        assert!(matches!(g.payload, Event::SessionIdle { .. }));
         assert!(
             kinds.ends_with(&[
                 "session.error".into(),
