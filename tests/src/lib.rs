@@ -1,1 +1,6 @@
 //! Conformance scenarios, drivers, loopback hosts and the real-OpenCode fixture.
+
+pub mod blocking;
+pub mod mock_model;
+pub mod opencode_fixture;
+pub mod opencode_manager;
