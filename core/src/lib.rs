@@ -10,6 +10,8 @@
 #![deny(missing_docs)]
 
 pub mod client;
+#[cfg(feature = "async")]
+pub mod driver;
 pub mod error;
 pub mod h1;
 pub mod request;
