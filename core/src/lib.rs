@@ -17,6 +17,8 @@ pub mod h1;
 pub mod request;
 pub mod response;
 pub mod rng;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod sse;
 pub mod time;
 pub mod url;
