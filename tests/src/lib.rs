@@ -1,1 +1,3 @@
 //! Conformance scenarios, drivers, loopback hosts and the real-OpenCode fixture.
+
+pub mod loopback;
