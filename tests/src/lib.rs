@@ -1,3 +1,5 @@
 //! Conformance scenarios, drivers, loopback hosts and the real-OpenCode fixture.
 
 pub mod loopback;
+pub mod drivers;
+pub mod scenarios;
