@@ -13,6 +13,7 @@ pub mod abort;
 pub mod client;
 pub mod error;
 pub mod h1;
+pub mod pool;
 pub mod request;
 pub mod response;
 pub mod retry;
