@@ -2,4 +2,5 @@
 
 pub mod loopback;
 pub mod drivers;
+pub mod echo;
 pub mod scenarios;
