@@ -57,22 +57,23 @@ pub(crate) fn open<R: Runtime>(rt: &R, conn: ConnId, addr: SocketAddr, tx: Sende
     let rt2 = rt.clone();
     rt.spawn(async move {
         // The core closing the connection (connect timeout, abort) drops the pending connect.
-        let connected = or(async { Some(rt2.connect(addr).await) }, async {
-            let _ = close_rx.recv().await;
-            None
-        })
-        .await;
+        let connected = or(closed(&close_rx), async { Some(rt2.connect(addr).await) }).await;
         match connected {
             None => {}
             Some(Err(e)) => {
                 let _ = tx.send(Msg::Net(NetMsg::ConnectFailed(conn, net_error(&e)))).await;
             }
             Some(Ok((r, w))) => {
-                if tx.send(Msg::Net(NetMsg::Connected(conn))).await.is_err() {
-                    return;
+                if tx.send(Msg::Net(NetMsg::Connected(conn))).await.is_ok() {
+                    let io = Io {
+                        conn,
+                        gate: read_rx,
+                        data: write_rx,
+                        close: close_rx,
+                        tx,
+                    };
+                    io.run(r, w).await;
                 }
-                rt2.spawn(writer(conn, w, write_rx, close_rx, tx.clone()));
-                reader(conn, r, read_rx, tx).await;
             }
         }
     });
@@ -83,74 +84,97 @@ pub(crate) fn open<R: Runtime>(rt: &R, conn: ConnId, addr: SocketAddr, tx: Sende
     }
 }
 
+/// Completes (with `None`) when the driver drops the connection's handle.
+async fn closed<T>(close: &Receiver<()>) -> Option<T> {
+    let _ = close.recv().await;
+    None
+}
+
 enum Step {
-    Gate(Option<bool>),
+    Closed,
+    Gate(bool),
+    Transmit(Bytes),
     Read(io::Result<usize>),
+    Wrote(io::Result<usize>),
 }
 
-async fn reader<C: ConnRead>(conn: ConnId, mut r: C, gate: Receiver<bool>, tx: Sender<Msg>) {
-    let mut buf = vec![0u8; READ_BUF];
-    let mut reading = false;
-    loop {
-        let step = if reading {
-            or(async { Step::Read(r.read(&mut buf).await) }, async {
-                Step::Gate(gate.recv().await.ok())
-            })
-            .await
-        } else {
-            Step::Gate(gate.recv().await.ok())
-        };
-        let msg = match step {
-            Step::Gate(None) => return, // the driver dropped the connection
-            Step::Gate(Some(on)) => {
-                reading = on;
-                continue;
-            }
-            Step::Read(Ok(0)) => NetMsg::Eof(conn),
-            Step::Read(Ok(n)) => NetMsg::Data(conn, Bytes::copy_from_slice(&buf[..n])),
-            Step::Read(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Step::Read(Err(e)) => NetMsg::Failed(conn, net_error(&e)),
-        };
-        let last = !matches!(msg, NetMsg::Data(..));
-        if tx.send(Msg::Net(msg)).await.is_err() || last {
-            return;
-        }
-    }
-}
-
-async fn writer<C: ConnWrite>(
+/// One task per connection doing both directions, so reports keep causal order: a finished write is
+/// reported before any read that follows it. (With separate tasks, an EOF could overtake the `Written` of the
+/// request that provoked it, and the core would think the request was never sent.)
+struct Io {
     conn: ConnId,
-    mut w: C,
+    gate: Receiver<bool>,
     data: Receiver<Bytes>,
     close: Receiver<()>,
     tx: Sender<Msg>,
-) {
-    loop {
-        let next = or(async { data.recv().await.ok() }, async {
-            let _ = close.recv().await;
-            None
-        })
-        .await;
-        let Some(bytes) = next else { return };
-        let mut off = 0;
-        while off < bytes.len() {
-            let wrote = or(async { Some(w.write(&bytes[off..]).await) }, async {
-                let _ = close.recv().await;
-                None
-            })
-            .await;
-            let msg = match wrote {
-                None => return,
-                Some(Ok(0)) => NetMsg::Failed(conn, NetError::Closed),
-                Some(Ok(n)) => {
-                    off += n;
+}
+
+impl Io {
+    async fn run<Rd: ConnRead, Wr: ConnWrite>(self, mut r: Rd, mut w: Wr) {
+        let conn = self.conn;
+        let mut buf = vec![0u8; READ_BUF];
+        let (mut reading, mut eof) = (false, false);
+        let mut out: Option<(Bytes, usize)> = None;
+        loop {
+            let step = {
+                let close = async { closed(&self.close).await.unwrap_or(Step::Closed) };
+                let write = async {
+                    match &out {
+                        Some((bytes, off)) => Step::Wrote(w.write(&bytes[*off..]).await),
+                        None => match self.data.recv().await {
+                            Ok(bytes) => Step::Transmit(bytes),
+                            Err(_) => Step::Closed,
+                        },
+                    }
+                };
+                let read = async {
+                    if reading && !eof {
+                        Step::Read(r.read(&mut buf).await)
+                    } else {
+                        futures_lite::future::pending().await
+                    }
+                };
+                let gate = async {
+                    match self.gate.recv().await {
+                        Ok(on) => Step::Gate(on),
+                        Err(_) => Step::Closed,
+                    }
+                };
+                // Polled in this order: closing wins, then a finished write, then a read.
+                or(close, or(write, or(read, gate))).await
+            };
+            let msg = match step {
+                Step::Closed => return,
+                Step::Gate(on) => {
+                    reading = on;
+                    continue;
+                }
+                Step::Transmit(bytes) => {
+                    out = (!bytes.is_empty()).then_some((bytes, 0));
+                    continue;
+                }
+                Step::Wrote(Ok(0)) => NetMsg::Failed(conn, NetError::Closed),
+                Step::Wrote(Ok(n)) => {
+                    if let Some((bytes, off)) = &mut out {
+                        *off += n;
+                        if *off >= bytes.len() {
+                            out = None;
+                        }
+                    }
                     NetMsg::Written(conn, n)
                 }
-                Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Some(Err(e)) => NetMsg::Failed(conn, net_error(&e)),
+                Step::Read(Ok(0)) => {
+                    eof = true;
+                    NetMsg::Eof(conn)
+                }
+                Step::Read(Ok(n)) => NetMsg::Data(conn, Bytes::copy_from_slice(&buf[..n])),
+                Step::Read(Err(e)) | Step::Wrote(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {
+                    continue
+                }
+                Step::Read(Err(e)) | Step::Wrote(Err(e)) => NetMsg::Failed(conn, net_error(&e)),
             };
             let failed = matches!(msg, NetMsg::Failed(..));
-            if tx.send(Msg::Net(msg)).await.is_err() || failed {
+            if self.tx.send(Msg::Net(msg)).await.is_err() || failed {
                 return;
             }
         }
