@@ -24,7 +24,7 @@ const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
 
 enum Ctl {
-    Restart(Duration),
+    Restart(Duration, Sender<()>),
     Stop,
 }
 
@@ -108,10 +108,12 @@ impl Loopback {
     }
 
     /// Restart the server: reset every connection, refuse connections for `down`, then listen again on the
-    /// same port.
+    /// same port. Returns once the connections are reset and the port refuses.
     pub fn restart(&self, down: Duration) {
-        let _ = self.ctl.send(Ctl::Restart(down));
+        let (done, wait) = mpsc::channel();
+        let _ = self.ctl.send(Ctl::Restart(down, done));
         let _ = self.waker.wake();
+        let _ = wait.recv();
     }
 }
 
@@ -177,7 +179,10 @@ impl Host {
             while let Ok(ctl) = self.rx.try_recv() {
                 match ctl {
                     Ctl::Stop => return,
-                    Ctl::Restart(down) => self.restart(down),
+                    Ctl::Restart(down, done) => {
+                        self.restart(down);
+                        let _ = done.send(());
+                    }
                 }
             }
             if self.relisten_at.is_some_and(|at| StdInstant::now() >= at) {

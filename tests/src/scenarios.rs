@@ -101,6 +101,8 @@ impl Req {
 pub enum Expect {
     /// A response with this status and (when given) exactly this body.
     Status(u16, Option<&'static str>),
+    /// A response with this status and a body of exactly this many bytes.
+    StatusLen(u16, usize),
     /// An error of exactly this kind.
     Error(ErrorKind),
 }
@@ -140,6 +142,10 @@ pub enum Received {
     Reused(&'static str, usize, bool),
     /// The `nth` request to this path carried this header value (`None`: no such header).
     Header(&'static str, usize, &'static str, Option<&'static str>),
+    /// The `nth` request to this path used this method.
+    Method(&'static str, usize, Method),
+    /// Exactly `n` requests to this path were executed (answered 2xx): no work was done twice.
+    Executed(&'static str, usize),
     /// All requests to these paths arrived on one connection.
     SameConnection(&'static [&'static str]),
 }
@@ -284,7 +290,7 @@ pub fn all() -> Vec<Scenario> {
             .route(route("/p", vec![Reply::ok("posted")])),
         vec![
             Step::Send(Req::get("/a"), ok("a")),
-            Step::Wait(ms(400)),
+            Step::Wait(ms(700)),
             Step::Send(Req::post("/p", "x"), ok("posted")),
         ],
     );
@@ -458,6 +464,82 @@ pub fn all() -> Vec<Scenario> {
     s.received = vec![Received::Count("/a", 2), Received::Reused("/a", 1, false)];
     v.push(s);
 
+    let mut s = scenario(
+        "retry_get_replayed_after_server_drop",
+        Script::new().route(route("/flaky", vec![Reply::ok("never").drop_request(), Reply::ok("ok")])),
+        vec![Step::Send(Req::get("/flaky"), ok("ok"))],
+    );
+    s.received = vec![Received::Count("/flaky", 2), Received::Executed("/flaky", 1)];
+    v.push(s);
+
+    let mut s = scenario(
+        "redirect_303_turns_post_into_get",
+        Script::new()
+            .route(route("/form", vec![Reply::redirect(303, "/done")]))
+            .route(route("/done", vec![Reply::ok("done")])),
+        vec![Step::Send(Req::post("/form", "payload"), ok("done"))],
+    );
+    s.received = vec![
+        Received::Method("/form", 0, Method::POST),
+        Received::Method("/done", 0, Method::GET),
+    ];
+    v.push(s);
+
+    v.push(scenario(
+        "framing_head_has_no_body",
+        Script::new().route(route("/h", vec![Reply::ok("not sent for HEAD")])),
+        vec![
+            Step::Send(
+                Req {
+                    method: Method::HEAD,
+                    ..Req::get("/h")
+                },
+                Expect::Status(200, Some("")),
+            ),
+            Step::Send(Req::get("/h"), ok("not sent for HEAD")),
+        ],
+    ));
+    v.last_mut().unwrap().received = vec![Received::Reused("/h", 1, true)];
+
+    // More than the 1 MiB the core lets wait undelivered: reading pauses and resumes as the owner consumes.
+    v.push(scenario(
+        "framing_large_body_backpressure",
+        Script::new().route(route(
+            "/big",
+            vec![Reply::ok(vec![b'x'; 3 << 20]).framing(Framing::Chunked)],
+        )),
+        vec![Step::Send(Req::get("/big"), Expect::StatusLen(200, 3 << 20))],
+    ));
+
+    let mut s = scenario(
+        "abort_during_body",
+        Script::new()
+            .route(route("/drip", vec![Reply::ok("0123456789").drip(1, ms(100))]))
+            .route(route("/a", vec![Reply::ok("a")])),
+        vec![
+            Step::SendAbort(Req::get("/drip"), ms(250)),
+            Step::Send(Req::get("/a"), ok("a")),
+        ],
+    );
+    s.received = vec![Received::Count("/drip", 1), Received::Reused("/a", 0, false)];
+    v.push(s);
+
+    // The server closes after /2: /3, pipelined behind it, provably never ran and is sent again.
+    let mut s = scenario(
+        "pipeline_close_mid_batch_replays_the_rest",
+        Script::new()
+            .route(route("/1", vec![Reply::ok("one")]))
+            .route(route("/2", vec![Reply::ok("two").close_after()]))
+            .route(route("/3", vec![Reply::ok("three")])),
+        vec![Step::Batch(vec![
+            (Req::get("/1"), ok("one")),
+            (Req::get("/2"), ok("two")),
+            (Req::post("/3", "z"), ok("three")),
+        ])],
+    );
+    s.received = vec![Received::Executed("/3", 1)];
+    v.push(s);
+
     v
 }
 
@@ -473,6 +555,12 @@ fn check_one(expect: &Expect, got: &Result<(u16, Bytes), ErrorKind>) -> Result<(
         (Expect::Status(s, body), Ok((status, b))) => {
             if s != status || body.is_some_and(|body| body.as_bytes() != &b[..]) {
                 return Err(format!("expected {s} {body:?}, got {status} {b:?}"));
+            }
+            Ok(())
+        }
+        (Expect::StatusLen(s, len), Ok((status, b))) => {
+            if s != status || *len != b.len() {
+                return Err(format!("expected {s} with {len} bytes, got {status} with {}", b.len()));
             }
             Ok(())
         }
@@ -540,6 +628,18 @@ pub fn check(s: &Scenario, o: &Outcome) -> Result<(), String> {
                 let r = nth(log, path, *n)?;
                 if r.header(name) != *value {
                     return Err(format!("request #{n} to {path}: {name} = {:?}, expected {value:?}", r.header(name)));
+                }
+            }
+            Received::Method(path, n, method) => {
+                let r = nth(log, path, *n)?;
+                if r.method != *method {
+                    return Err(format!("request #{n} to {path}: method {}, expected {method}", r.method));
+                }
+            }
+            Received::Executed(path, n) => {
+                let got = log.iter().filter(|r| r.path() == *path && r.executed).count();
+                if got != *n {
+                    return Err(format!("{path} was executed {got} times, expected {n}"));
                 }
             }
             Received::SameConnection(paths) => {

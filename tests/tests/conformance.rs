@@ -54,5 +54,5 @@ fn conformance_covers_every_driver() {
     for kind in DriverKind::ALL {
         assert!(covered.contains(&kind), "{kind:?} has no conformance test");
     }
-    assert!(scenarios::all().len() >= 15, "the suite lost scenarios");
+    assert!(scenarios::all().len() >= 20, "the suite lost scenarios");
 }
