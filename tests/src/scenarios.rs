@@ -34,6 +34,8 @@ pub struct Req {
     pub read_timeout: Option<Duration>,
     /// Per-request retry budget.
     pub max_retries: Option<u32>,
+    /// Per-request connect timeout.
+    pub connect_timeout: Option<Duration>,
 }
 
 impl Req {
@@ -47,6 +49,7 @@ impl Req {
             timeout: None,
             read_timeout: None,
             max_retries: None,
+            connect_timeout: None,
         }
     }
 
@@ -89,6 +92,9 @@ impl Req {
         if let Some(t) = self.read_timeout {
             b = b.read_timeout(Some(t));
         }
+        if let Some(t) = self.connect_timeout {
+            b = b.connect_timeout(t);
+        }
         if let Some(n) = self.max_retries {
             b = b.max_retries(n);
         }
@@ -123,6 +129,8 @@ pub enum Step {
     Send(Req, Expect),
     /// Send requests pipelined as one batch.
     Batch(Vec<(Req, Expect)>),
+    /// Send a request to an address whose connects hang (not the scripted server).
+    SendToBlackhole(Req, Expect),
     /// Send a request and abort it after a while; it must end with `Aborted`.
     SendAbort(Req, Duration),
     /// Subscribe to an event stream, take events, then drop the stream.
@@ -318,6 +326,30 @@ pub fn all() -> Vec<Scenario> {
     ];
     v.push(s);
 
+    v.push(scenario(
+        "timeout_connect",
+        Script::new(),
+        vec![
+            Step::SendToBlackhole(
+                Req {
+                    connect_timeout: Some(ms(200)),
+                    ..Req::get("/x").retries(0)
+                },
+                Expect::Error(ErrorKind::Timeout {
+                    phase: Phase::Connect,
+                }),
+            ),
+            Step::SendToBlackhole(
+                Req {
+                    connect_timeout: Some(ms(100)),
+                    ..Req::get("/x").retries(2)
+                },
+                Expect::Error(ErrorKind::Timeout {
+                    phase: Phase::Connect,
+                }),
+            ),
+        ],
+    ));
     v.push(scenario(
         "timeout_response_head",
         Script::new().route(route("/slow", vec![Reply::ok("late").delay_head(ms(3000))])),
@@ -576,7 +608,9 @@ pub fn check(s: &Scenario, o: &Outcome) -> Result<(), String> {
     }
     for (i, (step, got)) in s.steps.iter().zip(&o.steps).enumerate() {
         let r = match (step, got) {
-            (Step::Send(_, want), StepOutcome::Response(got)) => check_one(want, got),
+            (Step::Send(_, want) | Step::SendToBlackhole(_, want), StepOutcome::Response(got)) => {
+                check_one(want, got)
+            }
             (Step::SendAbort(..), StepOutcome::Response(got)) => {
                 check_one(&Expect::Error(ErrorKind::Aborted), got)
             }
