@@ -23,7 +23,7 @@ use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::SocketAddr;
-use std::process::{Command, ExitStatus};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::Instant;
 
 use plue_http_core::driver::{self, ChildProcess, ConnRead, ConnWrite};
@@ -101,7 +101,11 @@ impl driver::Runtime for SmolRuntime {
 
     fn spawn_process(&self, command: Command) -> io::Result<Child> {
         let mut command = smol::process::Command::from(command);
-        command.kill_on_drop(true);
+        command
+            .kill_on_drop(true)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         command.spawn().map(Child)
     }
 }

@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use bytes::{Bytes, BytesMut};
 use futures_lite::StreamExt;
-use plue_http_core::client::{ClientMachine, ConnId, Event, Input, Output, RequestId, StreamOptions};
+use plue_http_core::client::{
+    ClientMachine, ConnId, Event, Input, Output, RequestId, StreamOptions,
+};
 use plue_http_core::driver::{self, Runtime};
 use plue_http_core::error::{ErrorKind, NetError};
 use plue_http_core::sim::server::{ScriptedServer, SrvConn, SrvOutput};
@@ -56,7 +58,8 @@ pub fn run(kind: DriverKind, scenario: &Scenario) -> Result<Outcome, String> {
                 .map_err(|e| e.to_string())?;
             on_loopback(scenario, |options, hosts| {
                 rt.block_on(async {
-                    let client = plue_http::tokio::Client::new(options).map_err(|e| e.to_string())?;
+                    let client =
+                        plue_http::tokio::Client::new(options).map_err(|e| e.to_string())?;
                     run_async(&client, hosts, scenario).await
                 })
             })
@@ -88,12 +91,17 @@ fn on_loopback(
     let server = ScriptedServer::with_handler(Box::new(s.script.clone()), s.server.clone());
     let lb = Loopback::start(server).map_err(|e| e.to_string())?;
     // Only scenarios that need it pay for the black hole's set-up.
-    let needs_hole = s.steps.iter().any(|s| matches!(s, Step::SendToBlackhole(..)));
+    let needs_hole = s
+        .steps
+        .iter()
+        .any(|s| matches!(s, Step::SendToBlackhole(..)));
     let hole = needs_hole
         .then(Blackhole::start)
         .transpose()
         .map_err(|e| e.to_string())?;
-    let url = hole.as_ref().map_or("http://127.0.0.1:9".into(), Blackhole::base_url);
+    let url = hole
+        .as_ref()
+        .map_or("http://127.0.0.1:9".into(), Blackhole::base_url);
     let hosts = Hosts {
         lb,
         blackhole: Url::parse(&url).map_err(|e| e.to_string())?,
@@ -389,7 +397,11 @@ impl Sim {
                 SrvOutput::Close(srv) => (srv, false),
                 SrvOutput::Reset(srv) => (srv, true),
             };
-            if let Some(c) = self.by_srv.remove(&srv).and_then(|id| self.conns.get_mut(&id)) {
+            if let Some(c) = self
+                .by_srv
+                .remove(&srv)
+                .and_then(|id| self.conns.get_mut(&id))
+            {
                 c.srv = None;
                 c.srv_closed = true;
                 if reset {
@@ -451,7 +463,9 @@ impl Sim {
         let next = earliest(earliest(self.deadline, self.srv_deadline), limit)
             .ok_or("nothing will ever happen: no deadline and no input")?;
         if next > Instant::ZERO + SIM_LIMIT {
-            return Err(format!("stuck: nothing happened within {SIM_LIMIT:?} of virtual time"));
+            return Err(format!(
+                "stuck: nothing happened within {SIM_LIMIT:?} of virtual time"
+            ));
         }
         self.now = self.now.max(next);
         if self.deadline.is_some_and(|d| d <= self.now) {
@@ -532,13 +546,23 @@ impl Sim {
                         .header("accept", "text/event-stream")
                         .build()
                         .map_err(|e| e.to_string())?;
-                    let id = self.machine.subscribe(self.now, req, StreamOptions::default());
+                    let id = self
+                        .machine
+                        .subscribe(self.now, req, StreamOptions::default());
                     let want = want_events(step);
                     let seen = |sim: &Sim| {
                         let evs = sim.events.get(&id).map(Vec::as_slice).unwrap_or_default();
                         let n = evs
                             .iter()
-                            .filter(|e| matches!(e, Event::Stream { event: StreamEvent::Event(_), .. }))
+                            .filter(|e| {
+                                matches!(
+                                    e,
+                                    Event::Stream {
+                                        event: StreamEvent::Event(_),
+                                        ..
+                                    }
+                                )
+                            })
                             .count();
                         n >= want || sim.finished(id)
                     };

@@ -310,7 +310,10 @@ pub fn all() -> Vec<Scenario> {
         "pipeline_batch_in_order",
         Script::new()
             .route(route("/1", vec![Reply::ok("one").delay_head(ms(50))]))
-            .route(route("/2", vec![Reply::ok("two").framing(Framing::Chunked)]))
+            .route(route(
+                "/2",
+                vec![Reply::ok("two").framing(Framing::Chunked)],
+            ))
             .route(route("/3", vec![Reply::ok("three")])),
         vec![Step::Batch(vec![
             (Req::get("/1"), ok("one")),
@@ -362,7 +365,10 @@ pub fn all() -> Vec<Scenario> {
     ));
     v.push(scenario(
         "timeout_body_idle",
-        Script::new().route(route("/stall", vec![Reply::ok("late").stall_body(ms(3000))])),
+        Script::new().route(route(
+            "/stall",
+            vec![Reply::ok("late").stall_body(ms(3000))],
+        )),
         vec![Step::Send(
             Req::get("/stall").read_timeout(ms(200)).retries(0),
             Expect::Error(ErrorKind::Timeout {
@@ -388,7 +394,11 @@ pub fn all() -> Vec<Scenario> {
         "retry_get_on_503",
         Script::new().route(route(
             "/r",
-            vec![Reply::new(503, "busy"), Reply::new(503, "busy"), Reply::ok("fine")],
+            vec![
+                Reply::new(503, "busy"),
+                Reply::new(503, "busy"),
+                Reply::ok("fine"),
+            ],
         )),
         vec![Step::Send(Req::get("/r"), ok("fine"))],
     );
@@ -398,7 +408,10 @@ pub fn all() -> Vec<Scenario> {
     let mut s = scenario(
         "retry_post_not_repeated",
         Script::new()
-            .route(route("/busy", vec![Reply::new(503, "busy"), Reply::ok("fine")]))
+            .route(route(
+                "/busy",
+                vec![Reply::new(503, "busy"), Reply::ok("fine")],
+            ))
             .route(route("/crash", vec![Reply::ok("never").drop_request()])),
         vec![
             Step::Send(Req::post("/busy", "x"), Expect::Status(503, Some("busy"))),
@@ -498,10 +511,16 @@ pub fn all() -> Vec<Scenario> {
 
     let mut s = scenario(
         "retry_get_replayed_after_server_drop",
-        Script::new().route(route("/flaky", vec![Reply::ok("never").drop_request(), Reply::ok("ok")])),
+        Script::new().route(route(
+            "/flaky",
+            vec![Reply::ok("never").drop_request(), Reply::ok("ok")],
+        )),
         vec![Step::Send(Req::get("/flaky"), ok("ok"))],
     );
-    s.received = vec![Received::Count("/flaky", 2), Received::Executed("/flaky", 1)];
+    s.received = vec![
+        Received::Count("/flaky", 2),
+        Received::Executed("/flaky", 1),
+    ];
     v.push(s);
 
     let mut s = scenario(
@@ -540,20 +559,29 @@ pub fn all() -> Vec<Scenario> {
             "/big",
             vec![Reply::ok(vec![b'x'; 3 << 20]).framing(Framing::Chunked)],
         )),
-        vec![Step::Send(Req::get("/big"), Expect::StatusLen(200, 3 << 20))],
+        vec![Step::Send(
+            Req::get("/big"),
+            Expect::StatusLen(200, 3 << 20),
+        )],
     ));
 
     let mut s = scenario(
         "abort_during_body",
         Script::new()
-            .route(route("/drip", vec![Reply::ok("0123456789").drip(1, ms(100))]))
+            .route(route(
+                "/drip",
+                vec![Reply::ok("0123456789").drip(1, ms(100))],
+            ))
             .route(route("/a", vec![Reply::ok("a")])),
         vec![
             Step::SendAbort(Req::get("/drip"), ms(250)),
             Step::Send(Req::get("/a"), ok("a")),
         ],
     );
-    s.received = vec![Received::Count("/drip", 1), Received::Reused("/a", 0, false)];
+    s.received = vec![
+        Received::Count("/drip", 1),
+        Received::Reused("/a", 0, false),
+    ];
     v.push(s);
 
     // The server closes after /2: /3, pipelined behind it, provably never ran and is sent again.
@@ -575,7 +603,11 @@ pub fn all() -> Vec<Scenario> {
     v
 }
 
-fn nth<'a>(log: &'a [ReceivedRequest], path: &str, n: usize) -> Result<&'a ReceivedRequest, String> {
+fn nth<'a>(
+    log: &'a [ReceivedRequest],
+    path: &str,
+    n: usize,
+) -> Result<&'a ReceivedRequest, String> {
     log.iter()
         .filter(|r| r.path() == path)
         .nth(n)
@@ -592,7 +624,10 @@ fn check_one(expect: &Expect, got: &Result<(u16, Bytes), ErrorKind>) -> Result<(
         }
         (Expect::StatusLen(s, len), Ok((status, b))) => {
             if s != status || *len != b.len() {
-                return Err(format!("expected {s} with {len} bytes, got {status} with {}", b.len()));
+                return Err(format!(
+                    "expected {s} with {len} bytes, got {status} with {}",
+                    b.len()
+                ));
             }
             Ok(())
         }
@@ -649,29 +684,43 @@ pub fn check(s: &Scenario, o: &Outcome) -> Result<(), String> {
             Received::Count(path, n) => {
                 let got = log.iter().filter(|r| r.path() == *path).count();
                 if got != *n {
-                    return Err(format!("the server received {got} requests to {path}, expected {n}"));
+                    return Err(format!(
+                        "the server received {got} requests to {path}, expected {n}"
+                    ));
                 }
             }
             Received::Reused(path, n, reused) => {
                 let r = nth(log, path, *n)?;
                 if r.reused() != *reused {
-                    return Err(format!("request #{n} to {path}: reused = {}, expected {reused}", r.reused()));
+                    return Err(format!(
+                        "request #{n} to {path}: reused = {}, expected {reused}",
+                        r.reused()
+                    ));
                 }
             }
             Received::Header(path, n, name, value) => {
                 let r = nth(log, path, *n)?;
                 if r.header(name) != *value {
-                    return Err(format!("request #{n} to {path}: {name} = {:?}, expected {value:?}", r.header(name)));
+                    return Err(format!(
+                        "request #{n} to {path}: {name} = {:?}, expected {value:?}",
+                        r.header(name)
+                    ));
                 }
             }
             Received::Method(path, n, method) => {
                 let r = nth(log, path, *n)?;
                 if r.method != *method {
-                    return Err(format!("request #{n} to {path}: method {}, expected {method}", r.method));
+                    return Err(format!(
+                        "request #{n} to {path}: method {}, expected {method}",
+                        r.method
+                    ));
                 }
             }
             Received::Executed(path, n) => {
-                let got = log.iter().filter(|r| r.path() == *path && r.executed).count();
+                let got = log
+                    .iter()
+                    .filter(|r| r.path() == *path && r.executed)
+                    .count();
                 if got != *n {
                     return Err(format!("{path} was executed {got} times, expected {n}"));
                 }
@@ -684,7 +733,10 @@ pub fn check(s: &Scenario, o: &Outcome) -> Result<(), String> {
                     .collect();
                 conns.dedup();
                 if conns.len() > 1 {
-                    return Err(format!("requests to {paths:?} used {} connections", conns.len()));
+                    return Err(format!(
+                        "requests to {paths:?} used {} connections",
+                        conns.len()
+                    ));
                 }
             }
         }

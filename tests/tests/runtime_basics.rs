@@ -75,7 +75,10 @@ async fn refused<R: Runtime + Default>() {
         }
     );
     let err = client.get("https://127.0.0.1/").await.unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::UnsupportedScheme { .. }), "{err}");
+    assert!(
+        matches!(err.kind(), ErrorKind::UnsupportedScheme { .. }),
+        "{err}"
+    );
 }
 
 async fn head_timeout<R: Runtime + Default>() {
@@ -192,18 +195,31 @@ fn runtime_mio_refused_head_timeout_abort_and_drop() {
     let mut opts = options(&server.base);
     opts.read_timeout = None;
     let client = plue_http::mio::Client::new(opts).unwrap();
-    let handle = client.start(client.builder(plue_http::Method::GET, "/a").build().unwrap());
+    let handle = client.start(
+        client
+            .builder(plue_http::Method::GET, "/a")
+            .build()
+            .unwrap(),
+    );
     server.expect("accepted");
     handle.abort_handle().abort();
     assert_eq!(handle.wait().unwrap_err().kind(), &ErrorKind::Aborted);
     server.expect("closed");
-    let handle = client.start(client.builder(plue_http::Method::GET, "/b").build().unwrap());
+    let handle = client.start(
+        client
+            .builder(plue_http::Method::GET, "/b")
+            .build()
+            .unwrap(),
+    );
     server.expect("accepted");
     drop(handle);
     server.expect("closed");
     let mut events = client.events("/events");
     server.expect("accepted");
-    assert_eq!(events.next_timeout(Duration::from_millis(50)).ok(), Some(None));
+    assert_eq!(
+        events.next_timeout(Duration::from_millis(50)).ok(),
+        Some(None)
+    );
     events.abort();
     assert!(matches!(events.next(), Some(Err(e)) if e.is_aborted()));
     assert!(events.next().is_none());

@@ -43,7 +43,9 @@ impl AbortHandle {
 
 impl core::fmt::Debug for AbortHandle {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("AbortHandle").field("token", &self.token).finish()
+        f.debug_struct("AbortHandle")
+            .field("token", &self.token)
+            .finish()
     }
 }
 
@@ -58,7 +60,11 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
-    pub(crate) fn new(abort: AbortHandle, events: Receiver<Event>, client: Arc<dyn Any + Send + Sync>) -> Self {
+    pub(crate) fn new(
+        abort: AbortHandle,
+        events: Receiver<Event>,
+        client: Arc<dyn Any + Send + Sync>,
+    ) -> Self {
         Pending {
             abort,
             events: Box::pin(events),
@@ -179,7 +185,9 @@ impl<T> Future for RequestFuture<T> {
 
 impl<T> core::fmt::Debug for RequestFuture<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("RequestFuture").field("abort", &self.abort).finish()
+        f.debug_struct("RequestFuture")
+            .field("abort", &self.abort)
+            .finish()
     }
 }
 
@@ -221,7 +229,9 @@ pub struct BodyReader {
 
 impl core::fmt::Debug for BodyReader {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("BodyReader").field("abort", &self.pending.abort).finish()
+        f.debug_struct("BodyReader")
+            .field("abort", &self.pending.abort)
+            .finish()
     }
 }
 
@@ -287,7 +297,9 @@ pub struct EventStream {
 
 impl core::fmt::Debug for EventStream {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("EventStream").field("abort", &self.pending.abort).finish()
+        f.debug_struct("EventStream")
+            .field("abort", &self.pending.abort)
+            .finish()
     }
 }
 
