@@ -225,3 +225,22 @@ fn runtime_mio_refused_head_timeout_abort_and_drop() {
     assert!(events.next().is_none());
     server.expect("closed");
 }
+
+/// Clients are cheap to clone and shared across tasks and threads; handles move between threads.
+#[test]
+fn runtime_types_are_send_sync_and_clone() {
+    fn shared<T: Send + Sync + Clone + 'static>() {}
+    fn sendable<T: Send + 'static>() {}
+    shared::<plue_http::tokio::Client>();
+    shared::<plue_http::smol::Client>();
+    shared::<plue_http::mio::Client>();
+    shared::<plue_http::tokio::AbortHandle>();
+    sendable::<plue_http::tokio::ResponseFuture>();
+    sendable::<plue_http::tokio::StreamingFuture>();
+    sendable::<plue_http::tokio::BodyReader>();
+    sendable::<plue_http::tokio::EventStream>();
+    sendable::<plue_http::mio::RequestHandle>();
+    sendable::<plue_http::mio::BodyReader>();
+    sendable::<plue_http::mio::EventStream>();
+    shared::<plue_http::mio::AbortHandle>();
+}
