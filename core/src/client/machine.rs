@@ -402,10 +402,11 @@ impl ClientMachine {
         for (c, conn) in &self.conns {
             match conn.phase {
                 ConnPhase::Connecting { deadline, .. } if deadline <= now => connect_due.push(*c),
-                ConnPhase::Open if conn.role == Role::Pooled => {
-                    if self.read_deadline(conn).is_some_and(|d| d <= now) {
-                        read_due.push(*c);
-                    }
+                ConnPhase::Open
+                    if conn.role == Role::Pooled
+                        && self.read_deadline(conn).is_some_and(|d| d <= now) =>
+                {
+                    read_due.push(*c);
                 }
                 _ => {}
             }
