@@ -256,6 +256,8 @@ impl ClientMachine {
                             "following redirect"
                         );
                         flow.redirects += 1;
+                        // A redirected batch member continues alone: the batch keeps its connection.
+                        flow.batch = None;
                         flow.key = PoolKey::of(req.url());
                         flow.req = req;
                         flow.state = State::Waiting;

@@ -453,11 +453,10 @@ impl ClientMachine {
         }
         for conn in self.conns.values() {
             match conn.phase {
+                // A stream's connect is bounded by the stream machine's own idle timeout.
+                _ if conn.role != Role::Pooled => {}
                 ConnPhase::Connecting { deadline, .. } => next = earliest(next, Some(deadline)),
-                ConnPhase::Open if conn.role == Role::Pooled => {
-                    next = earliest(next, self.read_deadline(conn));
-                }
-                ConnPhase::Open => {}
+                ConnPhase::Open => next = earliest(next, self.read_deadline(conn)),
             }
         }
         for h in self.hosts.values() {
