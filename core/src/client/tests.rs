@@ -1227,3 +1227,60 @@ fn client_fault_switch_replays_a_written_post_only_when_enabled() {
         assert!(h.failure(post).is_some());
     }
 }
+
+#[test]
+fn pool_checkout_is_lifo_in_the_machine() {
+    let mut h = Harness::new(Harness::opts());
+    let a = h.get(URL);
+    let b = h.get(URL);
+    let (c1, c2) = (h.connects[0].0, h.connects[1].0);
+    h.connect(c1);
+    h.connect(c2);
+    h.reply(c1, OK_HI);
+    h.reply(c2, OK_HI);
+    assert!(h.done(a) && h.done(b));
+    // c2 went back to the pool last: it is checked out first.
+    h.get(URL);
+    assert_eq!(h.requests_on(c2), 2);
+    assert_eq!(h.requests_on(c1), 1);
+}
+
+#[test]
+fn timeout_event_streams_use_only_their_idle_timeout() {
+    let mut o = Harness::opts();
+    o.timeout = Some(secs(1));
+    o.read_timeout = Some(secs(1));
+    o.event_idle_timeout = secs(30);
+    let mut h = Harness::new(o);
+    let id = h.m.subscribe(
+        h.now,
+        Request::get("http://127.0.0.1:4096/event").unwrap(),
+        StreamOptions {
+            max_attempts: Some(1),
+            idle_timeout: Some(secs(10)),
+        },
+    );
+    h.drain();
+    let c1 = h.last_conn();
+    h.connect(c1);
+    h.reply(
+        c1,
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n: hi\n\n",
+    );
+    h.advance(secs(9));
+    assert!(!h.is_closed(c1), "timeout and read_timeout do not apply");
+    h.advance(secs(1));
+    assert!(h.is_closed(c1), "idle timeout: the connection is dropped");
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        Event::Stream {
+            event: StreamEvent::Reconnecting {
+                cause: crate::sse::ReconnectCause::IdleTimeout,
+                ..
+            },
+            ..
+        }
+    )));
+    assert!(h.failure(id).is_none());
+    assert_eq!(h.m.in_flight(), 1);
+}
