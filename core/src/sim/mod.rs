@@ -3,3 +3,6 @@
 //! machine. Everything is driven by one seed; a failing seed replays identically.
 
 pub mod server;
+pub mod clock;
+pub mod faults;
+pub mod net;
