@@ -6,3 +6,5 @@ pub mod server;
 pub mod clock;
 pub mod faults;
 pub mod net;
+pub mod workload;
+pub mod invariants;
