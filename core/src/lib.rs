@@ -9,11 +9,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod abort;
 pub mod client;
 pub mod error;
 pub mod h1;
+pub mod pool;
 pub mod request;
 pub mod response;
+pub mod retry;
 pub mod rng;
 #[cfg(feature = "sim")]
 pub mod sim;
