@@ -8,3 +8,6 @@ pub mod faults;
 pub mod net;
 pub mod workload;
 pub mod invariants;
+pub mod runner;
+
+pub use runner::{run_seed, run_workload, Failure, RunReport};
