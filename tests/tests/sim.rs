@@ -12,7 +12,6 @@
 use std::io::Write;
 use std::time::Instant as WallClock;
 
-use plue_http_core::sim::invariants::Invariant;
 use plue_http_core::sim::{run_seed, Failure};
 
 fn env_u64(name: &str) -> Option<u64> {
@@ -110,6 +109,7 @@ fn sim_replay_seed() {
 fn sim_checker_catches_replayed_post() {
     let count = seed_count();
     let (failures, _) = run_many(0, count);
+    use plue_http_core::sim::invariants::Invariant;
     let caught = failures
         .iter()
         .find(|f| f.violation.invariant == Invariant::NoDuplicateExecution);

@@ -605,3 +605,124 @@ fn first_tag(buf: &[u8]) -> Option<ConnKind> {
         Err(_) => Some(ConnKind::Tagged(None)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::server::{Reply, Route, Script};
+
+    const A: &str = "10.0.0.1:80";
+
+    fn net(faults: Faults) -> SimNet {
+        let script = Script::new().route(Route::new("/x", vec![Reply::ok("hello")]));
+        let host = SimHost::new(A.parse().unwrap(), Some("a.sim"), ScriptedServer::new(script));
+        SimNet::new(vec![host], faults, 7)
+    }
+
+    /// Every input up to `until`, stepping through the network's deadlines.
+    fn run(n: &mut SimNet, until: Instant) -> Vec<NetInput> {
+        let mut got = Vec::new();
+        let mut now = Instant::ZERO;
+        loop {
+            while let Some(i) = n.poll_input(now) {
+                got.push(i);
+            }
+            match n.next_deadline() {
+                Some(t) if t <= until => now = now.max(t),
+                _ => return got,
+            }
+        }
+    }
+
+    fn data(inputs: &[NetInput]) -> String {
+        inputs
+            .iter()
+            .filter_map(|i| match i {
+                NetInput::Data(_, b) => Some(String::from_utf8_lossy(b).into_owned()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    const GET: &[u8] = b"GET /x HTTP/1.1\r\nhost: a\r\nx-sim-tag: r1\r\n\r\n";
+
+    #[test]
+    fn sim_net_carries_an_exchange_in_pieces_and_gates_reads() {
+        let mut f = Faults::none();
+        f.split = 1000;
+        f.split_bytes = 1000;
+        f.max_latency = Duration::from_millis(3);
+        let mut n = net(f);
+        let c = ConnId(1);
+        let t0 = Instant::ZERO;
+        n.handle_output(t0, &Output::Connect { conn: c, addr: A.parse().unwrap() }).unwrap();
+        assert_eq!(run(&mut n, Instant::from_millis(100)), vec![NetInput::Connected(c)]);
+        let send = Output::Transmit { conn: c, data: Bytes::from_static(GET) };
+        n.handle_output(t0, &send).unwrap();
+        // Not reading yet: the response is held back.
+        let got = run(&mut n, Instant::from_millis(100));
+        let written: usize = got.iter().map(|i| match i { NetInput::Written(_, k) => *k, _ => 0 }).sum();
+        assert_eq!(written, GET.len());
+        assert_eq!(data(&got), "");
+        assert_eq!(n.open_links().next().unwrap().kind, ConnKind::Tagged(Some("r1".into())));
+        n.handle_output(t0, &Output::Read(c)).unwrap();
+        let got = run(&mut n, Instant::from_millis(200));
+        let text = data(&got);
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n") && text.ends_with("hello"), "{text}");
+        assert!(got.iter().filter(|i| matches!(i, NetInput::Data(..))).count() > 10, "cut into bytes");
+        assert_eq!(n.hosts()[0].server.requests().len(), 1);
+        n.handle_output(t0, &Output::Close(c)).unwrap();
+        assert_eq!(n.open_connections(), 0);
+        run(&mut n, Instant::from_millis(300));
+        assert_eq!(n.hosts()[0].server.open_connections(), 0, "the server saw the close");
+        assert!(n.handle_output(t0, &send).is_err(), "writing after close breaks the contract");
+    }
+
+    #[test]
+    fn sim_net_restart_resets_and_refuses_then_recovers() {
+        let mut n = net(Faults::none());
+        let c = ConnId(1);
+        let t0 = Instant::ZERO;
+        n.handle_output(t0, &Output::Connect { conn: c, addr: A.parse().unwrap() }).unwrap();
+        n.handle_output(t0, &Output::Read(c)).unwrap();
+        run(&mut n, Instant::from_millis(1));
+        n.schedule_restart(Instant::from_millis(10), 0, Duration::from_millis(100));
+        assert_eq!(run(&mut n, Instant::from_millis(20)), vec![NetInput::Failed(c, NetError::Reset)]);
+        assert_eq!(n.open_connections(), 0);
+        let t = Instant::from_millis(20);
+        n.handle_output(t, &Output::Connect { conn: ConnId(2), addr: A.parse().unwrap() }).unwrap();
+        let got = run(&mut n, Instant::from_millis(50));
+        assert_eq!(got, vec![NetInput::ConnectFailed(ConnId(2), NetError::Refused)]);
+        let mut now = Instant::from_millis(200);
+        n.handle_output(now, &Output::Connect { conn: ConnId(3), addr: A.parse().unwrap() }).unwrap();
+        now += Duration::from_millis(1);
+        assert_eq!(n.poll_input(now), Some(NetInput::Connected(ConnId(3))));
+        n.handle_output(now, &Output::Resolve { host: "a.sim".into(), port: 80 }).unwrap();
+        now += Duration::from_millis(1);
+        assert_eq!(
+            n.poll_input(now),
+            Some(NetInput::Resolved { host: "a.sim".into(), port: 80, result: Ok(vec![A.parse().unwrap()]) })
+        );
+    }
+
+    #[test]
+    fn sim_net_idle_close_race_and_reset_on_write_to_closed() {
+        let mut f = Faults::none();
+        f.idle_close_race = 1000;
+        let mut n = net(f);
+        let c = ConnId(1);
+        let t0 = Instant::ZERO;
+        n.handle_output(t0, &Output::Connect { conn: c, addr: A.parse().unwrap() }).unwrap();
+        n.handle_output(t0, &Output::Read(c)).unwrap();
+        run(&mut n, Instant::from_millis(1));
+        let send = Output::Transmit { conn: c, data: Bytes::from_static(GET) };
+        n.handle_output(t0, &send).unwrap();
+        assert!(data(&run(&mut n, Instant::from_millis(5))).ends_with("hello"));
+        // Reusing the idle connection: the server closes it as the request arrives, then resets the late bytes.
+        n.handle_output(Instant::from_millis(5), &send).unwrap();
+        let got = run(&mut n, Instant::from_millis(50));
+        assert!(got.contains(&NetInput::Eof(c)), "{got:?}");
+        assert!(got.contains(&NetInput::Failed(c, NetError::Reset)), "{got:?}");
+        assert_eq!(n.hosts()[0].server.requests().len(), 1, "the reused request was never executed");
+    }
+}
