@@ -12,6 +12,8 @@
 use std::io::Write;
 use std::time::Instant as WallClock;
 
+use plue_http_core::sim::invariants::Stats;
+use plue_http_core::sim::net::NetStats;
 use plue_http_core::sim::{run_seed, Failure};
 
 fn env_u64(name: &str) -> Option<u64> {
@@ -23,30 +25,56 @@ fn seed_count() -> u64 {
     env_u64("PLUE_SIM_SEEDS").unwrap_or(if cfg!(debug_assertions) { 300 } else { 10_000 })
 }
 
-/// Run `count` seeds from `first` on every core; return the failures (seed order) and the wall time.
-fn run_many(first: u64, count: u64) -> (Vec<Failure>, f64) {
+/// Totals over the passing seeds: evidence that every fault kind and outcome was exercised.
+#[derive(Default)]
+struct Totals {
+    ops: usize,
+    server_requests: usize,
+    stats: Stats,
+    net: NetStats,
+}
+
+/// Run `count` seeds from `first` on every core; return the failures (seed order), totals and the wall time.
+fn run_many(first: u64, count: u64) -> (Vec<Failure>, Totals, f64) {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(8) as u64;
     let start = WallClock::now();
+    let mut totals = Totals::default();
     let mut failures: Vec<Failure> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 s.spawn(move || {
                     let mut failed = Vec::new();
+                    let mut totals = Totals::default();
                     let mut seed = first + t;
                     while seed < first + count {
-                        if let Err(f) = run_seed(seed) {
-                            failed.push(f);
+                        match run_seed(seed) {
+                            Ok(r) => {
+                                totals.ops += r.ops;
+                                totals.server_requests += r.server_requests;
+                                totals.stats += r.stats;
+                                totals.net += r.net;
+                            }
+                            Err(f) => failed.push(f),
                         }
                         seed += threads;
                     }
-                    failed
+                    (failed, totals)
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("a simulation thread panicked")).collect()
+        let mut all = Vec::new();
+        for h in handles {
+            let (failed, t) = h.join().expect("a simulation thread panicked");
+            all.extend(failed);
+            totals.ops += t.ops;
+            totals.server_requests += t.server_requests;
+            totals.stats += t.stats;
+            totals.net += t.net;
+        }
+        all
     });
     failures.sort_by_key(|f| f.seed);
-    (failures, start.elapsed().as_secs_f64())
+    (failures, totals, start.elapsed().as_secs_f64())
 }
 
 #[cfg(not(feature = "fault"))]
@@ -54,7 +82,7 @@ fn run_many(first: u64, count: u64) -> (Vec<Failure>, f64) {
 fn sim_seeds() {
     let first = env_u64("PLUE_SIM_FIRST_SEED").unwrap_or(0);
     let count = seed_count();
-    let (failures, secs) = run_many(first, count);
+    let (failures, totals, secs) = run_many(first, count);
     // Written to stderr directly, not with the print macros, so the count shows even when output is captured.
     let _ = writeln!(
         std::io::stderr(),
@@ -62,6 +90,11 @@ fn sim_seeds() {
         first + count,
         count as f64 / secs.max(1e-9),
         failures.len()
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "  {} ops, {} server requests, {:?}\n  {:?}",
+        totals.ops, totals.server_requests, totals.stats, totals.net
     );
     if !failures.is_empty() {
         for f in failures.iter().take(3) {
@@ -108,7 +141,7 @@ fn sim_replay_seed() {
 #[test]
 fn sim_checker_catches_replayed_post() {
     let count = seed_count();
-    let (failures, _) = run_many(0, count);
+    let (failures, _, _) = run_many(0, count);
     use plue_http_core::sim::invariants::Invariant;
     let caught = failures
         .iter()

@@ -97,6 +97,25 @@ pub struct Stats {
     pub aborted: usize,
     /// SSE events received.
     pub sse_events: usize,
+    /// Requests that ended with `MaybeProcessed` (not replayed because the server may have executed them).
+    pub maybe_processed: usize,
+    /// Requests that ended with a timeout of any phase.
+    pub timeouts: usize,
+    /// Event-stream reconnects announced.
+    pub reconnects: usize,
+}
+
+impl core::ops::AddAssign for Stats {
+    fn add_assign(&mut self, o: Stats) {
+        self.issued += o.issued;
+        self.done += o.done;
+        self.failed += o.failed;
+        self.aborted += o.aborted;
+        self.sse_events += o.sse_events;
+        self.maybe_processed += o.maybe_processed;
+        self.timeouts += o.timeouts;
+        self.reconnects += o.reconnects;
+    }
 }
 
 /// Checks the invariants. See the module docs.
@@ -260,6 +279,11 @@ impl Checker {
             Event::Failed { error, .. } => {
                 self.stats.failed += 1;
                 let kind = error.kind().clone();
+                match kind {
+                    ErrorKind::MaybeProcessed { .. } => self.stats.maybe_processed += 1,
+                    ErrorKind::Timeout { .. } => self.stats.timeouts += 1,
+                    _ => {}
+                }
                 if kind == ErrorKind::Aborted {
                     self.stats.aborted += 1;
                     if t.aborted_at.is_none() {
@@ -274,6 +298,8 @@ impl Checker {
             Event::Stream { event, .. } => {
                 if !t.stream {
                     problem = Some((Invariant::Response, format!("request {} got a stream event", t.tag)));
+                } else if let StreamEvent::Reconnecting { .. } = event {
+                    self.stats.reconnects += 1;
                 } else if let StreamEvent::Event(e) = event {
                     self.stats.sse_events += 1;
                     if !e.data.starts_with(&format!("{}:", t.tag)) {

@@ -149,9 +149,53 @@ pub struct LinkView {
     pub kind: ConnKind,
 }
 
+/// What the network did in a run: evidence that each fault kind was exercised.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NetStats {
+    /// Connections opened.
+    pub connected: u64,
+    /// Connects refused (fault or host down).
+    pub refused: u64,
+    /// Connects never answered.
+    pub blackholed: u64,
+    /// Writes or server transmits cut into pieces.
+    pub split: u64,
+    /// Of those, cut into single bytes.
+    pub split_bytes: u64,
+    /// Resets delivered to the client.
+    pub resets: u64,
+    /// FINs delivered to the client.
+    pub eofs: u64,
+    /// Idle keep-alive connections closed by the server just as the client reused them.
+    pub idle_races: u64,
+    /// Server restarts.
+    pub restarts: u64,
+    /// Name lookups answered (failed ones included).
+    pub resolves: u64,
+    /// Requests the servers received on a reused connection.
+    pub reused: u64,
+}
+
+impl core::ops::AddAssign for NetStats {
+    fn add_assign(&mut self, o: NetStats) {
+        self.connected += o.connected;
+        self.refused += o.refused;
+        self.blackholed += o.blackholed;
+        self.split += o.split;
+        self.split_bytes += o.split_bytes;
+        self.resets += o.resets;
+        self.eofs += o.eofs;
+        self.idle_races += o.idle_races;
+        self.restarts += o.restarts;
+        self.resolves += o.resolves;
+        self.reused += o.reused;
+    }
+}
+
 /// The simulated network. See the module docs.
 #[derive(Debug)]
 pub struct SimNet {
+    stats: NetStats,
     hosts: Vec<SimHost>,
     links: BTreeMap<ConnId, Link>,
     by_srv: BTreeMap<(usize, SrvConn), ConnId>,
@@ -174,9 +218,22 @@ impl SimNet {
             by_srv: BTreeMap::new(),
             agenda,
             inbox: VecDeque::new(),
+            stats: NetStats::default(),
             rng: Rng::new(seed ^ 0x6e65_7477_6f72_6b21),
             faults,
         }
+    }
+
+    /// What the network did so far.
+    pub fn stats(&self) -> NetStats {
+        let mut s = self.stats;
+        s.reused = self
+            .hosts
+            .iter()
+            .flat_map(|h| h.server.requests())
+            .filter(|r| r.reused())
+            .count() as u64;
+        s
     }
 
     /// The hosts.
@@ -218,6 +275,17 @@ impl SimNet {
             d = earliest(d, h.server_deadline);
         }
         d
+    }
+
+    fn cut(&mut self, len: usize) -> Vec<usize> {
+        let pieces = cut_points(&mut self.rng, &self.faults, len);
+        if pieces.len() > 1 {
+            self.stats.split += 1;
+            if pieces.len() == len {
+                self.stats.split_bytes += 1;
+            }
+        }
+        pieces
     }
 
     fn latency(&mut self) -> Duration {
@@ -272,6 +340,7 @@ impl SimNet {
                     return Ok(());
                 }
                 if self.rng.chance(u64::from(self.faults.blackhole), 1000) {
+                    self.stats.blackholed += 1;
                     return Ok(()); // Never answered: only the client's connect timeout ends this.
                 }
                 let refused = self.rng.chance(u64::from(self.faults.refuse), 1000);
@@ -280,7 +349,7 @@ impl SimNet {
             }
             Output::Transmit { conn, data } => {
                 let lat = self.latency();
-                let pieces = cut_points(&mut self.rng, &self.faults, data.len());
+                let pieces = self.cut(data.len());
                 let link = self.live_link(*conn, "Transmit")?;
                 if !link.connected {
                     return Err(format!("Transmit on {conn:?} before Connected"));
@@ -315,7 +384,7 @@ impl SimNet {
                     let Some(d) = link.held.pop_front() else {
                         break;
                     };
-                    if let Some(input) = Self::deliver(*conn, link, d) {
+                    if let Some(input) = Self::deliver(&mut self.stats, *conn, link, d) {
                         self.inbox.push_back(input);
                     }
                 }
@@ -382,6 +451,7 @@ impl SimNet {
     fn run(&mut self, now: Instant, ev: Ev) {
         match ev {
             Ev::Resolved(host, port, result) => {
+                self.stats.resolves += 1;
                 self.inbox
                     .push_back(NetInput::Resolved { host, port, result });
             }
@@ -396,6 +466,7 @@ impl SimNet {
                 let h = link.host;
                 let up = h != usize::MAX && self.hosts[h].down_until.is_none_or(|t| t <= now);
                 if ok && up {
+                    self.stats.connected += 1;
                     let srv = self.hosts[h].server.accept(now);
                     link.srv = Some(srv);
                     link.connected = true;
@@ -404,6 +475,7 @@ impl SimNet {
                     self.pump(h, now);
                 } else {
                     link.client_done = true;
+                    self.stats.refused += 1;
                     let cause = if h == usize::MAX {
                         NetError::Unreachable
                     } else {
@@ -442,11 +514,12 @@ impl SimNet {
                     link.held.push_back(d);
                     return;
                 }
-                if let Some(i) = Self::deliver(conn, link, d) {
+                if let Some(i) = Self::deliver(&mut self.stats, conn, link, d) {
                     self.inbox.push_back(i);
                 }
             }
             Ev::Restart(h, down) => {
+                self.stats.restarts += 1;
                 self.hosts[h].server.restart();
                 self.hosts[h].down_until = Some(now + down);
                 self.hosts[h].server_deadline = None;
@@ -464,11 +537,15 @@ impl SimNet {
     }
 
     /// Turn a delivery into the client's input, updating the link.
-    fn deliver(conn: ConnId, link: &mut Link, d: Delivery) -> Option<NetInput> {
+    fn deliver(stats: &mut NetStats, conn: ConnId, link: &mut Link, d: Delivery) -> Option<NetInput> {
         match d {
             Delivery::Data(b) => Some(NetInput::Data(conn, b)),
-            Delivery::Eof => Some(NetInput::Eof(conn)),
+            Delivery::Eof => {
+                stats.eofs += 1;
+                Some(NetInput::Eof(conn))
+            }
             Delivery::Reset => {
+                stats.resets += 1;
                 link.client_done = true;
                 link.held.clear();
                 Some(NetInput::Failed(conn, NetError::Reset))
@@ -500,6 +577,7 @@ impl SimNet {
                 .chance(u64::from(self.faults.idle_close_race), 1000)
         {
             // The server closed this idle connection just as the client reused it: the FIN crosses the request.
+            self.stats.idle_races += 1;
             server.disconnect(srv);
             self.server_gone(now, conn, Delivery::Eof);
             self.to_server(now, conn, data);
@@ -558,7 +636,7 @@ impl SimNet {
                         continue;
                     };
                     let lat = self.latency();
-                    let pieces = cut_points(&mut self.rng, &self.faults, data.len());
+                    let pieces = self.cut(data.len());
                     let Some(link) = self.links.get_mut(&conn) else {
                         continue;
                     };

@@ -39,6 +39,8 @@ pub struct RunReport {
     pub server_requests: usize,
     /// Machine steps taken.
     pub steps: u64,
+    /// What the network did (faults exercised).
+    pub net: super::net::NetStats,
     /// Virtual time the run covered.
     pub virtual_time: Duration,
     /// The last lines of the trace when the run was traced, else empty.
@@ -97,6 +99,7 @@ pub fn run_workload(seed: u64, workload: Workload, trace: bool) -> Result<RunRep
             stats: sim.checker.stats(),
             server_requests: sim.net.hosts().iter().map(|h| h.server.requests().len()).sum(),
             steps: sim.steps,
+            net: sim.net.stats(),
             virtual_time: sim.clock.now() - Instant::ZERO,
             trace: sim.trace.map(Vec::from).unwrap_or_default(),
         }),
