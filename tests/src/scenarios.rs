@@ -745,3 +745,64 @@ pub fn check(s: &Scenario, o: &Outcome) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome_for(s: &Scenario, steps: Vec<StepOutcome>) -> Outcome {
+        assert_eq!(steps.len(), s.steps.len());
+        Outcome {
+            steps,
+            received: Vec::new(),
+        }
+    }
+
+    /// The checker must be able to fail: wrong statuses, bodies, error kinds, events and logs are caught.
+    #[test]
+    fn scenarios_checker_rejects_wrong_outcomes() {
+        let all = all();
+        let find = |name: &str| all.iter().find(|s| s.name == name).unwrap().clone();
+        let s = find("framing_content_length");
+        let good = outcome_for(
+            &s,
+            vec![StepOutcome::Response(Ok((
+                200,
+                Bytes::from_static(b"hello"),
+            )))],
+        );
+        assert!(check(&s, &good).is_ok());
+        for wrong in [
+            Ok((200, Bytes::from_static(b"hellO"))),
+            Ok((201, Bytes::from_static(b"hello"))),
+            Err(ErrorKind::Aborted),
+        ] {
+            let o = outcome_for(&s, vec![StepOutcome::Response(wrong)]);
+            assert!(check(&s, &o).is_err());
+        }
+        let s = find("timeout_response_head");
+        let o = outcome_for(
+            &s,
+            vec![StepOutcome::Response(Err(ErrorKind::Timeout {
+                phase: Phase::BodyIdle,
+            }))],
+        );
+        assert!(check(&s, &o).is_err(), "the wrong timeout phase is caught");
+        // Right answers but the server log does not match (nothing received).
+        let s = find("retry_get_on_503");
+        let o = outcome_for(
+            &s,
+            vec![StepOutcome::Response(Ok((
+                200,
+                Bytes::from_static(b"fine"),
+            )))],
+        );
+        assert!(check(&s, &o).unwrap_err().contains("received 0 requests"));
+        let s = find("sse_reconnect_with_last_event_id");
+        let o = outcome_for(
+            &s,
+            vec![StepOutcome::Events(Vec::new(), Some(ErrorKind::Aborted))],
+        );
+        assert!(check(&s, &o).is_err());
+    }
+}
