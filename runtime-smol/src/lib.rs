@@ -30,6 +30,7 @@ use plue_http_core::driver::{self, ChildProcess, ConnRead, ConnWrite};
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::net::TcpStream;
 
+pub use plue_http_core::abort::{AbortController, AbortSignal};
 pub use plue_http_core::client::{Options, StreamOptions};
 pub use plue_http_core::driver::{
     AbortHandle, BodyReader, EventStream, ResponseFuture, StreamingFuture, StreamingResponse,

@@ -106,6 +106,18 @@ async fn abort_and_drop<R: Runtime + Default>() {
     fut.abort_handle().abort();
     assert_eq!(fut.await.unwrap_err().kind(), &ErrorKind::Aborted);
     server.expect("closed");
+    // One controller cancels several requests.
+    let controller = plue_http::core::abort::AbortController::new();
+    let (a, b) = (client.get("/c"), client.get("/d"));
+    a.abort_handle().abort_on(&controller.signal());
+    b.abort_handle().abort_on(&controller.signal());
+    server.expect("accepted");
+    server.expect("accepted");
+    controller.abort();
+    assert!(a.await.unwrap_err().is_aborted());
+    assert!(b.await.unwrap_err().is_aborted());
+    server.expect("closed");
+    server.expect("closed");
     // Dropping the future aborts too.
     let fut = client.get("/b");
     server.expect("accepted");
@@ -204,6 +216,18 @@ fn runtime_mio_refused_head_timeout_abort_and_drop() {
     server.expect("accepted");
     handle.abort_handle().abort();
     assert_eq!(handle.wait().unwrap_err().kind(), &ErrorKind::Aborted);
+    server.expect("closed");
+    let controller = plue_http::mio::AbortController::new();
+    let handle = client.start(
+        client
+            .builder(plue_http::Method::GET, "/c")
+            .build()
+            .unwrap(),
+    );
+    handle.abort_handle().abort_on(&controller.signal());
+    server.expect("accepted");
+    controller.abort();
+    assert!(handle.wait().unwrap_err().is_aborted());
     server.expect("closed");
     let handle = client.start(
         client

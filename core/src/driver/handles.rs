@@ -39,6 +39,15 @@ impl AbortHandle {
     pub fn abort(&self) {
         let _ = self.tx.try_send(Msg::Abort(self.token));
     }
+
+    /// Abort when `signal` fires (at once if it already has): one [`AbortController`] can cancel many
+    /// requests and streams.
+    ///
+    /// [`AbortController`]: crate::abort::AbortController
+    pub fn abort_on(&self, signal: &crate::abort::AbortSignal) {
+        let handle = self.clone();
+        signal.on_abort(move || handle.abort());
+    }
 }
 
 impl core::fmt::Debug for AbortHandle {
