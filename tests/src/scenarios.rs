@@ -306,6 +306,20 @@ pub fn all() -> Vec<Scenario> {
     s.received = vec![Received::Count("/p", 1), Received::Reused("/p", 0, false)];
     v.push(s);
 
+    // The client's own idle limit: the pooled connection is closed by the client, the next request opens one.
+    let mut s = scenario(
+        "pool_idle_timeout_evicts",
+        Script::new().route(route("/a", vec![Reply::ok("a")])),
+        vec![
+            Step::Send(Req::get("/a"), ok("a")),
+            Step::Wait(ms(400)),
+            Step::Send(Req::get("/a"), ok("a")),
+        ],
+    );
+    s.options.pool_idle_timeout = ms(100);
+    s.received = vec![Received::Count("/a", 2), Received::Reused("/a", 1, false)];
+    v.push(s);
+
     let mut s = scenario(
         "pipeline_batch_in_order",
         Script::new()
