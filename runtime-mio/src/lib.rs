@@ -253,10 +253,8 @@ impl Client {
 
     /// Subscribe to a server-sent event stream at `url` (a path joined to the base URL, or absolute).
     pub fn events(&self, url: &str) -> EventStream {
-        let builder = self
-            .builder(Method::GET, url)
-            .header("accept", "text/event-stream");
-        match builder.build() {
+        // The core adds `Accept: text/event-stream` and `Cache-Control: no-cache`.
+        match self.builder(Method::GET, url).build() {
             Ok(req) => self.subscribe(req, StreamOptions::default()),
             Err(e) => EventStream::new(self.rejected(e).pending),
         }
