@@ -18,13 +18,15 @@
 mod client;
 mod conn;
 mod handles;
+mod router;
 mod runtime;
 mod task;
 
-pub use client::Client;
+pub use client::{Client, Front};
 pub use conn::net_error;
 pub use handles::{
     AbortHandle, BodyReader, EventStream, RequestFuture, ResponseFuture, StreamingFuture,
     StreamingResponse,
 };
+pub use router::{Applied, Router, Wake};
 pub use runtime::{ChildProcess, ConnRead, ConnWrite, Runtime};
