@@ -197,6 +197,15 @@ impl Front {
         handles::RequestFuture::new(p.abort.clone(), handles::streaming(p))
     }
 
+    /// Build a request and send it like [`Front::request_streaming`].
+    pub fn send_streaming(&self, builder: RequestBuilder) -> StreamingFuture {
+        let p = match builder.build() {
+            Ok(req) => self.pending(req),
+            Err(e) => self.rejected(Error::new(e)),
+        };
+        handles::RequestFuture::new(p.abort.clone(), handles::streaming(p))
+    }
+
     /// `GET path`.
     pub fn get(&self, path: &str) -> ResponseFuture {
         self.send(self.builder(Method::GET, path))
