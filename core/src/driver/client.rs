@@ -211,7 +211,7 @@ impl Front {
         self.send(self.builder(Method::GET, path))
     }
 
-    /// `POST path` without a body (use [`Client::builder`] or [`Client::json`] for one).
+    /// `POST path` without a body (use [`Front::builder`] or [`Front::json`] for one).
     pub fn post(&self, path: &str) -> ResponseFuture {
         self.send(self.builder(Method::POST, path))
     }
@@ -294,7 +294,7 @@ impl Front {
         }))
     }
 
-    /// Callback form of [`Client::events`]: calls `callback(&mut ctx, event)` for each stream event until it
+    /// Callback form of [`Front::events`]: calls `callback(&mut ctx, event)` for each stream event until it
     /// returns `Break` (then `Ok(ctx)`), or the stream ends (then its error). Dropping the future aborts.
     pub async fn stream_sse<C, F>(&self, url: &str, mut callback: F, mut ctx: C) -> Result<C, Error>
     where
