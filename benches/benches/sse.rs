@@ -59,6 +59,50 @@ fn checksum(decode: Decoder, chunks: &[Bytes]) -> EventChecksum {
     sum
 }
 
+/// CPU time this thread has used (user + system). Client and peers share two cores with other work, so wall
+/// time hides how much CPU a decoder really takes (DESIGN.md: CPU time is the primary metric).
+fn thread_cpu_time() -> Duration {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid, writable rusage; RUSAGE_THREAD only reads the calling thread's counters.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    assert_eq!(rc, 0, "getrusage failed");
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// Interleaved rounds of both decoders, CPU time each; prints median MB per CPU-second and the ratio.
+fn cpu_time_rounds(chunks: &[Bytes], bytes: usize, rounds: usize) {
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for _ in 0..rounds {
+        let t = thread_cpu_time();
+        plue(chunks, |a, b, c| {
+            black_box((a, b, c));
+        });
+        ours.push(thread_cpu_time() - t);
+        let t = thread_cpu_time();
+        eventsource_stream(chunks, |a, b, c| {
+            black_box((a, b, c));
+        });
+        theirs.push(thread_cpu_time() - t);
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (o, t) = (median(&mut ours), median(&mut theirs));
+    let mbps = |d: Duration| bytes as f64 / 1e6 / d.as_secs_f64();
+    eprintln!(
+        "cpu time, median of {rounds} interleaved rounds: plue {:.0} MB/s ({:.1} ms), eventsource-stream {:.0} MB/s \
+         ({:.1} ms), ratio {:.2}x",
+        mbps(o),
+        o.as_secs_f64() * 1e3,
+        mbps(t),
+        t.as_secs_f64() * 1e3,
+        t.as_secs_f64() / o.as_secs_f64()
+    );
+}
+
 fn bench_sse(c: &mut Criterion) {
     let corpus = opencode_sse_corpus(OPENCODE_EVENTS, 0x5EED);
     let chunks = chunked(&corpus, CHUNK);
@@ -81,6 +125,8 @@ fn bench_sse(c: &mut Criterion) {
         CHUNK / 1024,
         ours.hash
     );
+
+    cpu_time_rounds(&chunks, corpus.len(), 7);
 
     let mut g = c.benchmark_group("sse_decode_opencode");
     g.throughput(Throughput::Bytes(corpus.len() as u64));
