@@ -10,11 +10,12 @@
 //!   `fault-replay-written` (it replays a POST it already wrote) and proves the checker catches it.
 
 use std::io::Write;
+#[cfg(not(feature = "fault"))]
 use std::time::Instant as WallClock;
 
-use plue_http_core::sim::invariants::Stats;
-use plue_http_core::sim::net::NetStats;
-use plue_http_core::sim::{run_seed, Failure};
+use plue_http_core::sim::run_seed;
+#[cfg(not(feature = "fault"))]
+use plue_http_core::sim::{invariants::Stats, net::NetStats, Failure};
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
@@ -25,6 +26,7 @@ fn seed_count() -> u64 {
     env_u64("PLUE_SIM_SEEDS").unwrap_or(if cfg!(debug_assertions) { 300 } else { 10_000 })
 }
 
+#[cfg(not(feature = "fault"))]
 /// Totals over the passing seeds: evidence that every fault kind and outcome was exercised.
 #[derive(Default)]
 struct Totals {
@@ -34,6 +36,7 @@ struct Totals {
     net: NetStats,
 }
 
+#[cfg(not(feature = "fault"))]
 /// Run `count` seeds from `first` on every core; return the failures (seed order), totals and the wall time.
 fn run_many(first: u64, count: u64) -> (Vec<Failure>, Totals, f64) {
     let threads = std::thread::available_parallelism()

@@ -493,7 +493,7 @@ impl SimNet {
                     }
                 }
             }
-            Ev::ToServer(conn, data) => self.to_server(now, conn, data),
+            Ev::ToServer(conn, data) => self.deliver_to_server(now, conn, data),
             Ev::ClientFin(conn) => {
                 if let Some(link) = self.links.get(&conn) {
                     if let (Some(srv), false) = (link.srv, link.server_gone) {
@@ -560,7 +560,7 @@ impl SimNet {
         }
     }
 
-    fn to_server(&mut self, now: Instant, conn: ConnId, data: Bytes) {
+    fn deliver_to_server(&mut self, now: Instant, conn: ConnId, data: Bytes) {
         let Some(link) = self.links.get_mut(&conn) else {
             return;
         };
@@ -587,7 +587,7 @@ impl SimNet {
             self.stats.idle_races += 1;
             server.disconnect(srv);
             self.server_gone(now, conn, Delivery::Eof);
-            self.to_server(now, conn, data);
+            self.deliver_to_server(now, conn, data);
             return;
         }
         server.handle_data(now, srv, &data);

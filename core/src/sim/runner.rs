@@ -685,9 +685,7 @@ mod tests {
         let r = run_inner(3, w, true, Some(first.clone())).unwrap_or_else(|f| panic!("{f}"));
         assert!(!r.trace.is_empty() && r.trace.len() <= TRACE_LINES);
         assert!(r.history.len() >= 2, "{:?}", r.history);
-        assert!(
-            r.history[0].contains(&format!("owner: ")) && r.history[0].contains(first.as_str())
-        );
+        assert!(r.history[0].contains("owner: ") && r.history[0].contains(first.as_str()));
         let plain = run_workload(3, Workload::generate(3), false).unwrap();
         assert_eq!(
             (plain.stats, plain.steps),
