@@ -1227,3 +1227,98 @@ fn client_fault_switch_replays_a_written_post_only_when_enabled() {
         assert!(h.failure(post).is_some());
     }
 }
+
+#[test]
+fn pool_checkout_is_lifo_in_the_machine() {
+    let mut h = Harness::new(Harness::opts());
+    let a = h.get(URL);
+    let b = h.get(URL);
+    let (c1, c2) = (h.connects[0].0, h.connects[1].0);
+    h.connect(c1);
+    h.connect(c2);
+    h.reply(c1, OK_HI);
+    h.reply(c2, OK_HI);
+    assert!(h.done(a) && h.done(b));
+    // c2 went back to the pool last: it is checked out first.
+    h.get(URL);
+    assert_eq!(h.requests_on(c2), 2);
+    assert_eq!(h.requests_on(c1), 1);
+}
+
+#[test]
+fn timeout_event_streams_use_only_their_idle_timeout() {
+    let mut o = Harness::opts();
+    o.timeout = Some(secs(1));
+    o.read_timeout = Some(secs(1));
+    o.event_idle_timeout = secs(30);
+    let mut h = Harness::new(o);
+    let id = h.m.subscribe(
+        h.now,
+        Request::get("http://127.0.0.1:4096/event").unwrap(),
+        StreamOptions {
+            max_attempts: Some(1),
+            idle_timeout: Some(secs(10)),
+        },
+    );
+    h.drain();
+    let c1 = h.last_conn();
+    h.connect(c1);
+    h.reply(
+        c1,
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n: hi\n\n",
+    );
+    h.advance(secs(9));
+    assert!(!h.is_closed(c1), "timeout and read_timeout do not apply");
+    h.advance(secs(1));
+    assert!(h.is_closed(c1), "idle timeout: the connection is dropped");
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        Event::Stream {
+            event: StreamEvent::Reconnecting {
+                cause: crate::sse::ReconnectCause::IdleTimeout,
+                ..
+            },
+            ..
+        }
+    )));
+    assert!(h.failure(id).is_none());
+    assert_eq!(h.m.in_flight(), 1);
+}
+
+/// Cost of the machine per keep-alive request (encode, decode, pool, events), no I/O:
+/// `cargo test -p plue-http-core --release --lib client_cost_per_request -- --ignored --nocapture`.
+#[test]
+#[ignore = "measurement"]
+fn client_cost_per_request() {
+    let mut m = ClientMachine::new(Options::default(), 1).unwrap();
+    let req = Request::get(URL).unwrap();
+    let resp = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n{\"healthy\":true,\"v\":\"1.0\"}\n";
+    let n = 200_000u32;
+    let mut now = Instant::ZERO;
+    let start = std::time::Instant::now();
+    let mut done = 0u32;
+    for _ in 0..n {
+        now += Duration::from_micros(10);
+        let id = m.request(now, req.clone());
+        loop {
+            match m.poll_output(now) {
+                Output::Connect { conn, .. } => m.handle_input(now, Input::Connected(conn)),
+                Output::Transmit { conn, data } => {
+                    m.handle_input(now, Input::Written(conn, data.len()));
+                    m.handle_input(now, Input::Data(conn, resp));
+                }
+                Output::Event(Event::Body { id: i, data }) => m.consumed(now, i, data.len()),
+                Output::Event(Event::Done { id: i }) if i == id => done += 1,
+                Output::Event(Event::Failed { error, .. }) => panic!("{error}"),
+                Output::Wait(_) => break,
+                _ => {}
+            }
+        }
+    }
+    let el = start.elapsed();
+    assert_eq!(done, n);
+    println!(
+        "{n} requests in {el:?}: {} ns per request",
+        el.as_nanos() / u128::from(n)
+    );
+}
