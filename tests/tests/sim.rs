@@ -117,16 +117,20 @@ fn sim_seeds() {
     }
 }
 
-/// Replays `PLUE_SIM_SEED` (default 1) twice with tracing and checks the runs are identical.
+/// Replays `PLUE_SIM_SEED` (default 1) twice and checks the runs are identical; prints the trace tail, and for a
+/// failing seed the failure with the history of the requests concerned.
 #[test]
 fn sim_replay_seed() {
-    let seed = env_u64("PLUE_SIM_SEED").unwrap_or(1);
-    let w = plue_http_core::sim::workload::Workload::generate;
-    let a = plue_http_core::sim::run_workload(seed, w(seed), true);
-    let b = plue_http_core::sim::run_workload(seed, w(seed), true);
+    let explicit = env_u64("PLUE_SIM_SEED");
+    let seed = explicit.unwrap_or(1);
+    let a = run_seed(seed);
+    let b = run_seed(seed);
     assert_eq!(a, b, "seed {seed} did not replay identically");
     match a {
-        Ok(r) => {
+        Ok(_) => {
+            let w = plue_http_core::sim::workload::Workload::generate(seed);
+            let r = plue_http_core::sim::run_workload(seed, w, true)
+                .expect("a traced replay of a passing seed passes");
             for line in &r.trace {
                 println!("{line}");
             }
@@ -135,13 +139,9 @@ fn sim_replay_seed() {
                 r.ops, r.stats, r.server_requests, r.steps, r.virtual_time
             );
         }
-        Err(f) => {
-            if std::env::var("PLUE_SIM_SEED").is_ok() {
-                panic!("{f}");
-            }
-            // Without an explicit seed this test only proves determinism; sim_seeds reports failures.
-            println!("{f}");
-        }
+        // Without an explicit seed this test only proves determinism; sim_seeds reports failures.
+        Err(f) if explicit.is_some() => panic!("{f}"),
+        Err(f) => println!("{f}"),
     }
 }
 
