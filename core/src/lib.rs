@@ -11,13 +11,18 @@
 
 pub mod abort;
 pub mod client;
+#[cfg(feature = "async")]
+pub mod driver;
 pub mod error;
 pub mod h1;
 pub mod opencode;
+pub mod pool;
 pub mod request;
 pub mod response;
 pub mod retry;
 pub mod rng;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod sse;
 pub mod time;
 pub mod url;

@@ -1,5 +1,362 @@
-//! plue-http on mio.
+//! plue-http as a blocking client: a mio event loop on its own thread drives the core's client machine.
+//!
+//! Every call blocks the calling thread only; any number of threads may share one [`Client`] (it is cheap to
+//! clone). The loop thread owns the machine, the sockets (epoll here, kqueue on macOS, both through mio) and
+//! the timer. Handles are the core driver's [`Front`]: commands reach the loop over its channel plus a
+//! [`mio::Waker`], events come back through the same [`Router`](plue_http_core::driver::Router) the async
+//! runtimes use, so requests, streams and aborts behave identically everywhere.
+//!
+//! ```no_run
+//! let client = plue_http_mio::Client::new(plue_http_mio::Options {
+//!     base_url: Some("http://127.0.0.1:4096".into()),
+//!     ..Default::default()
+//! })?;
+//! let health = client.get("/global/health")?;
+//! println!("{} {}", health.status(), health.text());
+//! # Ok::<(), plue_http_mio::Error>(())
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub use plue_http_core::{Error, ErrorKind, Request, Response};
+mod event_loop;
+
+use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
+use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake};
+use std::time::{Duration, Instant};
+
+use event_loop::{Loop, WAKER};
+use futures_lite::future::block_on;
+use futures_lite::StreamExt;
+use plue_http_core::driver::{self, Front, StreamingFuture};
+use plue_http_core::response::ResponseHead;
+use plue_http_core::url::Url;
+use plue_http_core::Bytes;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub use plue_http_core::abort::{AbortController, AbortSignal};
+pub use plue_http_core::client::{Options, StreamOptions};
+pub use plue_http_core::driver::AbortHandle;
+pub use plue_http_core::sse::{SseEvent, StreamEvent};
+pub use plue_http_core::{Error, ErrorKind, Method, Request, RequestBuilder, Response};
+
+/// A blocking HTTP/1.1 + SSE client. Clones share one pool and one event-loop thread, which stops when the
+/// last clone and the last handle are gone.
+#[derive(Debug, Clone)]
+pub struct Client {
+    front: Front,
+}
+
+fn entropy() -> u64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    h.finish()
+}
+
+fn io_error(e: std::io::Error) -> Error {
+    Error::new(ErrorKind::ConnectionFailed {
+        cause: driver::net_error(&e),
+    })
+}
+
+impl Client {
+    /// A client with `options`; starts its event-loop thread. Fails on an invalid `base_url`.
+    pub fn new(options: Options) -> Result<Client, Error> {
+        let poll = mio::Poll::new().map_err(io_error)?;
+        let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER).map_err(io_error)?);
+        let w = waker.clone();
+        let wake: driver::Wake = Arc::new(move || {
+            let _ = w.wake();
+        });
+        let (front, machine, router) = Front::new(options, entropy(), Some(wake))?;
+        let event_loop = Loop::new(poll, machine, router, waker);
+        // Detached: the loop ends by itself once the front and every handle are gone.
+        std::thread::Builder::new()
+            .name("plue-http-mio".into())
+            .spawn(move || event_loop.run())
+            .map_err(io_error)?;
+        Ok(Client { front })
+    }
+
+    /// The options this client was created with.
+    pub fn options(&self) -> &Options {
+        self.front.options()
+    }
+
+    /// The parsed base URL, when one was configured.
+    pub fn base_url(&self) -> Option<&Url> {
+        self.front.base_url()
+    }
+
+    /// A request builder for `path` (joined to the base URL) or an absolute URL.
+    pub fn builder(&self, method: Method, path: &str) -> RequestBuilder {
+        self.front.builder(method, path)
+    }
+
+    /// Submit a request without waiting: the handle waits, streams or aborts it.
+    pub fn start(&self, req: Request) -> RequestHandle {
+        RequestHandle(self.front.request_streaming(req))
+    }
+
+    /// Build a request and submit it without waiting.
+    pub fn start_builder(&self, builder: RequestBuilder) -> RequestHandle {
+        RequestHandle(self.front.send_streaming(builder))
+    }
+
+    /// Send a request and collect the body. Any final status is `Ok`.
+    pub fn request(&self, req: Request) -> Result<Response, Error> {
+        block_on(self.front.request(req))
+    }
+
+    /// Build and send a request.
+    pub fn send(&self, builder: RequestBuilder) -> Result<Response, Error> {
+        block_on(self.front.send(builder))
+    }
+
+    /// Send a request and return once the head arrives; read the body from the returned reader.
+    pub fn request_streaming(&self, req: Request) -> Result<StreamingResponse, Error> {
+        self.start(req).streaming()
+    }
+
+    /// `GET path`.
+    pub fn get(&self, path: &str) -> Result<Response, Error> {
+        block_on(self.front.get(path))
+    }
+
+    /// `POST path` without a body (use [`Client::builder`] or [`Client::json`] for one).
+    pub fn post(&self, path: &str) -> Result<Response, Error> {
+        block_on(self.front.post(path))
+    }
+
+    /// `PUT path` without a body.
+    pub fn put(&self, path: &str) -> Result<Response, Error> {
+        block_on(self.front.put(path))
+    }
+
+    /// `PATCH path` without a body.
+    pub fn patch(&self, path: &str) -> Result<Response, Error> {
+        block_on(self.front.patch(path))
+    }
+
+    /// `DELETE path`.
+    pub fn delete(&self, path: &str) -> Result<Response, Error> {
+        block_on(self.front.delete(path))
+    }
+
+    /// `HEAD path`.
+    pub fn head(&self, path: &str) -> Result<Response, Error> {
+        block_on(self.front.head(path))
+    }
+
+    /// Send a request and decode a 2xx JSON body; a non-2xx status is [`ErrorKind::Status`].
+    pub fn request_json<T: DeserializeOwned>(&self, builder: RequestBuilder) -> Result<T, Error> {
+        block_on(self.front.request_json(builder))
+    }
+
+    /// `method path` with `payload` as a JSON body; decodes a 2xx JSON answer.
+    pub fn json<T: DeserializeOwned, P: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        payload: &P,
+    ) -> Result<T, Error> {
+        block_on(self.front.json(method, path, payload))
+    }
+
+    /// Send several requests pipelined on one connection; results come back in order.
+    pub fn batch(&self, reqs: Vec<Request>) -> Vec<Result<Response, Error>> {
+        block_on(self.front.batch(reqs))
+    }
+
+    /// Subscribe to a server-sent event stream at `url` (a path joined to the base URL, or absolute).
+    pub fn events(&self, url: &str) -> EventStream {
+        EventStream::new(self.front.events(url))
+    }
+
+    /// Subscribe with a custom request (headers, auth) and stream options.
+    pub fn subscribe(&self, req: Request, opts: StreamOptions) -> EventStream {
+        EventStream::new(self.front.subscribe(req, opts))
+    }
+
+    /// Callback form of [`Client::events`]: blocks, calling `callback(&mut ctx, event)` for each stream
+    /// event until it returns `Break` (then `Ok(ctx)`) or the stream ends (then its error).
+    pub fn stream_sse<C, F>(&self, url: &str, callback: F, ctx: C) -> Result<C, Error>
+    where
+        F: FnMut(&mut C, StreamEvent) -> ControlFlow<()>,
+    {
+        block_on(self.front.stream_sse(url, callback, ctx))
+    }
+
+    /// Drop every idle pooled connection (memory pressure).
+    pub fn release_idle(&self) {
+        self.front.release_idle();
+    }
+}
+
+/// A submitted request. Dropping it before the end aborts the request.
+#[derive(Debug)]
+pub struct RequestHandle(StreamingFuture);
+
+impl RequestHandle {
+    /// A handle that aborts this request from any thread.
+    pub fn abort_handle(&self) -> AbortHandle {
+        self.0.abort_handle()
+    }
+
+    /// Block until the head arrives.
+    pub fn streaming(self) -> Result<StreamingResponse, Error> {
+        let (head, body) = block_on(self.0)?.into_parts();
+        Ok(StreamingResponse {
+            head,
+            body: BodyReader(body),
+        })
+    }
+
+    /// Block until the whole response has arrived.
+    pub fn wait(self) -> Result<Response, Error> {
+        let (head, mut body) = self.streaming()?.into_parts();
+        Ok(Response::new(head, body.bytes()?))
+    }
+}
+
+/// A response head with a body still arriving.
+#[derive(Debug)]
+pub struct StreamingResponse {
+    head: ResponseHead,
+    body: BodyReader,
+}
+
+impl StreamingResponse {
+    /// The head.
+    pub fn head(&self) -> &ResponseHead {
+        &self.head
+    }
+
+    /// Split into head and body reader.
+    pub fn into_parts(self) -> (ResponseHead, BodyReader) {
+        (self.head, self.body)
+    }
+}
+
+/// A response body read chunk by chunk as it arrives; each chunk taken lets the core read more
+/// (backpressure). Dropping it before the end aborts the request.
+#[derive(Debug)]
+pub struct BodyReader(driver::BodyReader);
+
+impl BodyReader {
+    /// The next chunk, `Ok(None)` at the end of the body.
+    pub fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        block_on(self.0.chunk())
+    }
+
+    /// Read the rest of the body into one `Bytes`.
+    pub fn bytes(&mut self) -> Result<Bytes, Error> {
+        block_on(self.0.bytes())
+    }
+
+    /// A handle that aborts this request from any thread.
+    pub fn abort_handle(&self) -> AbortHandle {
+        self.0.abort_handle()
+    }
+}
+
+impl Iterator for BodyReader {
+    type Item = Result<Bytes, Error>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.chunk().transpose()
+    }
+}
+
+/// A server-sent event stream that reconnects by itself (the core decides when and how). An `Err` is the
+/// end: the stream gave up, was aborted, or the client shut down. Dropping it aborts the subscription.
+#[derive(Debug)]
+pub struct EventStream {
+    inner: driver::EventStream,
+    end: Option<Error>,
+}
+
+impl EventStream {
+    fn new(inner: driver::EventStream) -> Self {
+        EventStream { inner, end: None }
+    }
+
+    /// The next stream event, waiting at most `timeout`: `Ok(None)` when nothing arrived in time, `Err` once
+    /// the stream has ended (the same error on every later call).
+    pub fn next_timeout(&mut self, timeout: Duration) -> Result<Option<StreamEvent>, Error> {
+        if let Some(e) = &self.end {
+            return Err(e.clone());
+        }
+        match block_on_timeout(self.inner.next(), timeout) {
+            None => Ok(None),
+            Some(Some(Ok(event))) => Ok(Some(event)),
+            Some(Some(Err(e))) => {
+                self.end = Some(e.clone());
+                Err(e)
+            }
+            Some(None) => {
+                let e = Error::new(ErrorKind::Shutdown);
+                self.end = Some(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    /// A handle that aborts this stream from any thread.
+    pub fn abort_handle(&self) -> AbortHandle {
+        self.inner.abort_handle()
+    }
+
+    /// Abort the stream now; it ends with [`ErrorKind::Aborted`].
+    pub fn abort(&self) {
+        self.inner.abort();
+    }
+}
+
+impl Iterator for EventStream {
+    type Item = Result<StreamEvent, Error>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.end.is_some() {
+            return None;
+        }
+        let item = block_on(self.inner.next());
+        if let Some(Err(e)) = &item {
+            self.end = Some(e.clone());
+        }
+        item
+    }
+}
+
+/// Wakes the blocked thread.
+struct Unpark(std::thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// `block_on` with a limit: `None` when `fut` is not ready within `timeout`.
+fn block_on_timeout<F: Future>(fut: F, timeout: Duration) -> Option<F::Output> {
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return Some(out);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        std::thread::park_timeout(left);
+    }
+}

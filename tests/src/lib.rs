@@ -4,3 +4,7 @@ pub mod blocking;
 pub mod mock_model;
 pub mod opencode_fixture;
 pub mod opencode_manager;
+pub mod drivers;
+pub mod echo;
+pub mod loopback;
+pub mod scenarios;

@@ -1,0 +1,320 @@
+//! The mio event loop: one thread owning the client machine, its sockets and its timer.
+//!
+//! Sockets are registered edge-triggered for both directions; the loop remembers readiness and only reads
+//! while the core grants `Read`, so backpressure costs no syscalls. Commands from client handles arrive on a
+//! channel with a [`Waker`]. Nothing here is epoll-specific (kqueue works the same way through mio).
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::time::Instant as StdInstant;
+
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token, Waker};
+use plue_http_core::client::{ClientMachine, ConnId, Input, Output};
+use plue_http_core::driver::{net_error, Applied, Router};
+use plue_http_core::time::Instant;
+use plue_http_core::{Bytes, NetError};
+
+pub(crate) const WAKER: Token = Token(0);
+
+/// A resolver thread's answer.
+type Resolved = (String, u16, Result<Vec<SocketAddr>, NetError>);
+
+struct Conn {
+    stream: TcpStream,
+    connected: bool,
+    reading: bool,
+    readable: bool,
+    writable: bool,
+    eof: bool,
+    /// A read or write failed; the core was told and will close it.
+    dead: bool,
+    out: VecDeque<Bytes>,
+}
+
+pub(crate) struct Loop {
+    poll: Poll,
+    machine: ClientMachine,
+    /// Commands from the client's handles; events go back through it.
+    router: Router,
+    resolved_tx: Sender<Resolved>,
+    resolved: Receiver<Resolved>,
+    waker: Arc<Waker>,
+    epoch: StdInstant,
+    deadline: Option<Instant>,
+    conns: HashMap<ConnId, Conn>,
+    /// Connections with work to do after the last drain (writes queued, reads granted, connect failed).
+    dirty: Vec<ConnId>,
+    failed_connects: Vec<(ConnId, NetError)>,
+    buf: Vec<u8>,
+}
+
+fn token(id: ConnId) -> Token {
+    Token(id.0 as usize + 1)
+}
+
+impl Loop {
+    pub(crate) fn new(
+        poll: Poll,
+        machine: ClientMachine,
+        router: Router,
+        waker: Arc<Waker>,
+    ) -> Self {
+        let (resolved_tx, resolved) = mpsc::channel();
+        Loop {
+            poll,
+            machine,
+            router,
+            resolved_tx,
+            resolved,
+            waker,
+            epoch: StdInstant::now(),
+            deadline: None,
+            conns: HashMap::new(),
+            dirty: Vec::new(),
+            failed_connects: Vec::new(),
+            buf: vec![0; 16 * 1024],
+        }
+    }
+
+    fn now(&self) -> Instant {
+        let since = self.epoch.elapsed();
+        Instant::from_nanos(u64::try_from(since.as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    pub(crate) fn run(mut self) {
+        let mut events = Events::with_capacity(256);
+        self.drain();
+        loop {
+            let timeout = self
+                .deadline
+                .map(|d| d.saturating_duration_since(self.now()));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    break;
+                }
+            }
+            for ev in events.iter() {
+                if ev.token() == WAKER {
+                    continue;
+                }
+                let id = ConnId(ev.token().0 as u64 - 1);
+                if let Some(c) = self.conns.get_mut(&id) {
+                    // Errors and hang-ups surface through the next read or write.
+                    c.readable |= ev.is_readable() || ev.is_read_closed() || ev.is_error();
+                    c.writable |= ev.is_writable() || ev.is_write_closed() || ev.is_error();
+                    self.dirty.push(id);
+                }
+            }
+            self.pump_all();
+            loop {
+                let now = self.now();
+                match self.router.poll_command(&mut self.machine, now) {
+                    Applied::Idle => break,
+                    Applied::Command => {}
+                    Applied::Shutdown => {
+                        self.machine.shutdown(now);
+                        self.drain();
+                        return;
+                    }
+                }
+                self.drain();
+                self.pump_all();
+            }
+            while let Ok((host, port, result)) = self.resolved.try_recv() {
+                self.input(Input::Resolved { host, port, result });
+                self.pump_all();
+            }
+            // Expiry is judged by the clock, not by why poll returned.
+            if let Some(at) = self.deadline {
+                let now = self.now();
+                if now >= at {
+                    self.machine.handle_input(now, Input::Timeout);
+                    self.drain();
+                    self.pump_all();
+                }
+            }
+        }
+    }
+
+    fn input(&mut self, input: Input<'_>) {
+        let now = self.now();
+        self.machine.handle_input(now, input);
+        self.drain();
+    }
+
+    /// Drain outputs until `Wait`. Socket work is only queued here and done by `pump_all`, so a drain never
+    /// recurses into another input.
+    fn drain(&mut self) {
+        let now = self.now();
+        loop {
+            match self.machine.poll_output(now) {
+                Output::Wait(deadline) => {
+                    self.deadline = deadline;
+                    return;
+                }
+                Output::Resolve { host, port } => {
+                    let (tx, waker) = (self.resolved_tx.clone(), self.waker.clone());
+                    std::thread::spawn(move || {
+                        let result = match (host.as_str(), port).to_socket_addrs() {
+                            Ok(addrs) => Ok(addrs.collect::<Vec<_>>()),
+                            Err(_) => Err(NetError::Resolve),
+                        };
+                        let result = result.and_then(|a| {
+                            if a.is_empty() {
+                                Err(NetError::Resolve)
+                            } else {
+                                Ok(a)
+                            }
+                        });
+                        let _ = tx.send((host, port, result));
+                        let _ = waker.wake();
+                    });
+                }
+                Output::Connect { conn, addr } => self.connect(conn, addr),
+                Output::Transmit { conn, data } => {
+                    if let Some(c) = self.conns.get_mut(&conn) {
+                        c.out.push_back(data);
+                        self.dirty.push(conn);
+                    }
+                }
+                Output::Read(conn) => {
+                    if let Some(c) = self.conns.get_mut(&conn) {
+                        c.reading = true;
+                        self.dirty.push(conn);
+                    }
+                }
+                Output::PauseRead(conn) => {
+                    if let Some(c) = self.conns.get_mut(&conn) {
+                        c.reading = false;
+                    }
+                }
+                Output::Close(conn) => {
+                    if let Some(mut c) = self.conns.remove(&conn) {
+                        let _ = self.poll.registry().deregister(&mut c.stream);
+                    }
+                }
+                Output::Event(ev) => self.router.route(&mut self.machine, now, ev),
+            }
+        }
+    }
+
+    fn connect(&mut self, conn: ConnId, addr: SocketAddr) {
+        let opened = TcpStream::connect(addr).and_then(|mut stream| {
+            let interest = Interest::READABLE | Interest::WRITABLE;
+            self.poll
+                .registry()
+                .register(&mut stream, token(conn), interest)?;
+            Ok(stream)
+        });
+        match opened {
+            Ok(stream) => {
+                let c = Conn {
+                    stream,
+                    connected: false,
+                    reading: false,
+                    readable: false,
+                    writable: false,
+                    eof: false,
+                    dead: false,
+                    out: VecDeque::new(),
+                };
+                self.conns.insert(conn, c);
+            }
+            Err(e) => self.failed_connects.push((conn, net_error(&e))),
+        }
+    }
+
+    fn pump_all(&mut self) {
+        loop {
+            if let Some((conn, e)) = self.failed_connects.pop() {
+                self.input(Input::ConnectFailed(conn, e));
+            } else if let Some(conn) = self.dirty.pop() {
+                self.pump(conn);
+            } else {
+                return;
+            }
+        }
+    }
+
+    /// Do all the I/O one connection allows right now, feeding each result to the core.
+    fn pump(&mut self, id: ConnId) {
+        loop {
+            let Some(c) = self.conns.get_mut(&id) else {
+                return;
+            };
+            if c.dead {
+                return;
+            }
+            if !c.connected {
+                if !c.writable {
+                    return;
+                }
+                // A non-blocking connect finished: it either failed or has a peer.
+                let outcome = match c.stream.take_error() {
+                    Ok(Some(e)) | Err(e) => Err(e),
+                    Ok(None) => c.stream.peer_addr().map(|_| ()),
+                };
+                match outcome {
+                    Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                        c.writable = false;
+                        return;
+                    }
+                    Err(e) => {
+                        c.dead = true;
+                        return self.input(Input::ConnectFailed(id, net_error(&e)));
+                    }
+                    Ok(()) => {
+                        c.connected = true;
+                        let _ = c.stream.set_nodelay(true);
+                        self.input(Input::Connected(id));
+                        continue;
+                    }
+                }
+            }
+            if c.writable && !c.out.is_empty() {
+                match c.stream.write(&c.out[0]) {
+                    Ok(n) => {
+                        let front = &mut c.out[0];
+                        if n >= front.len() {
+                            c.out.pop_front();
+                        } else {
+                            let _ = front.split_to(n);
+                        }
+                        self.input(Input::Written(id, n));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => c.writable = false,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        c.dead = true;
+                        return self.input(Input::Failed(id, net_error(&e)));
+                    }
+                }
+                continue;
+            }
+            if c.reading && c.readable && !c.eof {
+                let mut buf = std::mem::take(&mut self.buf);
+                let read = c.stream.read(&mut buf);
+                match read {
+                    Ok(0) => {
+                        c.eof = true;
+                        self.input(Input::Eof(id));
+                    }
+                    Ok(n) => self.input(Input::Data(id, &buf[..n])),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => c.readable = false,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        c.dead = true;
+                        self.input(Input::Failed(id, net_error(&e)));
+                    }
+                }
+                self.buf = buf;
+                continue;
+            }
+            return;
+        }
+    }
+}
