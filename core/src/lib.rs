@@ -15,6 +15,7 @@ pub mod client;
 pub mod driver;
 pub mod error;
 pub mod h1;
+pub mod opencode;
 pub mod pool;
 pub mod request;
 pub mod response;
