@@ -1,0 +1,194 @@
+//! The `plue` binary, run as a process: the demo against the embedded server, usage and connection errors, and
+//! `health`, `sessions`, `new`, `chat` against the real OpenCode server (1.18.34) with the loopback mock model.
+
+use std::io::Read;
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use plue_http_tests::mock_model::MockModel;
+use plue_http_tests::opencode_fixture;
+
+fn plue() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_plue"));
+    c.env_remove("OPENCODE_URL")
+        .env_remove("OPENCODE_BIN")
+        .env_remove("OPENCODE_SERVER_PASSWORD")
+        .stdin(Stdio::null());
+    c
+}
+
+fn run(args: &[&str]) -> (Output, String, String) {
+    let out = plue().args(args).output().expect("run plue");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, stdout, stderr)
+}
+
+/// Lines of `text` in order: each must appear after the previous one.
+fn assert_in_order(text: &str, lines: &[&str]) {
+    let mut at = 0;
+    for l in lines {
+        match text[at..].find(l) {
+            Some(i) => at += i + l.len(),
+            None => panic!("{l:?} missing (or out of order) in:\n{text}"),
+        }
+    }
+}
+
+#[test]
+fn cli_demo_shows_health_stream_reconnect_and_recovery_on_every_runtime() {
+    for rt in ["tokio", "smol", "mio"] {
+        let started = Instant::now();
+        let (out, stdout, stderr) = run(&["--runtime", rt, "demo"]);
+        assert_eq!(out.status.code(), Some(0), "{rt}: stdout:\n{stdout}\nstderr:\n{stderr}");
+        assert!(started.elapsed() < Duration::from_secs(20), "{rt}: the demo took {:?}", started.elapsed());
+        assert_in_order(
+            &stdout,
+            &[
+                &format!("runtime {rt}"),
+                "[1/6] Health confirmed through /event: server.connected received, server version 1.18.34-plue-embedded",
+                "[2/6] Session created: ses_",
+                "[3/6] Chat: sending \"Hello, OpenCode!\"",
+                "You said \"Hello, OpenCode!\". This is plue's built-in demo model, streaming its answer piece by piece.",
+                "Reply complete: ",
+                "[4/6] Provider list fetched (",
+                "Plue demo (1 model)",
+                "[5/6] Restarting the demo server",
+                "Connection lost. Reconnecting... (attempt 1/3)",
+                "[6/6] Request made during the outage: GET /session waits",
+                "Connection lost. Reconnecting... (attempt 2/3)",
+                "Reconnected: /event is live again and the server is healthy",
+                "Queued request completed after waiting",
+                "1 session listed",
+                "Demo complete in",
+            ],
+        );
+        // The reply streamed in several pieces.
+        let pieces: usize = stdout
+            .split("Reply complete: ")
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(pieces >= 4, "{rt}: {pieces} pieces\n{stdout}");
+    }
+}
+
+#[test]
+fn cli_embedded_default_serves_every_command_and_says_so() {
+    let (out, stdout, stderr) = run(&["health"]);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("Backend: embedded demo server at http://127.0.0.1:"), "{stderr}");
+    assert!(stdout.contains("healthy, version 1.18.34-plue-embedded"), "{stdout}");
+
+    let (out, stdout, stderr) = run(&["--json", "chat", "ping"]);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).expect(l)).collect();
+    let deltas = lines.iter().filter(|v| v["type"] == "delta").count();
+    let last = lines.last().expect("a reply line");
+    assert!(deltas >= 4, "{stdout}");
+    assert_eq!(last["type"], "reply");
+    assert!(last["text"].as_str().unwrap().starts_with("You said \"ping\"."));
+}
+
+#[test]
+fn cli_usage_errors_exit_2() {
+    let (out, _, stderr) = run(&["--runtime", "nope", "health"]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (out, _, stderr) = run(&["chat", "hi", "--model", "no-slash"]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is not provider/model"), "{stderr}");
+    let (out, _, stderr) = run(&["--url", "https://127.0.0.1:1", "sessions"]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+}
+
+#[test]
+fn cli_refused_connection_exits_3_with_one_sentence_naming_the_last_success() {
+    // A port nothing listens on: bind, note the port, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    let (out, _, stderr) = run(&["--url", &url, "--runtime", "mio", "health"]);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let err = stderr.lines().find(|l| l.starts_with("Error: ")).expect("an error line");
+    assert!(err.contains("Could not confirm health") && err.contains("connection refused"), "{err}");
+    assert!(err.ends_with("nothing had succeeded before."), "{err}");
+    let help = plue().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for code in ["0  success", "1  the server answered", "2  usage", "3  cannot connect", "4  timeout"] {
+        assert!(help.contains(code), "--help lacks {code:?}:\n{help}");
+    }
+}
+
+#[test]
+fn cli_real_opencode_health_new_sessions() {
+    let (url, _dir) = opencode_fixture::shared();
+    let (out, stdout, stderr) = run(&["--url", &url, "health"]);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains(&format!("version {}", opencode_fixture::VERSION)), "{stdout}");
+    assert!(stderr.contains(&format!("Backend: OpenCode server at {url} (from --url")), "{stderr}");
+
+    let (out, stdout, stderr) = run(&["--url", &url, "--runtime", "mio", "new", "--title", "plue cli test"]);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let id = stdout.split_whitespace().next().expect("an id").to_string();
+    assert!(id.starts_with("ses_"), "{stdout}");
+
+    let out = plue().env("OPENCODE_URL", &url).args(["-v", "sessions"]).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("(from OPENCODE_URL"), "{stderr}");
+    assert!(stderr.contains("Sessions listed ("), "-v prints latency: {stderr}");
+    let line = stdout.lines().find(|l| l.starts_with(&id)).unwrap_or_else(|| panic!("{id} not listed:\n{stdout}"));
+    assert!(line.contains("plue cli test"), "{line}");
+
+    let (out, _, stderr) = run(&["--url", &url, "chat", "hi", "--session", "ses_does_not_exist"]);
+    assert_eq!(out.status.code(), Some(1), "an unknown session is an API error: {stderr}");
+}
+
+#[test]
+fn cli_real_opencode_chat_streams_pieces_before_the_prompt_completes() {
+    let (url, _dir) = opencode_fixture::shared();
+    let mut child = plue()
+        .args(["--url", &url, "chat", "Say hello"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn plue");
+    // Read stdout as it arrives, timestamping every read.
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send((Instant::now(), buf[..n].to_vec())).is_err() {
+                break;
+            }
+        }
+    });
+    let mut text = String::new();
+    let when_has = |needle: &str, text: &str, at: Instant, found: &mut Option<Instant>| {
+        if found.is_none() && text.contains(needle) {
+            *found = Some(at);
+        }
+    };
+    let chunks = MockModel::chunks();
+    let two = format!("{}{}", chunks[0], chunks[1]);
+    let (mut t_two, mut t_all) = (None, None);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while let Ok((at, bytes)) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        text.push_str(&String::from_utf8_lossy(&bytes));
+        when_has(&two, &text, at, &mut t_two);
+        when_has(MockModel::REPLY, &text, at, &mut t_all);
+    }
+    let status = child.wait().unwrap();
+    let _ = reader.join();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(status.success(), "stdout:\n{text}\nstderr:\n{stderr}");
+    assert!(text.contains(&format!("Final reply: {}", MockModel::REPLY)), "{text}");
+    let (t_two, t_all) = (t_two.expect("two pieces seen"), t_all.expect("whole reply seen"));
+    // The mock sends the last three pieces at least 3 × 120 ms after the second: if the first two reached
+    // stdout well before the whole reply, they streamed while the model was still answering.
+    let lead = t_all.duration_since(t_two);
+    assert!(lead >= Duration::from_millis(200), "pieces arrived together ({lead:?} apart):\n{text}");
+}
