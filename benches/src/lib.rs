@@ -1,1 +1,3 @@
 //! Shared benchmark helpers: corpora, servers and measurements.
+
+pub mod corpus;

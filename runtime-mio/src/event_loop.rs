@@ -114,7 +114,9 @@ impl Loop {
         let mut events = Events::with_capacity(256);
         self.drain();
         loop {
-            let timeout = self.deadline.map(|d| d.saturating_duration_since(self.now()));
+            let timeout = self
+                .deadline
+                .map(|d| d.saturating_duration_since(self.now()));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     break;

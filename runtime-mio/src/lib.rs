@@ -35,6 +35,7 @@ use plue_http_core::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use plue_http_core::abort::{AbortController, AbortSignal};
 pub use plue_http_core::client::{Options, StreamOptions};
 pub use plue_http_core::sse::{SseEvent, StreamEvent};
 pub use plue_http_core::{Error, ErrorKind, Method, Request, RequestBuilder, Response};
@@ -307,6 +308,13 @@ impl AbortHandle {
         if let Some(inner) = self.client.upgrade() {
             inner.send(Cmd::Abort(self.token));
         }
+    }
+
+    /// Abort when `signal` fires (at once if it already has): one `AbortController` can cancel many
+    /// requests and streams.
+    pub fn abort_on(&self, signal: &plue_http_core::abort::AbortSignal) {
+        let handle = self.clone();
+        signal.on_abort(move || handle.abort());
     }
 }
 

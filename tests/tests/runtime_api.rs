@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use futures_lite::StreamExt;
 use plue_http::core::driver::{Client, Runtime};
-use plue_http::core::sim::server::{Reply, Route, Script, ScriptedServer, SseEnd, SseItem, SseScript};
+use plue_http::core::sim::server::{
+    Reply, Route, Script, ScriptedServer, SseEnd, SseItem, SseScript,
+};
 use plue_http::{ErrorKind, Method, Options, StreamEvent};
 use plue_http_tests::loopback::Loopback;
 use serde_json::{json, Value};
@@ -17,10 +19,16 @@ fn server() -> Loopback {
         .map(|d| (Duration::ZERO, SseItem::event("note", d)))
         .collect();
     let script = Script::new()
-        .route(Route::new("/json", vec![Reply::json(200, &json!({"ok": true}))]))
+        .route(Route::new(
+            "/json",
+            vec![Reply::json(200, &json!({"ok": true}))],
+        ))
         .route(Route::new(
             "/missing",
-            vec![Reply::json(404, &json!({"name": "NotFoundError", "data": {"message": "gone"}}))],
+            vec![Reply::json(
+                404,
+                &json!({"name": "NotFoundError", "data": {"message": "gone"}}),
+            )],
         ))
         .route(Route::new(
             "/drip",
@@ -47,10 +55,17 @@ fn options(lb: &Loopback) -> Options {
 
 fn check_json_request(lb: &Loopback) {
     let server = lb.server();
-    let r = server.requests().iter().find(|r| r.path() == "/json").unwrap();
+    let r = server
+        .requests()
+        .iter()
+        .find(|r| r.path() == "/json")
+        .unwrap();
     assert_eq!(r.method, Method::POST);
     assert_eq!(r.header("content-type"), Some("application/json"));
-    assert_eq!(serde_json::from_slice::<Value>(&r.body).unwrap(), json!({"a": 1}));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&r.body).unwrap(),
+        json!({"a": 1})
+    );
 }
 
 fn check_status_error(err: plue_http::Error) {
@@ -79,7 +94,10 @@ async fn api<R: Runtime + Default>() {
     let lb = server();
     let client = Client::<R>::new(options(&lb)).unwrap();
 
-    let v: Value = client.json(Method::POST, "/json", &json!({"a": 1})).await.unwrap();
+    let v: Value = client
+        .json(Method::POST, "/json", &json!({"a": 1}))
+        .await
+        .unwrap();
     assert_eq!(v, json!({"ok": true}));
     check_json_request(&lb);
     let err = client
@@ -98,9 +116,15 @@ async fn api<R: Runtime + Default>() {
         text.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
     }
     assert_eq!(text, "abcdefghij");
-    assert!(chunks > 1, "the body arrived as it was sent, not all at once");
+    assert!(
+        chunks > 1,
+        "the body arrived as it was sent, not all at once"
+    );
 
-    let got = client.stream_sse("/events", collect_data, Vec::new()).await.unwrap();
+    let got = client
+        .stream_sse("/events", collect_data, Vec::new())
+        .await
+        .unwrap();
     assert_eq!(got, ["one", "two"]);
 }
 
@@ -124,7 +148,9 @@ fn api_mio_json_streaming_body_and_sse_callback() {
     let lb = server();
     let client = plue_http::mio::Client::new(options(&lb)).unwrap();
 
-    let v: Value = client.json(Method::POST, "/json", &json!({"a": 1})).unwrap();
+    let v: Value = client
+        .json(Method::POST, "/json", &json!({"a": 1}))
+        .unwrap();
     assert_eq!(v, json!({"ok": true}));
     check_json_request(&lb);
     let err = client
@@ -136,9 +162,14 @@ fn api_mio_json_streaming_body_and_sse_callback() {
     let (head, body) = client.request_streaming(req).unwrap().into_parts();
     assert_eq!(head.status, 200);
     let chunks: Vec<_> = body.map(Result::unwrap).collect();
-    assert!(chunks.len() > 1, "the body arrived as it was sent, not all at once");
+    assert!(
+        chunks.len() > 1,
+        "the body arrived as it was sent, not all at once"
+    );
     assert_eq!(chunks.concat(), b"abcdefghij");
 
-    let got = client.stream_sse("/events", collect_data, Vec::new()).unwrap();
+    let got = client
+        .stream_sse("/events", collect_data, Vec::new())
+        .unwrap();
     assert_eq!(got, ["one", "two"]);
 }

@@ -36,7 +36,9 @@ struct Totals {
 
 /// Run `count` seeds from `first` on every core; return the failures (seed order), totals and the wall time.
 fn run_many(first: u64, count: u64) -> (Vec<Failure>, Totals, f64) {
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(8) as u64;
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(8) as u64;
     let start = WallClock::now();
     let mut totals = Totals::default();
     let mut failures: Vec<Failure> = std::thread::scope(|s| {
@@ -94,7 +96,10 @@ fn sim_seeds() {
     let _ = writeln!(
         std::io::stderr(),
         "  {} ops, {} server requests, {:?}\n  {:?}",
-        totals.ops, totals.server_requests, totals.stats, totals.net
+        totals.ops,
+        totals.server_requests,
+        totals.stats,
+        totals.net
     );
     if !failures.is_empty() {
         for f in failures.iter().take(3) {

@@ -39,11 +39,22 @@ impl AbortHandle {
     pub fn abort(&self) {
         let _ = self.tx.try_send(Msg::Abort(self.token));
     }
+
+    /// Abort when `signal` fires (at once if it already has): one [`AbortController`] can cancel many
+    /// requests and streams.
+    ///
+    /// [`AbortController`]: crate::abort::AbortController
+    pub fn abort_on(&self, signal: &crate::abort::AbortSignal) {
+        let handle = self.clone();
+        signal.on_abort(move || handle.abort());
+    }
 }
 
 impl core::fmt::Debug for AbortHandle {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("AbortHandle").field("token", &self.token).finish()
+        f.debug_struct("AbortHandle")
+            .field("token", &self.token)
+            .finish()
     }
 }
 
@@ -58,7 +69,11 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
-    pub(crate) fn new(abort: AbortHandle, events: Receiver<Event>, client: Arc<dyn Any + Send + Sync>) -> Self {
+    pub(crate) fn new(
+        abort: AbortHandle,
+        events: Receiver<Event>,
+        client: Arc<dyn Any + Send + Sync>,
+    ) -> Self {
         Pending {
             abort,
             events: Box::pin(events),
@@ -179,7 +194,9 @@ impl<T> Future for RequestFuture<T> {
 
 impl<T> core::fmt::Debug for RequestFuture<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("RequestFuture").field("abort", &self.abort).finish()
+        f.debug_struct("RequestFuture")
+            .field("abort", &self.abort)
+            .finish()
     }
 }
 
@@ -221,7 +238,9 @@ pub struct BodyReader {
 
 impl core::fmt::Debug for BodyReader {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("BodyReader").field("abort", &self.pending.abort).finish()
+        f.debug_struct("BodyReader")
+            .field("abort", &self.pending.abort)
+            .finish()
     }
 }
 
@@ -287,7 +306,9 @@ pub struct EventStream {
 
 impl core::fmt::Debug for EventStream {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("EventStream").field("abort", &self.pending.abort).finish()
+        f.debug_struct("EventStream")
+            .field("abort", &self.pending.abort)
+            .finish()
     }
 }
 

@@ -90,7 +90,8 @@ pub(crate) async fn run<R: Runtime>(
         let got = match deadline {
             None => Some(rx.recv().await),
             Some(at) => {
-                let sleep = d.rt.sleep_until(d.epoch + Duration::from_nanos(at.as_nanos()));
+                let sleep =
+                    d.rt.sleep_until(d.epoch + Duration::from_nanos(at.as_nanos()));
                 or(async { Some(rx.recv().await) }, async {
                     sleep.await;
                     None
@@ -209,7 +210,9 @@ impl<R: Runtime> Driver<R> {
                             Ok(addrs) => Ok(addrs),
                             Err(_) => Err(NetError::Resolve),
                         };
-                        let _ = tx.send(Msg::Net(NetMsg::Resolved { host, port, result })).await;
+                        let _ = tx
+                            .send(Msg::Net(NetMsg::Resolved { host, port, result }))
+                            .await;
                     });
                 }
                 Output::Connect { conn, addr } => {

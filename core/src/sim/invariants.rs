@@ -8,7 +8,7 @@ use core::time::Duration;
 use std::collections::BTreeMap;
 
 use super::net::{ConnKind, LinkView};
-use super::server::{ReceivedRequest, TAG_HEADER};
+use super::server::{ReceivedRequest, SrvConn, TAG_HEADER};
 use super::workload::{body_for, ReqSpec};
 use crate::client::{Event, Options, RequestId};
 use crate::error::ErrorKind;
@@ -16,7 +16,7 @@ use crate::sse::StreamEvent;
 use crate::time::Instant;
 
 /// Slack allowed past a deadline (the machine fires its own timers; only its rounding is forgiven).
-pub const SLACK: Duration = Duration::from_millis(5);
+pub const SLACK: Duration = Duration::from_millis(1);
 
 /// Which rule broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +33,9 @@ pub enum Invariant {
     NoLeak,
     /// An event stream never holds two connections.
     StreamSingleConnection,
+    /// Connections are used as DESIGN.md says: pipelining only in batches, never behind a non-idempotent
+    /// request, never before the connection completed a response; an event stream's connection is never reused.
+    ConnectionUse,
     /// Events are in order and each response belongs to its request (tag, body, stream data).
     Response,
     /// The machine used a connection in a way a driver cannot honour (after close, before connect).
@@ -103,6 +106,8 @@ pub struct Stats {
     pub timeouts: usize,
     /// Event-stream reconnects announced.
     pub reconnects: usize,
+    /// Requests the servers received pipelined (before the previous reply on their connection was finished).
+    pub pipelined: usize,
 }
 
 impl core::ops::AddAssign for Stats {
@@ -115,6 +120,7 @@ impl core::ops::AddAssign for Stats {
         self.maybe_processed += o.maybe_processed;
         self.timeouts += o.timeouts;
         self.reconnects += o.reconnects;
+        self.pipelined += o.pipelined;
     }
 }
 
@@ -414,6 +420,48 @@ impl Checker {
         }
     }
 
+    /// Check how connections were used, from one server's record (`host` names it in reports).
+    pub fn connection_use(&mut self, now: Instant, host: usize, log: &[ReceivedRequest]) {
+        let mut by_conn: BTreeMap<SrvConn, Vec<&ReceivedRequest>> = BTreeMap::new();
+        for r in log {
+            by_conn.entry(r.conn).or_default().push(r);
+        }
+        for list in by_conn.values() {
+            let first = list[0];
+            for pair in list.windows(2) {
+                let (prev, r) = (pair[0], pair[1]);
+                let tag = r.tag().unwrap_or("?");
+                let prev_tag = prev.tag().unwrap_or("?");
+                if prev_tag.starts_with('s') {
+                    let detail = format!("host {host}: {tag} was sent on the connection of event stream {prev_tag}");
+                    return self.fail(now, Invariant::ConnectionUse, detail);
+                }
+                // Arrived before the previous reply was finished: the client did not wait for it.
+                let pipelined = prev.answered_at.is_none_or(|t| r.at < t);
+                if !pipelined {
+                    continue;
+                }
+                self.stats.pipelined += 1;
+                let problem = if !tag.starts_with('b') {
+                    Some("a request that is not part of a batch was pipelined")
+                } else if !crate::request::is_idempotent(&prev.method) {
+                    Some("pipelined behind a non-idempotent request")
+                } else if first.answered_at.is_none_or(|t| r.at < t) {
+                    Some("pipelined before the connection completed a response")
+                } else {
+                    None
+                };
+                if let Some(p) = problem {
+                    let detail = format!(
+                        "host {host}: {p}: {} {tag} arrived while {} {prev_tag} was unanswered",
+                        r.method, prev.method
+                    );
+                    return self.fail(now, Invariant::ConnectionUse, detail);
+                }
+            }
+        }
+    }
+
     /// At the end of the workload: every request and stream must have ended.
     pub fn finish(&mut self, now: Instant) {
         let pending: Vec<String> = self
@@ -464,7 +512,6 @@ fn short(ev: &Event) -> String {
 mod tests {
     use super::*;
     use crate::error::Error;
-    use crate::sim::server::SrvConn;
     use http::{HeaderMap, Method};
 
     fn spec(tag: &str, method: Method) -> ReqSpec {
@@ -492,6 +539,7 @@ mod tests {
             body: bytes::Bytes::new(),
             status: Some(200),
             executed,
+            answered_at: Some(Instant::ZERO),
         }
     }
 

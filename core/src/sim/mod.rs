@@ -11,3 +11,4 @@ pub mod invariants;
 pub mod runner;
 
 pub use runner::{run_seed, run_workload, Failure, RunReport};
+pub mod fake_opencode;

@@ -213,7 +213,6 @@ impl Sim {
         }
         let now = self.clock.now();
         self.checker.finish(now);
-        self.check_executions();
         if self.broken() {
             return;
         }
@@ -246,6 +245,9 @@ impl Sim {
         let now = self.clock.now();
         let received = self.net.hosts().iter().flat_map(|h| h.server.requests().iter());
         self.checker.executions(now, &self.must_not_repeat, received);
+        for (i, h) in self.net.hosts().iter().enumerate() {
+            self.checker.connection_use(now, i, h.server.requests());
+        }
     }
 
     /// Run until every operation is started and every request and stream has ended.

@@ -63,11 +63,17 @@ struct Fields {
     last_id: String,
     /// Bytes of the current event's lines so far (terminators excluded).
     event_size: usize,
+    /// An `id` field was seen since the last dispatch (so `last_id` may need updating; saves a compare per event).
+    id_seen: bool,
 }
 
 impl Fields {
     /// Forget the event being built (not the ids).
     fn discard_event(&mut self) {
+        // A skipped oversized event may have grown the buffer to `max_event_size`: give that memory back.
+        if self.data.capacity() > (1 << 16) {
+            self.data = Vec::new();
+        }
         self.data.clear();
         self.event_type.clear();
         self.event_size = 0;
@@ -76,7 +82,8 @@ impl Fields {
     /// A blank line: commit the id, then dispatch if the data buffer is non-empty.
     fn dispatch(&mut self) -> Option<SseItem> {
         self.event_size = 0;
-        if self.last_id != self.id_buffer {
+        if self.id_seen {
+            self.id_seen = false;
             self.last_id.clone_from(&self.id_buffer);
         }
         if self.data.is_empty() {
@@ -123,20 +130,19 @@ impl Fields {
                 self.event_type.clear();
                 self.event_type.extend_from_slice(value);
             }
-            b"id" => {
-                if memchr(0, value).is_none() {
-                    self.id_buffer.clear();
-                    self.id_buffer.push_str(&String::from_utf8_lossy(value));
-                }
+            // An id containing NUL is ignored: it could not be sent back as a header.
+            b"id" if memchr(0, value).is_none() => {
+                self.id_seen = true;
+                self.id_buffer.clear();
+                self.id_buffer.push_str(&String::from_utf8_lossy(value));
             }
-            b"retry" => {
-                if !value.is_empty() && value.iter().all(u8::is_ascii_digit) {
-                    let ms = value.iter().fold(0u64, |acc, &d| {
-                        acc.saturating_mul(10).saturating_add(u64::from(d - b'0'))
-                    });
-                    return Some(SseItem::Retry(Duration::from_millis(ms)));
-                }
+            b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
+                let ms = value.iter().fold(0u64, |acc, &d| {
+                    acc.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+                });
+                return Some(SseItem::Retry(Duration::from_millis(ms)));
             }
+            // Unknown fields, and `id`/`retry` values the spec rejects, are ignored.
             _ => {}
         }
         None
@@ -239,6 +245,7 @@ impl SseDecoder {
         self.eof = false;
         self.skip = Skip::No;
         self.fields.discard_event();
+        self.fields.id_seen = false;
         let Fields {
             id_buffer, last_id, ..
         } = &mut self.fields;
