@@ -6,4 +6,5 @@ pub mod echo;
 pub mod loopback;
 pub mod mock_model;
 pub mod opencode_fixture;
+pub mod opencode_manager;
 pub mod scenarios;

@@ -124,17 +124,157 @@ pub struct ServerOptions {
     pub port: Option<u16>,
 }
 
+/// An isolated place to run OpenCode: temporary working directory, XDG directories, `opencode.json` pointing
+/// `model`/`small_model` at its own [`MockModel`]. Removed on drop. Several processes may run in it one after
+/// another (a restart keeps the sessions).
+pub struct Sandbox {
+    bin: PathBuf,
+    root: PathBuf,
+    work: PathBuf,
+    mock: MockModel,
+}
+
+static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+impl Sandbox {
+    /// Install the server if needed, start the mock model, write the directories and config.
+    pub fn new() -> Result<Sandbox, String> {
+        let bin = ensure_installed()?;
+        let mock = MockModel::start().map_err(|e| format!("mock model: {e}"))?;
+        let root = std::env::temp_dir().join(format!(
+            "plue-opencode-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&root);
+        let work = root.join("work");
+        for d in ["work", "config", "data", "cache", "state"] {
+            std::fs::create_dir_all(root.join(d)).map_err(|e| e.to_string())?;
+        }
+        let config = serde_json::json!({
+            "$schema": "https://opencode.ai/config.json",
+            "autoupdate": false,
+            "share": "disabled",
+            "provider": {"mock": {
+                "npm": "@ai-sdk/openai-compatible",
+                "name": "Plue mock",
+                "options": {"baseURL": mock.base_url(), "apiKey": "x"},
+                "models": {"echo": {"name": "Echo"}}
+            }},
+            "model": "mock/echo",
+            "small_model": "mock/echo"
+        });
+        std::fs::write(work.join("opencode.json"), config.to_string())
+            .map_err(|e| e.to_string())?;
+        Ok(Sandbox {
+            bin,
+            root,
+            work,
+            mock,
+        })
+    }
+
+    /// The working directory (the server's project directory).
+    pub fn work_dir(&self) -> &Path {
+        &self.work
+    }
+
+    /// The mock model.
+    pub fn mock(&self) -> &MockModel {
+        &self.mock
+    }
+
+    /// `opencode serve --hostname 127.0.0.1 --pure --port {port}` in this sandbox, in its own process group,
+    /// with piped output, killed by the kernel if the test process dies.
+    pub fn command(&self, port: u16, password: Option<&str>) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(["serve", "--hostname", "127.0.0.1", "--pure", "--port"])
+            .arg(port.to_string())
+            .current_dir(&self.work)
+            .env("XDG_CONFIG_HOME", self.root.join("config"))
+            .env("XDG_DATA_HOME", self.root.join("data"))
+            .env("XDG_CACHE_HOME", self.root.join("cache"))
+            .env("XDG_STATE_HOME", self.root.join("state"))
+            .env("OPENCODE_DISABLE_AUTOUPDATE", "1")
+            .env_remove("OPENCODE_SERVER_USERNAME")
+            .env_remove("OPENCODE_SERVER_PASSWORD")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        if let Some(pw) = password {
+            cmd.env("OPENCODE_SERVER_PASSWORD", pw);
+        }
+        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        cmd
+    }
+
+    /// Spawn [`Sandbox::command`]; every output line goes to `lines` (both pipes drained for the process's life).
+    pub fn spawn(
+        &self,
+        port: u16,
+        password: Option<&str>,
+        lines: mpsc::Sender<String>,
+    ) -> Result<Child, String> {
+        let mut child = spawn_from_keeper(self.command(port, password))
+            .map_err(|e| format!("spawn {}: {e}", self.bin.display()))?;
+        let stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
+        for pipe in [
+            Box::new(stdout) as Box<dyn std::io::Read + Send>,
+            Box::new(stderr),
+        ] {
+            let tx = lines.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        Ok(child)
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// Stop a process group (SIGTERM, then SIGKILL after `grace`) and reap its leader.
+pub fn stop_group(mut child: Child, grace: Duration) {
+    let pgid = child.id() as i32;
+    // SAFETY: plain syscalls on a process group this fixture created.
+    unsafe { libc::kill(-pgid, libc::SIGTERM) };
+    let deadline = Instant::now() + grace;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            _ => {
+                unsafe { libc::kill(-pgid, libc::SIGKILL) };
+                let _ = child.wait();
+                break;
+            }
+        }
+    }
+    // Anything left in the group (helpers the server started) goes too.
+    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+}
+
 /// A running, isolated OpenCode server with its mock model.
 pub struct OpenCodeServer {
     url: String,
     child: Option<Child>,
-    root: PathBuf,
-    work: PathBuf,
-    mock: MockModel,
+    sandbox: Sandbox,
     output: std::sync::Arc<Mutex<Vec<String>>>,
 }
-
-static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 /// Spawns commands from one thread that lives as long as the process, so `PR_SET_PDEATHSIG` fires only when the
 /// test process itself dies.
@@ -169,94 +309,28 @@ fn spawn_from_keeper(cmd: Command) -> std::io::Result<Child> {
 impl OpenCodeServer {
     /// Install if needed, then start a server and wait for its `listening on` line (at most 30 s).
     pub fn start(opts: ServerOptions) -> Result<OpenCodeServer, String> {
-        let bin = ensure_installed()?;
-        let mock = MockModel::start().map_err(|e| format!("mock model: {e}"))?;
-        let root = std::env::temp_dir().join(format!(
-            "plue-opencode-{}-{}",
-            std::process::id(),
-            SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&root);
-        let work = root.join("work");
-        for d in ["work", "config", "data", "cache", "state"] {
-            std::fs::create_dir_all(root.join(d)).map_err(|e| e.to_string())?;
-        }
-        let config = serde_json::json!({
-            "$schema": "https://opencode.ai/config.json",
-            "autoupdate": false,
-            "share": "disabled",
-            "provider": {"mock": {
-                "npm": "@ai-sdk/openai-compatible",
-                "name": "Plue mock",
-                "options": {"baseURL": mock.base_url(), "apiKey": "x"},
-                "models": {"echo": {"name": "Echo"}}
-            }},
-            "model": "mock/echo",
-            "small_model": "mock/echo"
-        });
-        std::fs::write(work.join("opencode.json"), config.to_string())
-            .map_err(|e| e.to_string())?;
-
-        let mut cmd = Command::new(&bin);
-        cmd.args(["serve", "--hostname", "127.0.0.1", "--pure", "--port"])
-            .arg(opts.port.unwrap_or(0).to_string())
-            .current_dir(&work)
-            .env("XDG_CONFIG_HOME", root.join("config"))
-            .env("XDG_DATA_HOME", root.join("data"))
-            .env("XDG_CACHE_HOME", root.join("cache"))
-            .env("XDG_STATE_HOME", root.join("state"))
-            .env("OPENCODE_DISABLE_AUTOUPDATE", "1")
-            .env_remove("OPENCODE_SERVER_USERNAME")
-            .env_remove("OPENCODE_SERVER_PASSWORD")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        if let Some(pw) = &opts.password {
-            cmd.env("OPENCODE_SERVER_PASSWORD", pw);
-        }
-        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        let mut child =
-            spawn_from_keeper(cmd).map_err(|e| format!("spawn {}: {e}", bin.display()))?;
-        let output = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let sandbox = Sandbox::new()?;
         let (tx, rx) = mpsc::channel::<String>();
-        // Drain both pipes for the server's whole life: a full pipe would block it.
-        let stdout = child.stdout.take().expect("piped");
-        let stderr = child.stderr.take().expect("piped");
-        for (pipe, tx) in [
-            (
-                Box::new(stdout) as Box<dyn std::io::Read + Send>,
-                tx.clone(),
-            ),
-            (Box::new(stderr), tx),
-        ] {
-            let out = output.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    if let Some(url) =
-                        plue_http_core::opencode::supervisor::parse_listening_line(&line)
-                    {
-                        let _ = tx.send(url);
-                    }
-                    out.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+        let child = sandbox.spawn(opts.port.unwrap_or(0), opts.password.as_deref(), tx)?;
+        let output = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let (url_tx, url_rx) = mpsc::channel::<String>();
+        let out = output.clone();
+        std::thread::spawn(move || {
+            for line in rx {
+                if let Some(url) = plue_http_core::opencode::supervisor::parse_listening_line(&line)
+                {
+                    let _ = url_tx.send(url);
                 }
-            });
-        }
+                out.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+            }
+        });
         let mut server = OpenCodeServer {
             url: String::new(),
             child: Some(child),
-            root,
-            work,
-            mock,
+            sandbox,
             output,
         };
-        match rx.recv_timeout(Duration::from_secs(30)) {
+        match url_rx.recv_timeout(Duration::from_secs(30)) {
             Ok(url) => server.url = url,
             Err(_) => {
                 return Err(format!(
@@ -275,7 +349,7 @@ impl OpenCodeServer {
 
     /// The server's working directory (its project directory).
     pub fn work_dir(&self) -> &Path {
-        &self.work
+        self.sandbox.work_dir()
     }
 
     /// The process id.
@@ -285,7 +359,7 @@ impl OpenCodeServer {
 
     /// The mock model behind `mock/echo`.
     pub fn mock(&self) -> &MockModel {
-        &self.mock
+        self.sandbox.mock()
     }
 
     /// Everything the server printed so far.
@@ -296,30 +370,11 @@ impl OpenCodeServer {
             .clone()
     }
 
-    /// Stop the process group (SIGTERM, then SIGKILL after 5 s), reap it, remove the directories.
+    /// Stop the process group (SIGTERM, then SIGKILL after 5 s) and reap it. The sandbox goes on drop.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let pgid = child.id() as i32;
-            // SAFETY: plain syscalls on a process group this fixture created.
-            unsafe { libc::kill(-pgid, libc::SIGTERM) };
-            let deadline = Instant::now() + Duration::from_secs(5);
-            loop {
-                match child.try_wait() {
-                    Ok(Some(_)) => break,
-                    Ok(None) if Instant::now() < deadline => {
-                        std::thread::sleep(Duration::from_millis(50))
-                    }
-                    _ => {
-                        unsafe { libc::kill(-pgid, libc::SIGKILL) };
-                        let _ = child.wait();
-                        break;
-                    }
-                }
-            }
-            // Anything left in the group (helpers the server started) goes too.
-            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        if let Some(child) = self.child.take() {
+            stop_group(child, Duration::from_secs(5));
         }
-        let _ = std::fs::remove_dir_all(&self.root);
     }
 }
 

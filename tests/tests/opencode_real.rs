@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use plue_http_core::opencode::{
     Api, ApiErrorKind, Call, Event, HealthConfig, HealthMonitor, HealthOutput, HealthState,
-    OpenCodeOptions, PromptInput, Role, SessionCreate, SessionStatus,
+    OpenCodeOptions, PromptInput, ReplyFollower, ReplyUpdate, Role, SessionCreate, SessionStatus,
 };
 use plue_http_core::sse::{SseEvent, StreamEvent};
 use plue_http_core::{ErrorKind, Method};
@@ -222,23 +222,20 @@ fn opencode_real_error_bodies_are_typed() {
     );
 }
 
-/// Collect this session's text deltas until it goes idle.
+/// Follow this session's reply with the core's `ReplyFollower` until it goes idle; returns the text pieces.
 fn follow(events: &mut EventReader, session: &str) -> (Vec<String>, bool) {
-    let mut deltas = Vec::new();
+    let mut follower = ReplyFollower::new(session);
+    let mut pieces = Vec::new();
     loop {
         let data = events.next_data().unwrap().expect("stream open");
-        match Event::parse(&data).unwrap() {
-            Event::MessagePartDelta {
-                session_id,
-                field,
-                delta,
-                ..
-            } if session_id == session && field == "text" => deltas.push(delta),
-            Event::SessionIdle { session_id } if session_id == session => return (deltas, true),
-            Event::SessionError { session_id, error } if session_id.as_deref() == Some(session) => {
-                panic!("session error: {error:?}")
+        match follower.handle(&Event::parse(&data).unwrap()) {
+            Some(ReplyUpdate::Text(t)) => pieces.push(t),
+            Some(ReplyUpdate::Idle) => {
+                assert_eq!(follower.text(), pieces.concat());
+                return (pieces, true);
             }
-            _ => {}
+            Some(ReplyUpdate::Error(e)) => panic!("session error: {e:?}"),
+            None => {}
         }
     }
 }

@@ -54,12 +54,24 @@ fn empty(r: &Response) -> Result<(), ErrorKind> {
 }
 
 /// Builds OpenCode requests for one server: base URL, directory and auth applied to every one.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Api {
     base: Url,
     directory: Option<String>,
     mode: DirectoryMode,
     authorization: Option<String>,
+}
+
+impl core::fmt::Debug for Api {
+    // Credentials never reach logs: the URL is redacted and the Authorization value hidden.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Api")
+            .field("base", &self.base.redacted())
+            .field("directory", &self.directory)
+            .field("mode", &self.mode)
+            .field("auth", &self.authorization.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl Api {

@@ -21,6 +21,9 @@ macro_rules! fixture {
 pub mod calls;
 pub mod error;
 pub mod events;
+#[cfg(feature = "sim")]
+pub mod fake;
+pub mod follow;
 pub mod health;
 pub mod message;
 pub mod options;
@@ -36,6 +39,7 @@ mod tests;
 pub use calls::{Api, Call, Parser};
 pub use error::ApiErrorKind;
 pub use events::{Event, GlobalEvent};
+pub use follow::{ReplyFollower, ReplyUpdate};
 pub use health::{HealthConfig, HealthMonitor, HealthOutput, HealthState, StopReason};
 pub use message::{
     MessageInfo, MessageWithParts, Part, PartInput, PermissionReply, PermissionRequest,

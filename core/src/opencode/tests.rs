@@ -320,6 +320,11 @@ fn opencode_directory_and_auth_reach_every_request_including_events() {
     let r = u.health().unwrap().request;
     assert_eq!(r.headers()["authorization"], "Basic bWU6cHc=");
     assert!(!r.url().redacted().contains("pw"));
+    assert!(
+        !format!("{u:?} {a:?}").contains("pw"),
+        "Debug leaks credentials"
+    );
+    assert!(!format!("{a:?}").contains("b3BlbmNvZGU6cHc="));
     assert!(matches!(
         Api::new(&OpenCodeOptions::new("https://h")).unwrap_err(),
         ErrorKind::UnsupportedScheme { .. }
