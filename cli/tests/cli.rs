@@ -6,6 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use plue_http_core::sim::fake_opencode::VERSION as EMBEDDED_VERSION;
 use plue_http_tests::mock_model::MockModel;
 use plue_http_tests::opencode_fixture;
 
@@ -47,13 +48,13 @@ fn cli_demo_shows_health_stream_reconnect_and_recovery_on_every_runtime() {
             &stdout,
             &[
                 &format!("runtime {rt}"),
-                "[1/6] Health confirmed through /event: server.connected received, server version 1.18.34-plue-embedded",
+                &format!("[1/6] Health confirmed through /event: server.connected received, server version {EMBEDDED_VERSION}"),
                 "[2/6] Session created: ses_",
                 "[3/6] Chat: sending \"Hello, OpenCode!\"",
-                "You said \"Hello, OpenCode!\". This is plue's built-in demo model, streaming its answer piece by piece.",
+                "Hello from the plue demo model. You said: Hello, OpenCode!\n",
                 "Reply complete: ",
                 "[4/6] Provider list fetched (",
-                "Plue demo (1 model)",
+                "(1 model)",
                 "[5/6] Restarting the demo server",
                 "Connection lost. Reconnecting... (attempt 1/3)",
                 "[6/6] Request made during the outage: GET /session waits",
@@ -80,7 +81,7 @@ fn cli_embedded_default_serves_every_command_and_says_so() {
     let (out, stdout, stderr) = run(&["health"]);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("Backend: embedded demo server at http://127.0.0.1:"), "{stderr}");
-    assert!(stdout.contains("healthy, version 1.18.34-plue-embedded"), "{stdout}");
+    assert!(stdout.contains(&format!("healthy, version {EMBEDDED_VERSION}")), "{stdout}");
 
     let (out, stdout, stderr) = run(&["--json", "chat", "ping"]);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
@@ -89,7 +90,9 @@ fn cli_embedded_default_serves_every_command_and_says_so() {
     let last = lines.last().expect("a reply line");
     assert!(deltas >= 4, "{stdout}");
     assert_eq!(last["type"], "reply");
-    assert!(last["text"].as_str().unwrap().starts_with("You said \"ping\"."));
+    assert_eq!(last["text"], "Hello from the plue demo model. You said: ping");
+    let streamed: String = lines.iter().filter(|v| v["type"] == "delta").map(|v| v["text"].as_str().unwrap()).collect();
+    assert_eq!(streamed, last["text"].as_str().unwrap(), "the deltas add up to the final text");
 }
 
 #[test]
@@ -191,4 +194,70 @@ fn cli_real_opencode_chat_streams_pieces_before_the_prompt_completes() {
     // stdout well before the whole reply, they streamed while the model was still answering.
     let lead = t_all.duration_since(t_two);
     assert!(lead >= Duration::from_millis(200), "pieces arrived together ({lead:?} apart):\n{text}");
+}
+
+#[test]
+fn cli_serve_starts_supervises_and_stops_a_real_opencode_on_sigterm() {
+    let sandbox = opencode_fixture::Sandbox::new().expect("sandbox");
+    let bin = opencode_fixture::ensure_installed().expect("opencode installed");
+    let root = sandbox.work_dir().parent().unwrap().to_path_buf();
+    let mut child = plue()
+        .args(["serve", "--bin"])
+        .arg(&bin)
+        .current_dir(sandbox.work_dir())
+        .env("XDG_CONFIG_HOME", root.join("config"))
+        .env("XDG_DATA_HOME", root.join("data"))
+        .env("XDG_CACHE_HOME", root.join("cache"))
+        .env("XDG_STATE_HOME", root.join("state"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn plue serve");
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(String::from_utf8_lossy(&buf[..n]).into_owned()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut out = String::new();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let url = loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(s) => out.push_str(&s),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("plue serve never said it was ready:\n{out}");
+            }
+        }
+        if let Some(rest) = out.split("OpenCode server ready at ").nth(1) {
+            if let Some(url) = rest.split_whitespace().next() {
+                break url.to_string();
+            }
+        }
+    };
+    let (o, stdout, stderr) = run(&["--url", &url, "health"]);
+    assert_eq!(o.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains(opencode_fixture::VERSION), "{stdout}");
+
+    // SAFETY: a plain syscall on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    while let Ok(s) = rx.recv_timeout(Duration::from_secs(5)) {
+        out.push_str(&s);
+    }
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "stdout:\n{out}\nstderr:\n{stderr}");
+    assert!(out.contains("OpenCode server stopped."), "{out}");
+    assert_in_order(
+        &stderr,
+        &["Starting OpenCode server", "OpenCode server healthy", "Stopping the OpenCode server (SIGTERM)", "OpenCode server stopped"],
+    );
+    // Nothing listens there any more: the supervisor reaped the server.
+    let addr = url.trim_start_matches("http://");
+    assert!(std::net::TcpStream::connect(addr).is_err(), "the server at {url} still runs");
 }

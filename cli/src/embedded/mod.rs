@@ -1,13 +1,13 @@
-//! The embedded default backend: the fake OpenCode server ([`fake::FakeOpenCode`], sans-IO) served over TCP on
-//! loopback by a background thread ([`host::Loopback`]). It needs nothing installed, so `plue demo` and every
-//! command work on a fresh clone.
+//! The embedded default backend: the simulation's fake OpenCode server
+//! ([`FakeOpenCode`](plue_http_core::sim::fake_opencode::FakeOpenCode), a sans-IO handler of the scripted server)
+//! served over TCP on loopback by a background thread ([`host::Loopback`]). It needs nothing installed, so
+//! `plue demo` and every command work on a fresh clone.
 
-pub mod fake;
 pub mod host;
 
 use std::time::Duration;
 
-use plue_http_core::sim::server::{ScriptedServer, ServerConfig};
+use plue_http_core::sim::fake_opencode::FakeOpenCode;
 
 /// A running embedded server. Stops when dropped.
 pub struct Embedded {
@@ -17,14 +17,8 @@ pub struct Embedded {
 impl Embedded {
     /// Start on a free loopback port.
     pub fn start() -> std::io::Result<Embedded> {
-        let server = ScriptedServer::with_handler(
-            Box::new(fake::FakeOpenCode::new()),
-            ServerConfig {
-                idle_timeout: Some(Duration::from_secs(15)),
-            },
-        );
         Ok(Embedded {
-            host: host::Loopback::start(server)?,
+            host: host::Loopback::start(FakeOpenCode::server())?,
         })
     }
 
