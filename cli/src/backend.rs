@@ -53,7 +53,9 @@ pub fn open(url: &str, settings: &Settings, http: &Http, ui: &Arc<Ui>) -> Result
         std::env::var("OPENCODE_SERVER_PASSWORD").ok().as_deref(),
     );
     let api = Api::new(&opts).map_err(|e| {
-        Fail::usage(format!("The server URL {url:?} cannot be used: {e}; nothing had succeeded before."))
+        Fail::usage(format!(
+            "The server URL {url:?} cannot be used: {e}; nothing had succeeded before."
+        ))
     })?;
     Ok(Oc {
         api,
@@ -65,8 +67,12 @@ pub fn open(url: &str, settings: &Settings, http: &Http, ui: &Arc<Ui>) -> Result
 /// Client options for the CLI: the defaults, with `retry_delay` shortened where a command wants quick
 /// reconnects.
 pub fn client(settings: &Settings, options: Options) -> Result<Http, Fail> {
-    Http::new(settings.runtime, options)
-        .map_err(|e| Fail::new(Exit::Usage, format!("Could not start the HTTP client: {e}.")))
+    Http::new(settings.runtime, options).map_err(|e| {
+        Fail::new(
+            Exit::Usage,
+            format!("Could not start the HTTP client: {e}."),
+        )
+    })
 }
 
 /// Choose and, where needed, start the server. Says on stderr which backend is in use.
@@ -78,28 +84,42 @@ pub fn connect(settings: &Settings, ui: &Arc<Ui>, http: &Http) -> Result<(Oc, Se
         } else {
             "--url"
         };
-        ui.info(&format!("Backend: OpenCode server at {url} (from {from}; runtime {rt})"));
+        ui.info(&format!(
+            "Backend: OpenCode server at {url} (from {from}; runtime {rt})"
+        ));
         return Ok((open(url, settings, http, ui)?, Server::Remote));
     }
     if settings.spawn {
         let bin = manager::find_binary(None)?;
-        ui.info(&format!("Backend: OpenCode server started by plue from {} (runtime {rt})", bin.display()));
+        ui.info(&format!(
+            "Backend: OpenCode server started by plue from {} (runtime {rt})",
+            bin.display()
+        ));
         let (s, h, u) = (settings.clone(), http.clone(), ui.clone());
         let mgr = Manager::start(bin, ui.clone(), Box::new(move |url| open(url, &s, &h, &u)));
         let url = {
             let _spin = ui.spinner("Connecting to OpenCode server...");
             mgr.wait_ready(Duration::from_secs(90))?
         };
-        return Ok((open(&url, settings, http, ui)?, Server::Spawned { _manager: mgr }));
+        return Ok((
+            open(&url, settings, http, ui)?,
+            Server::Spawned { _manager: mgr },
+        ));
     }
     let embedded = Embedded::start().map_err(|e| {
-        Fail::new(Exit::Connect, format!("Could not start the embedded demo server: {e}; nothing had succeeded before."))
+        Fail::new(
+            Exit::Connect,
+            format!("Could not start the embedded demo server: {e}; nothing had succeeded before."),
+        )
     })?;
     let url = embedded.url();
     ui.info(&format!(
         "Backend: embedded demo server at {url} (no --url, OPENCODE_URL or --spawn given; runtime {rt})"
     ));
-    Ok((open(&url, settings, http, ui)?, Server::Embedded { _server: embedded }))
+    Ok((
+        open(&url, settings, http, ui)?,
+        Server::Embedded { _server: embedded },
+    ))
 }
 
 /// Why a stream reconnects, in words.

@@ -71,7 +71,10 @@ impl Fail {
 
     /// `doing` failed for a reason plue found itself (not an HTTP error).
     pub fn plain(exit: Exit, doing: &str, reason: &str, last_ok: Option<String>) -> Fail {
-        Fail::new(exit, with_last_ok(format!("Could not {doing}: {reason}"), last_ok))
+        Fail::new(
+            exit,
+            with_last_ok(format!("Could not {doing}: {reason}"), last_ok),
+        )
     }
 }
 
@@ -86,9 +89,9 @@ fn with_last_ok(mut message: String, last_ok: Option<String>) -> String {
 /// Which exit code an error kind means.
 pub fn exit_for(kind: &ErrorKind) -> Exit {
     match kind {
-        ErrorKind::ConnectionFailed { .. } | ErrorKind::MaybeProcessed { .. } | ErrorKind::Shutdown => {
-            Exit::Connect
-        }
+        ErrorKind::ConnectionFailed { .. }
+        | ErrorKind::MaybeProcessed { .. }
+        | ErrorKind::Shutdown => Exit::Connect,
         ErrorKind::Timeout { .. } => Exit::Timeout,
         ErrorKind::InvalidUrl { .. }
         | ErrorKind::UnsupportedScheme { .. }
@@ -116,9 +119,17 @@ mod tests {
             Exit::Timeout
         );
         assert_eq!(exit_for(&ErrorKind::Status(Default::default())), Exit::Api);
-        let f = Fail::from_error("list sessions", &Error::new(refused), Some("Health checked (2 s ago)".into()));
+        let f = Fail::from_error(
+            "list sessions",
+            &Error::new(refused),
+            Some("Health checked (2 s ago)".into()),
+        );
         assert_eq!(f.exit, Exit::Connect);
-        assert!(f.message.starts_with("Could not list sessions: could not connect"));
-        assert!(f.message.ends_with("the last successful operation was: Health checked (2 s ago)."));
+        assert!(f
+            .message
+            .starts_with("Could not list sessions: could not connect"));
+        assert!(f
+            .message
+            .ends_with("the last successful operation was: Health checked (2 s ago)."));
     }
 }

@@ -57,9 +57,11 @@ fn run(cli: Cli, ui: &Arc<Ui>) -> Result<(), Fail> {
         Command::Health => connect().and_then(|(oc, _server)| cmd::basic::health(&oc)),
         Command::Sessions => connect().and_then(|(oc, _server)| cmd::basic::sessions(&oc)),
         Command::New { title } => connect().and_then(|(oc, _server)| cmd::basic::new(&oc, title)),
-        Command::Chat { text, session, model } => {
-            connect().and_then(|(oc, _server)| cmd::chat::run(&oc, &text, session, model))
-        }
+        Command::Chat {
+            text,
+            session,
+            model,
+        } => connect().and_then(|(oc, _server)| cmd::chat::run(&oc, &text, session, model)),
         Command::Events { global, count } => {
             connect().and_then(|(oc, _server)| cmd::events::run(&oc, global, count))
         }

@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use plue_http_core::opencode::supervisor::StartFailure;
 use plue_http_core::opencode::{
-    HealthConfig, HealthState, Signal, Supervisor, SupervisorConfig, SupervisorOutput, SupervisorState,
+    HealthConfig, HealthState, Signal, StopReason, Supervisor, SupervisorConfig, SupervisorOutput,
+    SupervisorState,
 };
 use plue_http_core::time::Instant;
 
@@ -237,7 +238,8 @@ impl Loop {
                                 w.restarted()
                             }
                             None => {
-                                let mut w = Watch::new(oc, HealthConfig::default(), false, self.tx.clone());
+                                let mut w =
+                                    Watch::new(oc, HealthConfig::default(), false, self.tx.clone());
                                 let n = w.start();
                                 self.watch = Some(w);
                                 n
@@ -252,7 +254,9 @@ impl Loop {
                 },
                 SupervisorOutput::Ready { url, moved } => {
                     if moved {
-                        self.ui.info(&format!("OpenCode server moved to {url} (events sent meanwhile are lost)"));
+                        self.ui.info(&format!(
+                            "OpenCode server moved to {url} (events sent meanwhile are lost)"
+                        ));
                     }
                     self.publish(Ok(url));
                 }
@@ -267,15 +271,19 @@ impl Loop {
             match n {
                 Notice::State(HealthState::Healthy { version }) => {
                     let v = version.unwrap_or_else(|| "unknown version".into());
-                    self.ui.info(&format!("OpenCode server healthy (version {v})"));
+                    self.ui
+                        .info(&format!("OpenCode server healthy (version {v})"));
                     self.sup.handle_healthy(now);
                 }
                 Notice::State(HealthState::Degraded { attempt }) => self.ui.info(&format!(
                     "Connection lost. Reconnecting... (attempt {attempt}/{})",
                     HealthConfig::default().max_connection_failures
                 )),
+                Notice::State(HealthState::Stopped(StopReason::Shutdown)) => {}
                 Notice::State(HealthState::Stopped(reason)) => {
-                    self.ui.info(&format!("Health monitor stopped: {reason:?}"));
+                    self.ui.info(&format!(
+                        "The health monitor gave up ({reason:?}): stopping the server"
+                    ));
                     self.sup.stop(now);
                 }
                 Notice::State(_) | Notice::Event(_) => {}
@@ -290,14 +298,18 @@ impl Loop {
     fn state(&mut self, s: &SupervisorState) {
         let line = match s {
             SupervisorState::Idle => return,
-            SupervisorState::Starting => format!("Starting OpenCode server ({})...", self.bin.display()),
+            SupervisorState::Starting => {
+                format!("Starting OpenCode server ({})...", self.bin.display())
+            }
             SupervisorState::WaitingHealth { url } => {
                 format!("OpenCode server listening on {url}; waiting for its first event")
             }
             SupervisorState::Running { url } => format!("OpenCode server running at {url}"),
             SupervisorState::Restarting => "Restarting the OpenCode server...".into(),
             SupervisorState::Stopping => "Stopping the OpenCode server (SIGTERM)...".into(),
-            SupervisorState::Exited { code } => format!("OpenCode server exited ({})", code_text(*code)),
+            SupervisorState::Exited { code } => {
+                format!("OpenCode server exited ({})", code_text(*code))
+            }
             SupervisorState::Stopped => "OpenCode server stopped".into(),
             SupervisorState::Failed(f) => {
                 let reason = failure_text(f);
@@ -333,7 +345,9 @@ impl Loop {
                 Ok(())
             });
         }
-        let mut child = cmd.spawn().map_err(|e| format!("{}: {e}", self.bin.display()))?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("{}: {e}", self.bin.display()))?;
         if let Some(out) = child.stdout.take() {
             drain(out, self.tx.clone());
         }
@@ -378,8 +392,9 @@ fn failure_text(f: &StartFailure) -> String {
     match f {
         StartFailure::SpawnFailed(m) => format!("could not run it: {m}"),
         StartFailure::Timeout => "it did not print its URL in time".into(),
-        StartFailure::ExitedEarly { code } => format!("it exited before listening ({})", code_text(*code)),
+        StartFailure::ExitedEarly { code } => {
+            format!("it exited before listening ({})", code_text(*code))
+        }
         StartFailure::HealthTimeout => "it listened but never became healthy".into(),
     }
 }
-

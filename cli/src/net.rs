@@ -176,7 +176,9 @@ impl Subscription {
     pub fn next_until(&self, deadline: Option<Instant>) -> Next {
         let item = match deadline {
             None => self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            Some(d) => self.rx.recv_timeout(d.saturating_duration_since(Instant::now())),
+            Some(d) => self
+                .rx
+                .recv_timeout(d.saturating_duration_since(Instant::now())),
         };
         match item {
             Ok(Ok(ev)) => Next::Event(ev),

@@ -26,7 +26,12 @@ pub struct Oc {
 impl Oc {
     /// Send a typed call. `doing` completes "Could not …" ("list sessions"); `done` names the success
     /// ("Sessions listed") for `-v` latency lines and later error messages.
-    pub fn call<T>(&self, doing: &str, done: &str, call: Result<Call<T>, ErrorKind>) -> Result<T, Fail> {
+    pub fn call<T>(
+        &self,
+        doing: &str,
+        done: &str,
+        call: Result<Call<T>, ErrorKind>,
+    ) -> Result<T, Fail> {
         let call = call.map_err(|e| self.fail(doing, e))?;
         let (req, parse) = call.into_parts();
         let target = format!("{} {}", req.method(), req.url());

@@ -78,7 +78,8 @@ impl Ui {
 
     /// An operation worked: remember it for error messages, and with `-v` print "Provider list fetched (124 ms)".
     pub fn done(&self, what: &str, took: Duration) {
-        *self.last_ok.lock().unwrap_or_else(|e| e.into_inner()) = Some((what.to_string(), Instant::now()));
+        *self.last_ok.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((what.to_string(), Instant::now()));
         if self.verbose {
             self.info(&format!("{what} ({})", millis(took)));
         }
@@ -106,7 +107,11 @@ impl Ui {
             while !s.load(Ordering::SeqCst) {
                 {
                     let _g = ui.lock.lock().unwrap_or_else(|e| e.into_inner());
-                    let _ = write!(std::io::stderr(), "\r{} {message}", FRAMES[i % FRAMES.len()]);
+                    let _ = write!(
+                        std::io::stderr(),
+                        "\r{} {message}",
+                        FRAMES[i % FRAMES.len()]
+                    );
                     let _ = std::io::stderr().flush();
                 }
                 i += 1;

@@ -206,7 +206,11 @@ impl Gate {
     }
 
     /// Wait until `pred` holds (at most `timeout`); the verdict then, or `None` on timeout.
-    pub fn wait_for(&self, timeout: Duration, pred: impl Fn(&HealthState) -> bool) -> Option<HealthState> {
+    pub fn wait_for(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&HealthState) -> bool,
+    ) -> Option<HealthState> {
         let g = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let (g, res) = self
             .cv

@@ -42,8 +42,16 @@ fn cli_demo_shows_health_stream_reconnect_and_recovery_on_every_runtime() {
     for rt in ["tokio", "smol", "mio"] {
         let started = Instant::now();
         let (out, stdout, stderr) = run(&["--runtime", rt, "demo"]);
-        assert_eq!(out.status.code(), Some(0), "{rt}: stdout:\n{stdout}\nstderr:\n{stderr}");
-        assert!(started.elapsed() < Duration::from_secs(20), "{rt}: the demo took {:?}", started.elapsed());
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{rt}: stdout:\n{stdout}\nstderr:\n{stderr}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{rt}: the demo took {:?}",
+            started.elapsed()
+        );
         assert_in_order(
             &stdout,
             &[
@@ -80,19 +88,39 @@ fn cli_demo_shows_health_stream_reconnect_and_recovery_on_every_runtime() {
 fn cli_embedded_default_serves_every_command_and_says_so() {
     let (out, stdout, stderr) = run(&["health"]);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("Backend: embedded demo server at http://127.0.0.1:"), "{stderr}");
-    assert!(stdout.contains(&format!("healthy, version {EMBEDDED_VERSION}")), "{stdout}");
+    assert!(
+        stderr.contains("Backend: embedded demo server at http://127.0.0.1:"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains(&format!("healthy, version {EMBEDDED_VERSION}")),
+        "{stdout}"
+    );
 
     let (out, stdout, stderr) = run(&["--json", "chat", "ping"]);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).expect(l)).collect();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect(l))
+        .collect();
     let deltas = lines.iter().filter(|v| v["type"] == "delta").count();
     let last = lines.last().expect("a reply line");
     assert!(deltas >= 4, "{stdout}");
     assert_eq!(last["type"], "reply");
-    assert_eq!(last["text"], "Hello from the plue demo model. You said: ping");
-    let streamed: String = lines.iter().filter(|v| v["type"] == "delta").map(|v| v["text"].as_str().unwrap()).collect();
-    assert_eq!(streamed, last["text"].as_str().unwrap(), "the deltas add up to the final text");
+    assert_eq!(
+        last["text"],
+        "Hello from the plue demo model. You said: ping"
+    );
+    let streamed: String = lines
+        .iter()
+        .filter(|v| v["type"] == "delta")
+        .map(|v| v["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        streamed,
+        last["text"].as_str().unwrap(),
+        "the deltas add up to the final text"
+    );
 }
 
 #[test]
@@ -109,16 +137,32 @@ fn cli_usage_errors_exit_2() {
 #[test]
 fn cli_refused_connection_exits_3_with_one_sentence_naming_the_last_success() {
     // A port nothing listens on: bind, note the port, close.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("http://127.0.0.1:{port}");
     let (out, _, stderr) = run(&["--url", &url, "--runtime", "mio", "health"]);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
-    let err = stderr.lines().find(|l| l.starts_with("Error: ")).expect("an error line");
-    assert!(err.contains("Could not confirm health") && err.contains("connection refused"), "{err}");
+    let err = stderr
+        .lines()
+        .find(|l| l.starts_with("Error: "))
+        .expect("an error line");
+    assert!(
+        err.contains("Could not confirm health") && err.contains("connection refused"),
+        "{err}"
+    );
     assert!(err.ends_with("nothing had succeeded before."), "{err}");
     let help = plue().arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
-    for code in ["0  success", "1  the server answered", "2  usage", "3  cannot connect", "4  timeout"] {
+    for code in [
+        "0  success",
+        "1  the server answered",
+        "2  usage",
+        "3  cannot connect",
+        "4  timeout",
+    ] {
         assert!(help.contains(code), "--help lacks {code:?}:\n{help}");
     }
 }
@@ -128,24 +172,62 @@ fn cli_real_opencode_health_new_sessions() {
     let (url, _dir) = opencode_fixture::shared();
     let (out, stdout, stderr) = run(&["--url", &url, "health"]);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stdout.contains(&format!("version {}", opencode_fixture::VERSION)), "{stdout}");
-    assert!(stderr.contains(&format!("Backend: OpenCode server at {url} (from --url")), "{stderr}");
+    assert!(
+        stdout.contains(&format!("version {}", opencode_fixture::VERSION)),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(&format!("Backend: OpenCode server at {url} (from --url")),
+        "{stderr}"
+    );
 
-    let (out, stdout, stderr) = run(&["--url", &url, "--runtime", "mio", "new", "--title", "plue cli test"]);
+    let (out, stdout, stderr) = run(&[
+        "--url",
+        &url,
+        "--runtime",
+        "mio",
+        "new",
+        "--title",
+        "plue cli test",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let id = stdout.split_whitespace().next().expect("an id").to_string();
     assert!(id.starts_with("ses_"), "{stdout}");
 
-    let out = plue().env("OPENCODE_URL", &url).args(["-v", "sessions"]).output().unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = plue()
+        .env("OPENCODE_URL", &url)
+        .args(["-v", "sessions"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("(from OPENCODE_URL"), "{stderr}");
-    assert!(stderr.contains("Sessions listed ("), "-v prints latency: {stderr}");
-    let line = stdout.lines().find(|l| l.starts_with(&id)).unwrap_or_else(|| panic!("{id} not listed:\n{stdout}"));
+    assert!(
+        stderr.contains("Sessions listed ("),
+        "-v prints latency: {stderr}"
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_else(|| panic!("{id} not listed:\n{stdout}"));
     assert!(line.contains("plue cli test"), "{line}");
 
-    let (out, _, stderr) = run(&["--url", &url, "chat", "hi", "--session", "ses_does_not_exist"]);
-    assert_eq!(out.status.code(), Some(1), "an unknown session is an API error: {stderr}");
+    let (out, _, stderr) = run(&[
+        "--url",
+        &url,
+        "chat",
+        "hi",
+        "--session",
+        "ses_does_not_exist",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an unknown session is an API error: {stderr}"
+    );
 }
 
 #[test]
@@ -178,7 +260,8 @@ fn cli_real_opencode_chat_streams_pieces_before_the_prompt_completes() {
     let two = format!("{}{}", chunks[0], chunks[1]);
     let (mut t_two, mut t_all) = (None, None);
     let deadline = Instant::now() + Duration::from_secs(120);
-    while let Ok((at, bytes)) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+    while let Ok((at, bytes)) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+    {
         text.push_str(&String::from_utf8_lossy(&bytes));
         when_has(&two, &text, at, &mut t_two);
         when_has(MockModel::REPLY, &text, at, &mut t_all);
@@ -186,14 +269,28 @@ fn cli_real_opencode_chat_streams_pieces_before_the_prompt_completes() {
     let status = child.wait().unwrap();
     let _ = reader.join();
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert!(status.success(), "stdout:\n{text}\nstderr:\n{stderr}");
-    assert!(text.contains(&format!("Final reply: {}", MockModel::REPLY)), "{text}");
-    let (t_two, t_all) = (t_two.expect("two pieces seen"), t_all.expect("whole reply seen"));
+    assert!(
+        text.contains(&format!("Final reply: {}", MockModel::REPLY)),
+        "{text}"
+    );
+    let (t_two, t_all) = (
+        t_two.expect("two pieces seen"),
+        t_all.expect("whole reply seen"),
+    );
     // The mock sends the last three pieces at least 3 × 120 ms after the second: if the first two reached
     // stdout well before the whole reply, they streamed while the model was still answering.
     let lead = t_all.duration_since(t_two);
-    assert!(lead >= Duration::from_millis(200), "pieces arrived together ({lead:?} apart):\n{text}");
+    assert!(
+        lead >= Duration::from_millis(200),
+        "pieces arrived together ({lead:?} apart):\n{text}"
+    );
 }
 
 #[test]
@@ -218,7 +315,11 @@ fn cli_serve_starts_supervises_and_stops_a_real_opencode_on_sigterm() {
     std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
         while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0 || tx.send(String::from_utf8_lossy(&buf[..n]).into_owned()).is_err() {
+            if n == 0
+                || tx
+                    .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                    .is_err()
+            {
                 break;
             }
         }
@@ -250,14 +351,27 @@ fn cli_serve_starts_supervises_and_stops_a_real_opencode_on_sigterm() {
         out.push_str(&s);
     }
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert_eq!(status.code(), Some(0), "stdout:\n{out}\nstderr:\n{stderr}");
     assert!(out.contains("OpenCode server stopped."), "{out}");
     assert_in_order(
         &stderr,
-        &["Starting OpenCode server", "OpenCode server healthy", "Stopping the OpenCode server (SIGTERM)", "OpenCode server stopped"],
+        &[
+            "Starting OpenCode server",
+            "OpenCode server healthy",
+            "Stopping the OpenCode server (SIGTERM)",
+            "OpenCode server stopped",
+        ],
     );
     // Nothing listens there any more: the supervisor reaped the server.
     let addr = url.trim_start_matches("http://");
-    assert!(std::net::TcpStream::connect(addr).is_err(), "the server at {url} still runs");
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "the server at {url} still runs"
+    );
 }

@@ -49,11 +49,17 @@ pub fn health(oc: &Oc) -> Result<(), Fail> {
                 "OpenCode server healthy, version {version} (confirmed through /event in {})",
                 millis(took)
             ));
-            oc.ui.emit(&json!({"healthy": true, "version": version, "url": oc.api.base_url().to_string(),
-                                "ms": took.as_millis() as u64}));
+            oc.ui.emit(
+                &json!({"healthy": true, "version": version, "url": oc.api.base_url().to_string(),
+                                "ms": took.as_millis() as u64}),
+            );
             Ok(())
         }
-        Some(Err(why)) => Err(oc.plain(Exit::Connect, &format!("confirm health at {}", oc.api.base_url()), &why)),
+        Some(Err(why)) => Err(oc.plain(
+            Exit::Connect,
+            &format!("confirm health at {}", oc.api.base_url()),
+            &why,
+        )),
         None => Err(oc.plain(
             Exit::Timeout,
             &format!("confirm health at {}", oc.api.base_url()),
@@ -82,8 +88,10 @@ pub fn sessions(oc: &Oc) -> Result<(), Fail> {
     let list = oc.call("list sessions", "Sessions listed", oc.api.sessions())?;
     for s in &list {
         oc.ui.out(&format!("{}  {}", s.id, s.title));
-        oc.ui.emit(&json!({"id": s.id, "title": s.title, "directory": s.directory,
-                            "created": s.time.created, "updated": s.time.updated}));
+        oc.ui.emit(
+            &json!({"id": s.id, "title": s.title, "directory": s.directory,
+                            "created": s.time.created, "updated": s.time.updated}),
+        );
     }
     if list.is_empty() {
         oc.ui.info("No sessions.");
@@ -97,8 +105,13 @@ pub fn new(oc: &Oc, title: Option<String>) -> Result<(), Fail> {
         title,
         parent_id: None,
     };
-    let s = oc.call("create a session", "Session created", oc.api.session_create(&body))?;
+    let s = oc.call(
+        "create a session",
+        "Session created",
+        oc.api.session_create(&body),
+    )?;
     oc.ui.out(&format!("{}  {}", s.id, s.title));
-    oc.ui.emit(&json!({"id": s.id, "title": s.title, "directory": s.directory}));
+    oc.ui
+        .emit(&json!({"id": s.id, "title": s.title, "directory": s.directory}));
     Ok(())
 }

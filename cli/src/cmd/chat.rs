@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use plue_http_core::opencode::{Event, MessageWithParts, ModelRef, PromptInput, Role, SessionCreate, SessionStatus};
+use plue_http_core::opencode::{
+    Event, MessageWithParts, ModelRef, PromptInput, Role, SessionCreate, SessionStatus,
+};
 use plue_http_core::sse::StreamEvent;
 use serde_json::json;
 
@@ -54,7 +56,11 @@ pub fn subscribe_live(oc: &Oc) -> Result<Subscription, Fail> {
             }
             Next::Timeout => {
                 drop(spin);
-                return Err(oc.plain(Exit::Timeout, "subscribe to events", "no event arrived within 10 s"));
+                return Err(oc.plain(
+                    Exit::Timeout,
+                    "subscribe to events",
+                    "no event arrived within 10 s",
+                ));
             }
         }
     }
@@ -68,7 +74,11 @@ pub fn session_for(oc: &Oc, given: Option<String>) -> Result<String, Fail> {
     match given {
         Some(id) => Ok(id),
         None => {
-            let s = oc.call("create a session", "Session created", oc.api.session_create(&SessionCreate::default()))?;
+            let s = oc.call(
+                "create a session",
+                "Session created",
+                oc.api.session_create(&SessionCreate::default()),
+            )?;
             oc.ui.info(&format!("Session {} created", s.id));
             Ok(s.id)
         }
@@ -85,7 +95,11 @@ pub fn stream_reply(
 ) -> Result<Reply, Fail> {
     let input = PromptInput::text(text).model(model);
     let started = Instant::now();
-    oc.call("send the prompt", "Prompt sent", oc.api.prompt_async(session, &input))?;
+    oc.call(
+        "send the prompt",
+        "Prompt sent",
+        oc.api.prompt_async(session, &input),
+    )?;
     let deadline = started + PROMPT_LIMIT;
     let mut roles: HashMap<String, Role> = HashMap::new();
     let mut active = false;
@@ -106,7 +120,11 @@ pub fn stream_reply(
             Next::Event(_) => continue,
             Next::End(e) => return Err(Fail::from_error("follow the reply", &e, oc.ui.last_ok())),
             Next::Timeout => {
-                return Err(oc.plain(Exit::Timeout, "get the reply", "it did not finish within 10 min"))
+                return Err(oc.plain(
+                    Exit::Timeout,
+                    "get the reply",
+                    "it did not finish within 10 min",
+                ))
             }
         };
         if ev.session_id() != Some(session) {
@@ -118,13 +136,17 @@ pub fn stream_reply(
                 roles.insert(info.id, info.role);
             }
             Event::SessionStatus { status, .. } => active |= status == SessionStatus::Busy,
-            Event::MessagePartDelta { message_id, field, delta, .. } if field == "text" => {
-                if roles.get(&message_id) != Some(&Role::User) {
-                    active = true;
-                    pieces += 1;
-                    oc.ui.piece(&delta);
-                    oc.ui.emit(&json!({"type": "delta", "text": delta}));
-                }
+            Event::MessagePartDelta {
+                message_id,
+                field,
+                delta,
+                ..
+            } if field == "text" && roles.get(&message_id) != Some(&Role::User) => {
+                // Text appended to a part of a message that is not the user's: the assistant's reply.
+                active = true;
+                pieces += 1;
+                oc.ui.piece(&delta);
+                oc.ui.emit(&json!({"type": "delta", "text": delta}));
             }
             Event::SessionError { error, .. } => {
                 if pieces > 0 {
@@ -146,7 +168,11 @@ pub fn stream_reply(
         oc.ui.piece("\n");
     }
     oc.ui.done("Reply received", took);
-    let messages = oc.call("fetch the reply", "Messages fetched", oc.api.messages(session))?;
+    let messages = oc.call(
+        "fetch the reply",
+        "Messages fetched",
+        oc.api.messages(session),
+    )?;
     let text = messages
         .iter()
         .rev()
@@ -162,7 +188,12 @@ pub fn stream_reply(
 }
 
 /// `plue chat`.
-pub fn run(oc: &Oc, text: &str, session: Option<String>, model: Option<String>) -> Result<(), Fail> {
+pub fn run(
+    oc: &Oc,
+    text: &str,
+    session: Option<String>,
+    model: Option<String>,
+) -> Result<(), Fail> {
     let model = match model {
         None => None,
         Some(m) => Some(ModelRef::parse(&m).ok_or_else(|| {
@@ -179,7 +210,9 @@ pub fn run(oc: &Oc, text: &str, session: Option<String>, model: Option<String>) 
         reply.pieces,
         reply.session
     ));
-    oc.ui.emit(&json!({"type": "reply", "session": reply.session, "text": reply.text,
-                        "pieces": reply.pieces, "ms": reply.took.as_millis() as u64}));
+    oc.ui.emit(
+        &json!({"type": "reply", "session": reply.session, "text": reply.text,
+                        "pieces": reply.pieces, "ms": reply.took.as_millis() as u64}),
+    );
     Ok(())
 }

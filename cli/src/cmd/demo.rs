@@ -33,8 +33,12 @@ fn secs(d: Duration) -> String {
 /// `plue demo`.
 pub fn run(settings: &Settings, ui: &Arc<Ui>) -> Result<(), Fail> {
     let t0 = Instant::now();
-    let embedded = Embedded::start()
-        .map_err(|e| Fail::new(Exit::Connect, format!("Could not start the embedded demo server: {e}.")))?;
+    let embedded = Embedded::start().map_err(|e| {
+        Fail::new(
+            Exit::Connect,
+            format!("Could not start the embedded demo server: {e}."),
+        )
+    })?;
     let options = Options {
         retry_delay: RETRY_DELAY,
         ..Options::default()
@@ -75,21 +79,28 @@ pub fn run(settings: &Settings, ui: &Arc<Ui>) -> Result<(), Fail> {
                     millis(t0.elapsed())
                 ));
             } else {
-                let down = outage.lock().unwrap_or_else(|e| e.into_inner()).map(|t| t.elapsed());
+                let down = outage
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .map(|t| t.elapsed());
                 ui2.out(&format!(
                     "Reconnected: /event is live again and the server is healthy (version {v}) after {}",
                     down.map_or_else(|| "a moment".into(), secs)
                 ));
             }
         }
-        Notice::State(HealthState::Degraded { attempt }) => {
-            ui2.out(&format!("Connection lost. Reconnecting... (attempt {attempt}/{max})"))
-        }
+        Notice::State(HealthState::Degraded { attempt }) => ui2.out(&format!(
+            "Connection lost. Reconnecting... (attempt {attempt}/{max})"
+        )),
         _ => {}
     });
     let gate = monitor.gate.clone();
     if gate.wait_for(Duration::from_secs(10), healthy).is_none() {
-        return Err(oc.plain(Exit::Connect, "confirm health through /event", "no healthy verdict within 10 s"));
+        return Err(oc.plain(
+            Exit::Connect,
+            "confirm health through /event",
+            "no healthy verdict within 10 s",
+        ));
     }
 
     // A session and a streamed chat.
@@ -103,10 +114,16 @@ pub fn run(settings: &Settings, ui: &Arc<Ui>) -> Result<(), Fail> {
             parent_id: None,
         }),
     )?;
-    ui.out(&format!("[2/6] Session created: {} {title:?} ({})", s.id, millis(started.elapsed())));
+    ui.out(&format!(
+        "[2/6] Session created: {} {title:?} ({})",
+        s.id,
+        millis(started.elapsed())
+    ));
     let prompt = "Hello, OpenCode!";
     let sub = chat::subscribe_live(&oc)?;
-    ui.out(&format!("[3/6] Chat: sending {prompt:?}; the reply streams in from message.part.delta events:"));
+    ui.out(&format!(
+        "[3/6] Chat: sending {prompt:?}; the reply streams in from message.part.delta events:"
+    ));
     ui.piece("      ");
     let reply = chat::stream_reply(&oc, &sub, &s.id, prompt, None)?;
     drop(sub);
@@ -119,13 +136,28 @@ pub fn run(settings: &Settings, ui: &Arc<Ui>) -> Result<(), Fail> {
 
     // Providers.
     let started = Instant::now();
-    let providers = oc.call("list providers", "Provider list fetched", oc.api.config_providers())?;
+    let providers = oc.call(
+        "list providers",
+        "Provider list fetched",
+        oc.api.config_providers(),
+    )?;
     let names: Vec<String> = providers
         .providers
         .iter()
-        .map(|p| format!("{} ({} model{})", p.name, p.models.len(), if p.models.len() == 1 { "" } else { "s" }))
+        .map(|p| {
+            format!(
+                "{} ({} model{})",
+                p.name,
+                p.models.len(),
+                if p.models.len() == 1 { "" } else { "s" }
+            )
+        })
         .collect();
-    ui.out(&format!("[4/6] Provider list fetched ({}): {}", millis(started.elapsed()), names.join(", ")));
+    ui.out(&format!(
+        "[4/6] Provider list fetched ({}): {}",
+        millis(started.elapsed()),
+        names.join(", ")
+    ));
 
     // The outage.
     outage_demo(&embedded, &oc, ui, &outage_started, &gate)?;
@@ -151,14 +183,27 @@ fn outage_demo(
     ));
     *outage_started.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
     embedded.restart(OUTAGE);
-    if gate.wait_for(Duration::from_secs(5), |s| !healthy(s)).is_none() {
-        return Err(oc.plain(Exit::Api, "see the outage", "the monitor never noticed the restart"));
+    if gate
+        .wait_for(Duration::from_secs(5), |s| !healthy(s))
+        .is_none()
+    {
+        return Err(oc.plain(
+            Exit::Api,
+            "see the outage",
+            "the monitor never noticed the restart",
+        ));
     }
     // Graceful degradation: the request waits for the connection to come back instead of failing.
     let queued = Instant::now();
-    ui.out("[6/6] Request made during the outage: GET /session waits until the connection is back...");
+    ui.out(
+        "[6/6] Request made during the outage: GET /session waits until the connection is back...",
+    );
     if gate.wait_for(Duration::from_secs(10), healthy).is_none() {
-        return Err(oc.plain(Exit::Connect, "reconnect after the restart", "the server did not come back within 10 s"));
+        return Err(oc.plain(
+            Exit::Connect,
+            "reconnect after the restart",
+            "the server did not come back within 10 s",
+        ));
     }
     let list = oc.call("list sessions", "Sessions listed", oc.api.sessions())?;
     ui.out(&format!(

@@ -38,14 +38,20 @@ pub fn run(oc: &Oc, global: bool, count: Option<usize>) -> Result<(), Fail> {
     };
     let mut w = Watch::new(oc.clone(), cfg, global, tx);
     let path = if global { "/global/event" } else { "/event" };
-    oc.ui.info(&format!("Tailing {}{path} (Ctrl-C to stop)", oc.api.base_url()));
+    oc.ui.info(&format!(
+        "Tailing {}{path} (Ctrl-C to stop)",
+        oc.api.base_url()
+    ));
     let mut seen = 0usize;
     let mut handle = |notices: Vec<Notice>| -> bool {
         for n in notices {
             match n {
                 Notice::Event(StreamEvent::Event(sse)) => {
                     if oc.ui.json() {
-                        oc.ui.emit(&serde_json::from_str(&sse.data).unwrap_or(serde_json::Value::String(sse.data)));
+                        oc.ui.emit(
+                            &serde_json::from_str(&sse.data)
+                                .unwrap_or(serde_json::Value::String(sse.data)),
+                        );
                     } else {
                         let parsed = if global {
                             GlobalEvent::parse(&sse.data).map(|g| match g.directory {
@@ -55,14 +61,20 @@ pub fn run(oc: &Oc, global: bool, count: Option<usize>) -> Result<(), Fail> {
                         } else {
                             Event::parse(&sse.data).map(|e| describe(&e))
                         };
-                        oc.ui.out(&parsed.unwrap_or_else(|e| format!("(unparsed event: {e})")));
+                        oc.ui
+                            .out(&parsed.unwrap_or_else(|e| format!("(unparsed event: {e})")));
                     }
                     seen += 1;
                     if count.is_some_and(|c| seen >= c) {
                         return false;
                     }
                 }
-                Notice::Event(StreamEvent::Reconnecting { attempt, max, cause, .. }) => {
+                Notice::Event(StreamEvent::Reconnecting {
+                    attempt,
+                    max,
+                    cause,
+                    ..
+                }) => {
                     let of = max.map_or_else(String::new, |m| format!("/{m}"));
                     oc.ui.info(&format!(
                         "Connection lost ({}). Reconnecting... (attempt {attempt}{of})",

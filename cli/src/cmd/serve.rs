@@ -20,7 +20,12 @@ extern "C" fn on_signal(_: libc::c_int) {
 }
 
 /// `plue serve [--bin PATH]`.
-pub fn run(settings: &Settings, ui: &Arc<Ui>, http: &Http, bin: Option<PathBuf>) -> Result<(), Fail> {
+pub fn run(
+    settings: &Settings,
+    ui: &Arc<Ui>,
+    http: &Http,
+    bin: Option<PathBuf>,
+) -> Result<(), Fail> {
     let bin = find_binary(bin)?;
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
     unsafe {
@@ -28,7 +33,11 @@ pub fn run(settings: &Settings, ui: &Arc<Ui>, http: &Http, bin: Option<PathBuf>)
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
     }
     let (s, h, u) = (settings.clone(), http.clone(), ui.clone());
-    let mgr = Manager::start(bin, ui.clone(), Box::new(move |url| backend::open(url, &s, &h, &u)));
+    let mgr = Manager::start(
+        bin,
+        ui.clone(),
+        Box::new(move |url| backend::open(url, &s, &h, &u)),
+    );
     let url = {
         let _spin = ui.spinner("Connecting to OpenCode server...");
         mgr.wait_ready(Duration::from_secs(90))
@@ -40,7 +49,9 @@ pub fn run(settings: &Settings, ui: &Arc<Ui>, http: &Http, bin: Option<PathBuf>)
             return Err(f);
         }
     };
-    ui.out(&format!("OpenCode server ready at {url} (supervised by plue; Ctrl-C to stop)"));
+    ui.out(&format!(
+        "OpenCode server ready at {url} (supervised by plue; Ctrl-C to stop)"
+    ));
     ui.emit(&json!({"url": url}));
     while !STOP.load(Ordering::SeqCst) && !mgr.finished() {
         std::thread::sleep(Duration::from_millis(100));
@@ -48,7 +59,12 @@ pub fn run(settings: &Settings, ui: &Arc<Ui>, http: &Http, bin: Option<PathBuf>)
     let gave_up = mgr.finished();
     mgr.stop();
     if gave_up {
-        return Err(Fail::plain(Exit::Connect, "keep the OpenCode server running", "the supervisor gave up", ui.last_ok()));
+        return Err(Fail::plain(
+            Exit::Connect,
+            "keep the OpenCode server running",
+            "the supervisor gave up",
+            ui.last_ok(),
+        ));
     }
     ui.out("OpenCode server stopped.");
     Ok(())
