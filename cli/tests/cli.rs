@@ -230,11 +230,15 @@ fn cli_real_opencode_health_new_sessions() {
     );
 }
 
-#[test]
-fn cli_real_opencode_chat_streams_pieces_before_the_prompt_completes() {
-    let (url, _dir) = opencode_fixture::shared();
+/// Tests that start or load a real OpenCode server take the CPU for seconds; on two cores a starved server reads
+/// the mock's paced chunks all at once, so the streaming test never runs beside them.
+static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// One `plue chat` against `url`: stdout, and how long after the first two pieces reached stdout the whole reply
+/// was there.
+fn timed_chat(url: &str) -> (String, Duration) {
     let mut child = plue()
-        .args(["--url", &url, "chat", "Say hello"])
+        .args(["--url", url, "chat", "Say hello"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -251,11 +255,6 @@ fn cli_real_opencode_chat_streams_pieces_before_the_prompt_completes() {
         }
     });
     let mut text = String::new();
-    let when_has = |needle: &str, text: &str, at: Instant, found: &mut Option<Instant>| {
-        if found.is_none() && text.contains(needle) {
-            *found = Some(at);
-        }
-    };
     let chunks = MockModel::chunks();
     let two = format!("{}{}", chunks[0], chunks[1]);
     let (mut t_two, mut t_all) = (None, None);
@@ -263,8 +262,12 @@ fn cli_real_opencode_chat_streams_pieces_before_the_prompt_completes() {
     while let Ok((at, bytes)) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
     {
         text.push_str(&String::from_utf8_lossy(&bytes));
-        when_has(&two, &text, at, &mut t_two);
-        when_has(MockModel::REPLY, &text, at, &mut t_all);
+        if t_two.is_none() && text.contains(&two) {
+            t_two = Some(at);
+        }
+        if t_all.is_none() && text.contains(MockModel::REPLY) {
+            t_all = Some(at);
+        }
     }
     let status = child.wait().unwrap();
     let _ = reader.join();
@@ -280,21 +283,41 @@ fn cli_real_opencode_chat_streams_pieces_before_the_prompt_completes() {
         text.contains(&format!("Final reply: {}", MockModel::REPLY)),
         "{text}"
     );
+    assert!(
+        text.starts_with(MockModel::REPLY),
+        "the streamed pieces come first, in order:\n{text}"
+    );
     let (t_two, t_all) = (
         t_two.expect("two pieces seen"),
         t_all.expect("whole reply seen"),
     );
+    (text, t_all.duration_since(t_two))
+}
+
+#[test]
+fn cli_real_opencode_chat_streams_pieces_before_the_prompt_completes() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let (url, _dir) = opencode_fixture::shared();
     // The mock sends the last three pieces at least 3 × 120 ms after the second: if the first two reached
-    // stdout well before the whole reply, they streamed while the model was still answering.
-    let lead = t_all.duration_since(t_two);
-    assert!(
-        lead >= Duration::from_millis(200),
-        "pieces arrived together ({lead:?} apart):\n{text}"
+    // stdout well before the whole reply, they streamed while the model was still answering. A plue that
+    // buffered its output fails every attempt; a server starved of CPU by another process can bunch the
+    // deltas once, so up to three attempts are made.
+    let mut leads = Vec::new();
+    for _ in 0..3 {
+        let (_, lead) = timed_chat(&url);
+        leads.push(lead);
+        if lead >= Duration::from_millis(200) {
+            return;
+        }
+    }
+    panic!(
+        "the reply never streamed: the whole reply followed the first two pieces after {leads:?}"
     );
 }
 
 #[test]
 fn cli_serve_starts_supervises_and_stops_a_real_opencode_on_sigterm() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
     let sandbox = opencode_fixture::Sandbox::new().expect("sandbox");
     let bin = opencode_fixture::ensure_installed().expect("opencode installed");
     let root = sandbox.work_dir().parent().unwrap().to_path_buf();
