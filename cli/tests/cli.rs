@@ -398,3 +398,94 @@ fn cli_serve_starts_supervises_and_stops_a_real_opencode_on_sigterm() {
         "the server at {url} still runs"
     );
 }
+
+#[test]
+fn cli_real_opencode_events_show_a_session_created_by_another_plue() {
+    let (url, _dir) = opencode_fixture::shared();
+    let mut tail = plue()
+        .args(["--url", &url, "--runtime", "smol", "events", "--count", "3"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn plue events");
+    let mut stdout = tail.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0
+                || tx
+                    .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                    .is_err()
+            {
+                break;
+            }
+        }
+    });
+    // The stream is live once its first event (server.connected) is printed.
+    let mut out = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("a first event");
+    assert!(out.starts_with("server.connected"), "{out}");
+    let (o, created, stderr) = run(&["--url", &url, "new", "--title", "seen by events"]);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let id = created.split_whitespace().next().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !out.contains(&format!("session.created {id} \"seen by events\"")) {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(s) => out.push_str(&s),
+            Err(_) => {
+                let _ = tail.kill();
+                panic!("no session.created for {id}:\n{out}");
+            }
+        }
+    }
+    let status = tail.wait().unwrap();
+    assert!(status.success(), "events --count 3 ends by itself:\n{out}");
+}
+
+#[test]
+fn cli_spawn_starts_a_real_opencode_for_one_command_and_stops_it() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let sandbox = opencode_fixture::Sandbox::new().expect("sandbox");
+    let bin = opencode_fixture::ensure_installed().expect("opencode installed");
+    let root = sandbox.work_dir().parent().unwrap().to_path_buf();
+    let out = plue()
+        .args(["--spawn", "health"])
+        .env("OPENCODE_BIN", &bin)
+        .current_dir(sandbox.work_dir())
+        .env("XDG_CONFIG_HOME", root.join("config"))
+        .env("XDG_DATA_HOME", root.join("data"))
+        .env("XDG_CACHE_HOME", root.join("cache"))
+        .env("XDG_STATE_HOME", root.join("state"))
+        .output()
+        .expect("run plue --spawn");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("version {}", opencode_fixture::VERSION)),
+        "{stdout}"
+    );
+    assert_in_order(
+        &stderr,
+        &[
+            "Backend: OpenCode server started by plue from",
+            "OpenCode server running at http://127.0.0.1:",
+            "OpenCode server stopped",
+        ],
+    );
+    let url = stderr
+        .split("OpenCode server running at ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    assert!(
+        std::net::TcpStream::connect(url.trim_start_matches("http://")).is_err(),
+        "{url} still listens"
+    );
+}

@@ -26,6 +26,12 @@ const RETRY_DELAY: Duration = Duration::from_millis(400);
 /// so the user sees attempts 1/3 and 2/3 and then the recovery.
 const OUTAGE: Duration = Duration::from_millis(500);
 
+/// One demo line: plain text, or `{"demo": text}` with `--json`.
+fn say(ui: &Ui, text: &str) {
+    ui.out(text);
+    ui.emit(&serde_json::json!({ "demo": text }));
+}
+
 fn secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
@@ -46,11 +52,14 @@ pub fn run(settings: &Settings, ui: &Arc<Ui>) -> Result<(), Fail> {
     let max = options.max_connection_failures;
     let http = backend::client(settings, options.clone())?;
     let oc = backend::open(&embedded.url(), settings, &http, ui)?;
-    ui.out(&format!(
-        "plue demo: embedded OpenCode-compatible server at {} (runtime {})",
-        embedded.url(),
-        settings.runtime.name()
-    ));
+    say(
+        ui,
+        &format!(
+            "plue demo: embedded OpenCode-compatible server at {} (runtime {})",
+            embedded.url(),
+            settings.runtime.name()
+        ),
+    );
 
     // The health monitor, in the background for the whole demo.
     let cfg = HealthConfig {
@@ -74,24 +83,28 @@ pub fn run(settings: &Settings, ui: &Arc<Ui>) -> Result<(), Fail> {
             if !recovered_once {
                 recovered_once = true;
                 let ev = first_event.as_deref().unwrap_or("an event");
-                ui2.out(&format!(
+                say(
+                    &ui2,
+                    &format!(
                     "[1/6] Health confirmed through /event: {ev} received, server version {v} ({})",
                     millis(t0.elapsed())
-                ));
+                ),
+                );
             } else {
                 let down = outage
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .map(|t| t.elapsed());
-                ui2.out(&format!(
+                say(&ui2, &format!(
                     "Reconnected: /event is live again and the server is healthy (version {v}) after {}",
                     down.map_or_else(|| "a moment".into(), secs)
                 ));
             }
         }
-        Notice::State(HealthState::Degraded { attempt }) => ui2.out(&format!(
-            "Connection lost. Reconnecting... (attempt {attempt}/{max})"
-        )),
+        Notice::State(HealthState::Degraded { attempt }) => say(
+            &ui2,
+            &format!("Connection lost. Reconnecting... (attempt {attempt}/{max})"),
+        ),
         _ => {}
     });
     let gate = monitor.gate.clone();
@@ -114,25 +127,34 @@ pub fn run(settings: &Settings, ui: &Arc<Ui>) -> Result<(), Fail> {
             parent_id: None,
         }),
     )?;
-    ui.out(&format!(
-        "[2/6] Session created: {} {title:?} ({})",
-        s.id,
-        millis(started.elapsed())
-    ));
+    say(
+        ui,
+        &format!(
+            "[2/6] Session created: {} {title:?} ({})",
+            s.id,
+            millis(started.elapsed())
+        ),
+    );
     let prompt = "Hello, OpenCode!";
     let sub = chat::subscribe_live(&oc)?;
-    ui.out(&format!(
-        "[3/6] Chat: sending {prompt:?}; the reply streams in from message.part.delta events:"
-    ));
+    say(
+        ui,
+        &format!(
+            "[3/6] Chat: sending {prompt:?}; the reply streams in from message.part.delta events:"
+        ),
+    );
     ui.piece("      ");
     let reply = chat::stream_reply(&oc, &sub, &s.id, prompt, None)?;
     drop(sub);
-    ui.out(&format!(
-        "      Reply complete: {} pieces streamed in {}; final text: {:?}",
-        reply.pieces,
-        secs(reply.took),
-        reply.text
-    ));
+    say(
+        ui,
+        &format!(
+            "      Reply complete: {} pieces streamed in {}; final text: {:?}",
+            reply.pieces,
+            secs(reply.took),
+            reply.text
+        ),
+    );
 
     // Providers.
     let started = Instant::now();
@@ -153,17 +175,20 @@ pub fn run(settings: &Settings, ui: &Arc<Ui>) -> Result<(), Fail> {
             )
         })
         .collect();
-    ui.out(&format!(
-        "[4/6] Provider list fetched ({}): {}",
-        millis(started.elapsed()),
-        names.join(", ")
-    ));
+    say(
+        ui,
+        &format!(
+            "[4/6] Provider list fetched ({}): {}",
+            millis(started.elapsed()),
+            names.join(", ")
+        ),
+    );
 
     // The outage.
     outage_demo(&embedded, &oc, ui, &outage_started, &gate)?;
 
     drop(monitor);
-    ui.out(&format!(
+    say(ui, &format!(
         "Demo complete in {}: health, session, streamed chat, providers, reconnect and a queued request all worked.",
         secs(t0.elapsed())
     ));
@@ -177,7 +202,7 @@ fn outage_demo(
     outage_started: &Arc<Mutex<Option<Instant>>>,
     gate: &Arc<crate::watch::Gate>,
 ) -> Result<(), Fail> {
-    ui.out(&format!(
+    say(ui, &format!(
         "[5/6] Restarting the demo server: it drops the event stream and refuses connections for {}",
         secs(OUTAGE)
     ));
@@ -195,7 +220,8 @@ fn outage_demo(
     }
     // Graceful degradation: the request waits for the connection to come back instead of failing.
     let queued = Instant::now();
-    ui.out(
+    say(
+        ui,
         "[6/6] Request made during the outage: GET /session waits until the connection is back...",
     );
     if gate.wait_for(Duration::from_secs(10), healthy).is_none() {
@@ -206,7 +232,7 @@ fn outage_demo(
         ));
     }
     let list = oc.call("list sessions", "Sessions listed", oc.api.sessions())?;
-    ui.out(&format!(
+    say(ui, &format!(
         "      Queued request completed after waiting {}: {} session{} listed (the session survived the restart)",
         secs(queued.elapsed()),
         list.len(),

@@ -53,13 +53,15 @@ pub fn run(oc: &Oc, global: bool, count: Option<usize>) -> Result<(), Fail> {
                                 .unwrap_or(serde_json::Value::String(sse.data)),
                         );
                     } else {
-                        let parsed = if global {
-                            GlobalEvent::parse(&sse.data).map(|g| match g.directory {
+                        // A server that does not wrap /global/event payloads still reads as plain events.
+                        let global_event =
+                            global.then(|| GlobalEvent::parse(&sse.data).ok()).flatten();
+                        let parsed = match global_event {
+                            Some(g) => Ok(match g.directory {
                                 Some(d) => format!("[{d}] {}", describe(&g.payload)),
                                 None => describe(&g.payload),
-                            })
-                        } else {
-                            Event::parse(&sse.data).map(|e| describe(&e))
+                            }),
+                            None => Event::parse(&sse.data).map(|e| describe(&e)),
                         };
                         oc.ui
                             .out(&parsed.unwrap_or_else(|e| format!("(unparsed event: {e})")));
