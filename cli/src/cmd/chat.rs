@@ -1,7 +1,7 @@
 //! `chat`: subscribe to `/event` first, send `prompt_async`, print `message.part.delta` text as it arrives,
 //! then the final text of the assistant's message.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use plue_http_core::opencode::{
@@ -101,7 +101,11 @@ pub fn stream_reply(
         oc.api.prompt_async(session, &input),
     )?;
     let deadline = started + PROMPT_LIMIT;
+    // Message roles and non-text parts (reasoning, tools) as the server announces them: their deltas are not
+    // the visible reply. (The core's `ReplyFollower` needs the assistant message announced before its deltas,
+    // which the embedded fake does not do yet, so unannounced messages count as the assistant's here.)
     let mut roles: HashMap<String, Role> = HashMap::new();
+    let mut hidden: HashSet<String> = HashSet::new();
     let mut active = false;
     let mut pieces = 0usize;
     loop {
@@ -135,13 +139,22 @@ pub fn stream_reply(
                 active |= info.role == Role::Assistant;
                 roles.insert(info.id, info.role);
             }
+            Event::MessagePartUpdated { part }
+                if part.kind != "text" || part.synthetic == Some(true) =>
+            {
+                hidden.insert(part.id);
+            }
             Event::SessionStatus { status, .. } => active |= status == SessionStatus::Busy,
             Event::MessagePartDelta {
                 message_id,
+                part_id,
                 field,
                 delta,
                 ..
-            } if field == "text" && roles.get(&message_id) != Some(&Role::User) => {
+            } if field == "text"
+                && roles.get(&message_id) != Some(&Role::User)
+                && !hidden.contains(&part_id) =>
+            {
                 // Text appended to a part of a message that is not the user's: the assistant's reply.
                 active = true;
                 pieces += 1;

@@ -40,7 +40,7 @@ pub fn run(oc: &Oc, global: bool, count: Option<usize>) -> Result<(), Fail> {
     let path = if global { "/global/event" } else { "/event" };
     oc.ui.info(&format!(
         "Tailing {}{path} (Ctrl-C to stop)",
-        oc.api.base_url()
+        oc.api.base_url().to_string().trim_end_matches('/')
     ));
     let mut seen = 0usize;
     let mut handle = |notices: Vec<Notice>| -> bool {
