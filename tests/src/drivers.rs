@@ -543,7 +543,6 @@ impl Sim {
                 Step::Events(path, _) => {
                     let req = plue_http_core::RequestBuilder::new(http::Method::GET, *path)
                         .base(Some(&self.base))
-                        .header("accept", "text/event-stream")
                         .build()
                         .map_err(|e| e.to_string())?;
                     let id = self

@@ -8,8 +8,8 @@ use async_channel::{Receiver, Sender};
 use bytes::Bytes;
 use futures_lite::future::or;
 
+use super::router::{Msg, NetMsg};
 use super::runtime::{ConnRead, ConnWrite, Runtime};
-use super::task::{Msg, NetMsg};
 use crate::client::ConnId;
 use crate::error::NetError;
 

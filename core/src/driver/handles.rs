@@ -9,11 +9,11 @@ use core::task::{Context, Poll};
 use std::any::Any;
 use std::sync::Arc;
 
-use async_channel::{Receiver, Sender};
+use async_channel::Receiver;
 use bytes::{Bytes, BytesMut};
 use futures_lite::{Stream, StreamExt};
 
-use super::task::Msg;
+use super::router::{Commands, Msg};
 use crate::client::Event;
 use crate::error::{Error, ErrorKind, Violation};
 use crate::response::{Response, ResponseHead};
@@ -23,12 +23,12 @@ use crate::sse::StreamEvent;
 #[derive(Clone)]
 pub struct AbortHandle {
     token: u64,
-    tx: Sender<Msg>,
+    cmds: Commands,
 }
 
 impl AbortHandle {
-    pub(crate) fn new(token: u64, tx: Sender<Msg>) -> Self {
-        AbortHandle { token, tx }
+    pub(crate) fn new(token: u64, cmds: Commands) -> Self {
+        AbortHandle { token, cmds }
     }
 
     pub(crate) fn token(&self) -> u64 {
@@ -37,7 +37,7 @@ impl AbortHandle {
 
     /// Ask the core to abort: the request ends with [`ErrorKind::Aborted`].
     pub fn abort(&self) {
-        let _ = self.tx.try_send(Msg::Abort(self.token));
+        self.cmds.send(Msg::Abort(self.token));
     }
 
     /// Abort when `signal` fires (at once if it already has): one [`AbortController`] can cancel many
@@ -109,7 +109,7 @@ impl Pending {
 
     fn consumed(&self, n: usize) {
         if n > 0 && !self.finished {
-            let _ = self.abort.tx.try_send(Msg::Consumed(self.abort.token, n));
+            self.abort.cmds.send(Msg::Consumed(self.abort.token, n));
         }
     }
 }
