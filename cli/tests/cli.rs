@@ -323,8 +323,66 @@ fn cli_real_opencode_chat_streams_pieces_before_the_prompt_completes() {
     );
 }
 
+/// The processes `pid` started (children of any of its threads).
+fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let list = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        out.extend(
+            list.split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok()),
+        );
+    }
+    out
+}
+
+/// Everything a child prints on stdout and stderr, as it arrives, on one channel.
+fn merged_output(child: &mut std::process::Child) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel::<String>();
+    let pipes: [Box<dyn Read + Send>; 2] = [
+        Box::new(child.stdout.take().unwrap()),
+        Box::new(child.stderr.take().unwrap()),
+    ];
+    for mut pipe in pipes {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0
+                    || tx
+                        .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                        .is_err()
+                {
+                    break;
+                }
+            }
+        });
+    }
+    rx
+}
+
+/// Read `rx` into `out` until `done(out)` holds; panic with the output after `limit`.
+fn read_until(
+    rx: &mpsc::Receiver<String>,
+    out: &mut String,
+    limit: Duration,
+    done: impl Fn(&str) -> bool,
+) {
+    let deadline = Instant::now() + limit;
+    while !done(out) {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(s) => out.push_str(&s),
+            Err(_) => panic!("gave up waiting; output so far:\n{out}"),
+        }
+    }
+}
+
 #[test]
-fn cli_serve_starts_supervises_and_stops_a_real_opencode_on_sigterm() {
+fn cli_serve_restarts_a_killed_opencode_and_stops_it_on_sigterm() {
     let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
     let sandbox = opencode_fixture::Sandbox::new().expect("sandbox");
     let bin = opencode_fixture::ensure_installed().expect("opencode installed");
@@ -341,70 +399,88 @@ fn cli_serve_starts_supervises_and_stops_a_real_opencode_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn plue serve");
-    let mut stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0
-                || tx
-                    .send(String::from_utf8_lossy(&buf[..n]).into_owned())
-                    .is_err()
-            {
-                break;
-            }
-        }
-    });
+    let rx = merged_output(&mut child);
     let mut out = String::new();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let url = loop {
-        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(s) => out.push_str(&s),
-            Err(_) => {
-                let _ = child.kill();
-                panic!("plue serve never said it was ready:\n{out}");
-            }
-        }
-        if let Some(rest) = out.split("OpenCode server ready at ").nth(1) {
-            if let Some(url) = rest.split_whitespace().next() {
-                break url.to_string();
-            }
-        }
-    };
+    read_until(&rx, &mut out, Duration::from_secs(90), |o| {
+        o.split("OpenCode server ready at ")
+            .nth(1)
+            .is_some_and(|r| r.contains(' '))
+    });
+    let url = out
+        .split("OpenCode server ready at ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
     let (o, stdout, stderr) = run(&["--url", &url, "health"]);
     assert_eq!(o.status.code(), Some(0), "{stdout}{stderr}");
     assert!(stdout.contains(opencode_fixture::VERSION), "{stdout}");
 
-    // SAFETY: a plain syscall on our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let status = child.wait().unwrap();
-    while let Ok(s) = rx.recv_timeout(Duration::from_secs(5)) {
-        out.push_str(&s);
-    }
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert_eq!(status.code(), Some(0), "stdout:\n{out}\nstderr:\n{stderr}");
-    assert!(out.contains("OpenCode server stopped."), "{out}");
+    // kill -9 the server: the health monitor counts the failed reconnects and decides the restart itself.
+    let first = children(child.id());
+    assert_eq!(first.len(), 1, "one server process: {first:?}");
+    // SAFETY: plain syscalls on processes this test started.
+    unsafe { libc::kill(first[0] as i32, libc::SIGKILL) };
+    read_until(&rx, &mut out, Duration::from_secs(90), |o| {
+        o.matches("OpenCode server running at ").count() >= 2
+    });
     assert_in_order(
-        &stderr,
+        &out,
         &[
-            "Starting OpenCode server",
-            "OpenCode server healthy",
-            "Stopping the OpenCode server (SIGTERM)",
-            "OpenCode server stopped",
+            "Connection lost. Reconnecting... (attempt 1/3)",
+            "Connection lost. Reconnecting... (attempt 2/3)",
+            "The server stopped answering: restarting it",
+            "Restarting the OpenCode server...",
+            "OpenCode server healthy (version",
         ],
     );
-    // Nothing listens there any more: the supervisor reaped the server.
+    let second = children(child.id());
+    assert!(
+        second.len() == 1 && second != first,
+        "a new server process: {first:?} then {second:?}"
+    );
+    let url = out
+        .rsplit("OpenCode server running at ")
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let (o, stdout, stderr) = run(&["--url", &url, "health"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "healthy again after the restart: {stdout}{stderr}"
+    );
+
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    while let Ok(s) = rx.recv_timeout(Duration::from_secs(2)) {
+        out.push_str(&s);
+    }
+    assert_eq!(status.code(), Some(0), "{out}");
+    assert_in_order(
+        &out,
+        &[
+            "Stopping the OpenCode server (SIGTERM)",
+            "OpenCode server stopped",
+            "OpenCode server stopped.",
+        ],
+    );
+    // The supervisor reaped the server: nothing listens there any more and no process is left.
     let addr = url.trim_start_matches("http://");
     assert!(
         std::net::TcpStream::connect(addr).is_err(),
         "the server at {url} still runs"
     );
+    let gone = (0..20).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        !std::path::Path::new(&format!("/proc/{}", second[0])).exists()
+    });
+    assert!(gone, "server process {} left behind", second[0]);
 }
 
 #[test]
