@@ -39,6 +39,10 @@ fn secs(d: Duration) -> String {
 /// `plue demo`.
 pub fn run(settings: &Settings, ui: &Arc<Ui>) -> Result<(), Fail> {
     let t0 = Instant::now();
+    if settings.url.is_some() || settings.spawn {
+        // The demo restarts its server mid-way, which only the embedded one can do on cue.
+        ui.info("plue demo always runs against its embedded server; --url, OPENCODE_URL and --spawn are ignored.");
+    }
     let embedded = Embedded::start().map_err(|e| {
         Fail::new(
             Exit::Connect,
