@@ -574,3 +574,28 @@ fn cli_spawn_starts_a_real_opencode_for_one_command_and_stops_it() {
         "{url} still listens"
     );
 }
+
+#[test]
+fn cli_silent_server_is_a_timeout_exit_4() {
+    // A server that accepts and never answers: the first /event event never comes.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            held.push(conn);
+        }
+    });
+    let started = Instant::now();
+    let (out, _, stderr) = run(&["--url", &url, "health"]);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("no event arrived on /event within 5 s"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+}

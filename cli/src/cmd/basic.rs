@@ -25,7 +25,15 @@ pub fn health(oc: &Oc) -> Result<(), Fail> {
     let mut w = Watch::new(oc.clone(), cfg, false, tx);
     let spin = oc.ui.spinner("Connecting to OpenCode server...");
     let mut verdict: Verdict = None;
-    let mut why = String::from("the event stream did not open");
+    // Until the stream reports a broken connection, a Degraded verdict means the first event did not come in
+    // time: a timeout (exit 4) rather than a refused or lost connection (exit 3).
+    let mut why = (
+        Exit::Timeout,
+        format!(
+            "no event arrived on /event within {} s",
+            HealthConfig::default().first_event_timeout.as_secs()
+        ),
+    );
     judge(w.start(), &mut verdict, &mut why);
     let deadline = started + Duration::from_secs(15);
     while verdict.is_none() && Instant::now() < deadline {
@@ -55,8 +63,8 @@ pub fn health(oc: &Oc) -> Result<(), Fail> {
             );
             Ok(())
         }
-        Some(Err(why)) => Err(oc.plain(
-            Exit::Connect,
+        Some(Err((exit, why))) => Err(oc.plain(
+            exit,
             &format!("confirm health at {}", oc.api.base_url()),
             &why,
         )),
@@ -68,16 +76,23 @@ pub fn health(oc: &Oc) -> Result<(), Fail> {
     }
 }
 
-/// `Some(Ok(version))` once healthy, `Some(Err(why))` once a connect failed.
-type Verdict = Option<Result<Option<String>, String>>;
+/// `Some(Ok(version))` once healthy, `Some(Err((exit, why)))` once the monitor judged it unhealthy.
+type Verdict = Option<Result<Option<String>, (Exit, String)>>;
 
-fn judge(notices: Vec<Notice>, verdict: &mut Verdict, why: &mut String) {
+fn judge(notices: Vec<Notice>, verdict: &mut Verdict, why: &mut (Exit, String)) {
     for n in notices {
         match n {
-            Notice::Event(StreamEvent::Reconnecting { cause, .. }) => *why = cause_text(&cause),
+            Notice::Event(StreamEvent::Reconnecting { cause, .. }) => {
+                *why = (Exit::Connect, cause_text(&cause))
+            }
             Notice::State(HealthState::Healthy { version }) => *verdict = Some(Ok(version)),
             Notice::State(HealthState::Degraded { .. }) => *verdict = Some(Err(why.clone())),
-            Notice::State(HealthState::Stopped(r)) => *verdict = Some(Err(format!("{r:?}"))),
+            Notice::State(HealthState::Stopped(r)) => {
+                *verdict = Some(Err((
+                    Exit::Connect,
+                    format!("the server refused the stream ({r:?})"),
+                )))
+            }
             _ => {}
         }
     }
