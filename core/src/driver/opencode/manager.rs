@@ -1,0 +1,762 @@
+//! The health monitor runner and the server manager: one loop that carries out the core's
+//! [`HealthMonitor`] and (when it owns the server) [`Supervisor`] decisions on any [`Host`].
+//!
+//! It makes no decision of its own. It subscribes to `/event` when the monitor says so (aborting the previous
+//! subscription first: never two), fetches the version, spawns `opencode serve`, drains its stdout and stderr
+//! for the process's whole life (a full pipe would block the server), signals and reaps it, probes the old
+//! port, moves the clients to a new URL, and reports every state change on a channel.
+
+use core::time::Duration;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Instant as StdInstant;
+
+use async_channel::{Receiver, Sender};
+use futures_lite::future::or;
+use futures_lite::StreamExt;
+
+use super::client::OpenCode;
+use super::host::Host;
+use crate::driver::{AbortHandle, ChildProcess, ConnRead, Front};
+use crate::error::{Error, ErrorKind};
+use crate::opencode::supervisor::StartFailure;
+use crate::opencode::{
+    Auth, DirectoryMode, HealthConfig, HealthMonitor, HealthOutput, HealthState, OpenCodeOptions,
+    Signal, StopReason, Supervisor, SupervisorConfig, SupervisorOutput, SupervisorState,
+};
+use crate::sse::StreamEvent;
+use crate::time::Instant;
+
+/// Builds the server command for a port (`0`: any free port). Overrides the default command.
+pub type CommandFn = Arc<dyn Fn(u16) -> Command + Send + Sync>;
+
+/// How the server manager runs OpenCode.
+#[derive(Clone, Default)]
+pub struct ManagerOptions {
+    /// The `opencode` binary; else `OPENCODE_BIN`; else `opencode` found on `PATH`.
+    pub binary: Option<PathBuf>,
+    /// A custom command (sandboxing, extra flags). It must print OpenCode's `listening on` line.
+    pub command: Option<CommandFn>,
+    /// The project directory: the server's working directory and the clients' directory.
+    pub directory: Option<String>,
+    /// Basic auth for the clients (else from the environment).
+    pub auth: Option<Auth>,
+    /// Health monitor settings (`can_restart` is forced on).
+    pub health: HealthConfig,
+    /// Process lifecycle settings.
+    pub supervisor: SupervisorConfig,
+}
+
+impl core::fmt::Debug for ManagerOptions {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ManagerOptions")
+            .field("binary", &self.binary)
+            .field("command", &self.command.as_ref().map(|_| "<custom>"))
+            .field("directory", &self.directory)
+            .field("health", &self.health)
+            .field("supervisor", &self.supervisor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ManagerOptions {
+    /// `opencode serve --port {port} --hostname 127.0.0.1` with autoupdate off, in the project directory.
+    pub fn command(&self, port: u16) -> Command {
+        if let Some(make) = &self.command {
+            return make(port);
+        }
+        let bin = self
+            .binary
+            .clone()
+            .or_else(|| std::env::var_os("OPENCODE_BIN").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("opencode"));
+        let mut cmd = Command::new(bin);
+        cmd.args(["serve", "--hostname", "127.0.0.1", "--port"])
+            .arg(port.to_string())
+            .env("OPENCODE_DISABLE_AUTOUPDATE", "1");
+        if let Some(dir) = &self.directory {
+            cmd.current_dir(dir);
+        }
+        cmd
+    }
+}
+
+/// What the monitor and the manager report, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    /// The health monitor's state changed.
+    Health(HealthState),
+    /// Human feedback, e.g. "Connection lost. Reconnecting... (attempt 1/3)".
+    Notice(String),
+    /// The supervisor's state changed.
+    Server(SupervisorState),
+    /// A server process was started.
+    Spawned {
+        /// Its process id.
+        pid: u32,
+    },
+    /// The server is healthy at `url`; `moved`: a restart changed the URL (clients moved, events were lost).
+    Ready {
+        /// The server URL.
+        url: String,
+        /// The URL changed.
+        moved: bool,
+    },
+}
+
+/// Why [`ServerManager::ready`] has no server.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StartError {
+    /// The process did not start, exited early, or never became healthy.
+    Failed(StartFailure),
+    /// The URL it printed is unusable for the client.
+    Client(Error),
+    /// The manager stopped (or gave up) before the server was ready.
+    Stopped,
+}
+
+impl core::fmt::Display for StartError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            StartError::Failed(StartFailure::SpawnFailed(m)) => {
+                write!(f, "the OpenCode server could not be run: {m}")
+            }
+            StartError::Failed(StartFailure::Timeout) => {
+                f.write_str("the OpenCode server did not print its URL in time")
+            }
+            StartError::Failed(StartFailure::ExitedEarly { code }) => {
+                write!(f, "the OpenCode server exited before listening (code {code:?})")
+            }
+            StartError::Failed(StartFailure::HealthTimeout) => {
+                f.write_str("the OpenCode server listened but never became healthy")
+            }
+            StartError::Client(e) => write!(f, "the OpenCode server's URL is unusable: {e}"),
+            StartError::Stopped => f.write_str("the server manager stopped"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// The reconnect feedback line: "Connection lost. Reconnecting... (attempt k/N)", or "(attempt k)" without a
+/// limit.
+pub fn reconnect_notice(attempt: u32, max: Option<u32>) -> String {
+    match max {
+        Some(n) => format!("Connection lost. Reconnecting... (attempt {attempt}/{n})"),
+        None => format!("Connection lost. Reconnecting... (attempt {attempt})"),
+    }
+}
+
+enum Msg {
+    Line(u64, String),
+    Exited(u64, Option<i32>),
+    Stream(u64, Result<StreamEvent, Error>),
+    Version(u64, Result<String, ErrorKind>),
+    PortFree(bool),
+    Stop,
+}
+
+/// What the handles share with the loop.
+#[derive(Default)]
+struct Status {
+    ready: Option<Result<OpenCode, StartError>>,
+    opencode: Option<OpenCode>,
+    pid: Option<u32>,
+    finished: bool,
+}
+
+struct Common {
+    tx: Sender<Msg>,
+    reports: Receiver<Report>,
+    status: Arc<Mutex<Status>>,
+    /// Closed (never written) when `ready` is set, and `done` when the loop ends: a broadcast to every waiter.
+    ready: Receiver<()>,
+    done: Receiver<()>,
+}
+
+impl Common {
+    fn status(&self) -> std::sync::MutexGuard<'_, Status> {
+        self.status.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn stop(&self) {
+        let _ = self.tx.send(Msg::Stop).await;
+        let _ = self.done.recv().await;
+    }
+}
+
+/// A supervised `opencode serve`: started, health-monitored, restarted when the monitor decides, stopped on
+/// [`ServerManager::stop`] (or, without waiting, on drop).
+pub struct ServerManager {
+    common: Common,
+}
+
+impl core::fmt::Debug for ServerManager {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ServerManager")
+            .field("pid", &self.pid())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerManager {
+    /// Start the server on `host`; clients send through `front` (its options: timeouts, event idle timeout).
+    /// Returns at once: await [`ServerManager::ready`] for the first healthy server.
+    pub fn start<H: Host>(host: H, front: Front, options: ManagerOptions) -> ServerManager {
+        let health = HealthConfig {
+            can_restart: true,
+            ..options.health.clone()
+        };
+        let sup = Supervisor::new(options.supervisor.clone());
+        ServerManager {
+            common: Loop::spawn(host, front, health, Some((sup, options)), None),
+        }
+    }
+
+    /// Wait for the first healthy server: a client that follows it (across restarts and moves), or why the
+    /// start failed.
+    pub async fn ready(&self) -> Result<OpenCode, StartError> {
+        let _ = self.common.ready.recv().await;
+        self.common
+            .status()
+            .ready
+            .clone()
+            .unwrap_or(Err(StartError::Stopped))
+    }
+
+    /// The client, once the server listens.
+    pub fn client(&self) -> Option<OpenCode> {
+        self.common.status().opencode.clone()
+    }
+
+    /// The current server process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.common.status().pid
+    }
+
+    /// Every state change, in order (one consumer; items stay queued until read).
+    pub fn reports(&self) -> Receiver<Report> {
+        self.common.reports.clone()
+    }
+
+    /// `true` once the manager stopped (on request, or because it gave up).
+    pub fn is_finished(&self) -> bool {
+        self.common.status().finished
+    }
+
+    /// Stop: unsubscribe, SIGTERM the server, SIGKILL after the grace period, reap it. Returns when done.
+    pub async fn stop(&self) {
+        self.common.stop().await;
+    }
+}
+
+impl Drop for ServerManager {
+    fn drop(&mut self) {
+        // Without waiting: the loop stops the server by itself.
+        let _ = self.common.tx.try_send(Msg::Stop);
+    }
+}
+
+/// The health monitor alone, for a server someone else runs: reports Connecting, Healthy, Degraded (with
+/// reconnect notices) and Stopped; never restarts.
+pub struct HealthWatch {
+    common: Common,
+}
+
+impl core::fmt::Debug for HealthWatch {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("HealthWatch").finish_non_exhaustive()
+    }
+}
+
+impl HealthWatch {
+    /// Watch the server `opencode` talks to.
+    pub fn start<H: Host>(host: H, opencode: OpenCode, config: HealthConfig) -> HealthWatch {
+        let health = HealthConfig {
+            can_restart: false,
+            ..config
+        };
+        let front = opencode.front().clone();
+        HealthWatch {
+            common: Loop::spawn(host, front, health, None, Some(opencode)),
+        }
+    }
+
+    /// Every state change, in order (one consumer).
+    pub fn reports(&self) -> Receiver<Report> {
+        self.common.reports.clone()
+    }
+
+    /// Stop watching (unsubscribes). Returns when done.
+    pub async fn stop(&self) {
+        self.common.stop().await;
+    }
+}
+
+impl Drop for HealthWatch {
+    fn drop(&mut self) {
+        let _ = self.common.tx.try_send(Msg::Stop);
+    }
+}
+
+struct Loop<H: Host> {
+    host: H,
+    epoch: StdInstant,
+    front: Front,
+    monitor: HealthMonitor,
+    /// The supervisor and how to run the server, when this loop owns it.
+    server: Option<(Supervisor, ManagerOptions)>,
+    opencode: Option<OpenCode>,
+    tx: Sender<Msg>,
+    rx: Receiver<Msg>,
+    reports: Sender<Report>,
+    status: Arc<Mutex<Status>>,
+    ready_tx: Option<Sender<()>>,
+    _done_tx: Sender<()>,
+    /// The current subscription's generation and abort handle.
+    generation: u64,
+    subscription: Option<AbortHandle>,
+    /// The current process's generation and signal channel (while it runs).
+    child_gen: u64,
+    child: Option<Sender<Signal>>,
+    stopping: bool,
+}
+
+impl<H: Host> Loop<H> {
+    fn spawn(
+        host: H,
+        front: Front,
+        health: HealthConfig,
+        server: Option<(Supervisor, ManagerOptions)>,
+        opencode: Option<OpenCode>,
+    ) -> Common {
+        let (tx, rx) = async_channel::unbounded();
+        let (reports_tx, reports) = async_channel::unbounded();
+        let (ready_tx, ready) = async_channel::bounded(1);
+        let (done_tx, done) = async_channel::bounded(1);
+        let status = Arc::new(Mutex::new(Status {
+            opencode: opencode.clone(),
+            ..Status::default()
+        }));
+        let lp = Loop {
+            epoch: host.now(),
+            host: host.clone(),
+            front,
+            monitor: HealthMonitor::new(health),
+            server,
+            opencode,
+            tx: tx.clone(),
+            rx,
+            reports: reports_tx,
+            status: status.clone(),
+            ready_tx: Some(ready_tx),
+            _done_tx: done_tx,
+            generation: 0,
+            subscription: None,
+            child_gen: 0,
+            child: None,
+            stopping: false,
+        };
+        host.spawn(lp.run());
+        Common {
+            tx,
+            reports,
+            status,
+            ready,
+            done,
+        }
+    }
+
+    fn now(&self) -> Instant {
+        Instant::from_nanos(
+            u64::try_from(self.host.now().saturating_duration_since(self.epoch).as_nanos())
+                .unwrap_or(u64::MAX),
+        )
+    }
+
+    fn to_std(&self, at: Instant) -> StdInstant {
+        self.epoch + Duration::from_nanos(at.as_nanos())
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        let sup = self.server.as_ref().and_then(|(s, _)| s.poll_timeout());
+        match (self.monitor.poll_timeout(), sup) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    async fn run(mut self) {
+        let now = self.now();
+        match &mut self.server {
+            Some((sup, _)) => sup.start(now),
+            None => self.monitor.start(now),
+        }
+        self.act();
+        while !self.finished() {
+            let msg = match self.deadline() {
+                None => self.rx.recv().await.ok(),
+                Some(at) => {
+                    let sleep = self.host.sleep_until(self.to_std(at));
+                    let rx = self.rx.clone();
+                    or(async { rx.recv().await.ok() }, async {
+                        sleep.await;
+                        None
+                    })
+                    .await
+                }
+            };
+            if let Some(msg) = msg {
+                self.handle(msg);
+            }
+            // Deadlines are judged by the clock, not by which future won.
+            let now = self.now();
+            if self.monitor.poll_timeout().is_some_and(|d| d <= now) {
+                self.monitor.handle_timeout(now);
+            }
+            if let Some((sup, _)) = &mut self.server {
+                if sup.poll_timeout().is_some_and(|d| d <= now) {
+                    sup.handle_timeout(now);
+                }
+            }
+            self.act();
+        }
+        self.unsubscribe();
+        self.publish_ready(Err(StartError::Stopped));
+        let mut st = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        st.finished = true;
+        st.pid = None;
+    }
+
+    fn finished(&self) -> bool {
+        match &self.server {
+            None => matches!(self.monitor.state(), HealthState::Stopped(_)),
+            Some((sup, _)) => {
+                self.child.is_none()
+                    && matches!(
+                        sup.state(),
+                        SupervisorState::Stopped | SupervisorState::Failed(_)
+                    )
+                    && self.monitor.state() != &HealthState::Restarting
+            }
+        }
+    }
+
+    fn handle(&mut self, msg: Msg) {
+        let now = self.now();
+        match msg {
+            Msg::Line(gen, line) if gen == self.child_gen => {
+                if let Some((sup, _)) = &mut self.server {
+                    sup.handle_line(now, &line);
+                }
+            }
+            Msg::Exited(gen, code) if gen == self.child_gen => {
+                self.child = None;
+                self.status().pid = None;
+                if let Some((sup, _)) = &mut self.server {
+                    sup.handle_exited(now, code);
+                }
+            }
+            Msg::Stream(gen, item) if gen == self.generation => match item {
+                Ok(ev) => self.monitor.handle_stream(now, &ev),
+                Err(e) => {
+                    self.subscription = None;
+                    self.monitor.handle_stream_failed(now, e.kind());
+                }
+            },
+            Msg::Version(gen, v) if gen == self.generation => self.monitor.handle_version(now, v),
+            Msg::PortFree(free) => {
+                if let Some((sup, _)) = &mut self.server {
+                    sup.handle_port_probe(now, free);
+                }
+            }
+            Msg::Stop => {
+                if !self.stopping {
+                    self.stopping = true;
+                    self.monitor.stop(now);
+                    if let Some((sup, _)) = &mut self.server {
+                        sup.stop(now);
+                    }
+                }
+            }
+            // Items of an old subscription or process.
+            _ => {}
+        }
+    }
+
+    fn status(&self) -> std::sync::MutexGuard<'_, Status> {
+        self.status.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn report(&self, r: Report) {
+        let _ = self.reports.try_send(r);
+    }
+
+    fn publish_ready(&mut self, r: Result<OpenCode, StartError>) {
+        if let Some(tx) = self.ready_tx.take() {
+            self.status().ready = Some(r);
+            drop(tx);
+        }
+    }
+
+    /// Carry out both machines' outputs until both are quiet.
+    fn act(&mut self) {
+        loop {
+            let out = self.server.as_mut().and_then(|(s, _)| s.poll_output());
+            if let Some(o) = out {
+                self.supervisor_output(o);
+                continue;
+            }
+            if let Some(o) = self.monitor.poll_output() {
+                self.monitor_output(o);
+                continue;
+            }
+            return;
+        }
+    }
+
+    fn supervisor_output(&mut self, out: SupervisorOutput) {
+        let now = self.now();
+        match out {
+            SupervisorOutput::Spawn { port } => self.spawn_server(port),
+            SupervisorOutput::Signal(sig) => {
+                if let Some(tx) = &self.child {
+                    let _ = tx.try_send(sig);
+                }
+            }
+            SupervisorOutput::ProbePort(port) => {
+                let (host, tx) = (self.host.clone(), self.tx.clone());
+                self.host.spawn(async move {
+                    let free = host.port_is_free(port).await;
+                    let _ = tx.send(Msg::PortFree(free)).await;
+                });
+            }
+            SupervisorOutput::Listening { url } => {
+                if let Err(e) = self.point_at(&url) {
+                    self.publish_ready(Err(StartError::Client(e)));
+                    if let Some((sup, _)) = &mut self.server {
+                        sup.stop(now);
+                    }
+                    return;
+                }
+                if self.monitor.state() == &HealthState::Restarting {
+                    self.monitor.handle_restarted(now);
+                } else {
+                    self.monitor.start(now);
+                }
+            }
+            SupervisorOutput::Ready { url, moved } => {
+                self.report(Report::Ready {
+                    url: url.clone(),
+                    moved,
+                });
+                if moved {
+                    self.report(Report::Notice(format!(
+                        "The OpenCode server moved to {url}: events sent meanwhile are lost"
+                    )));
+                }
+                if let Some(oc) = self.opencode.clone() {
+                    self.publish_ready(Ok(oc));
+                }
+            }
+            SupervisorOutput::State(s) => {
+                if let SupervisorState::Failed(f) = &s {
+                    if self.monitor.state() == &HealthState::Restarting {
+                        self.monitor.handle_restart_failed(now);
+                    } else {
+                        self.publish_ready(Err(StartError::Failed(f.clone())));
+                    }
+                }
+                self.report(Report::Server(s));
+            }
+        }
+    }
+
+    /// Create the client at the first URL, move it at later ones.
+    fn point_at(&mut self, url: &str) -> Result<(), Error> {
+        match &self.opencode {
+            Some(oc) => oc.set_url(url)?,
+            None => {
+                let opts = self.server.as_ref().map(|(_, o)| o);
+                let options = OpenCodeOptions {
+                    url: url.to_string(),
+                    directory: opts.and_then(|o| o.directory.clone()),
+                    directory_mode: DirectoryMode::Query,
+                    auth: opts.and_then(|o| o.auth.clone()),
+                };
+                let oc = OpenCode::new(self.front.clone(), options)?;
+                self.status().opencode = Some(oc.clone());
+                self.opencode = Some(oc);
+            }
+        }
+        Ok(())
+    }
+
+    fn monitor_output(&mut self, out: HealthOutput) {
+        let now = self.now();
+        match out {
+            HealthOutput::Subscribe => self.subscribe(),
+            HealthOutput::Unsubscribe => self.unsubscribe(),
+            HealthOutput::FetchVersion => {
+                let (Some(oc), gen, tx) = (self.opencode.clone(), self.generation, self.tx.clone())
+                else {
+                    return;
+                };
+                self.host.spawn(async move {
+                    let v = oc.health().await.map(|h| h.version).map_err(Error::into_kind);
+                    let _ = tx.send(Msg::Version(gen, v)).await;
+                });
+            }
+            HealthOutput::RestartServer => {
+                if let Some((sup, _)) = &mut self.server {
+                    sup.restart(now);
+                }
+            }
+            HealthOutput::State(s) => {
+                self.report(Report::Health(s.clone()));
+                match &s {
+                    HealthState::Healthy { .. } => {
+                        if let Some((sup, _)) = &mut self.server {
+                            sup.handle_healthy(now);
+                        }
+                    }
+                    HealthState::Degraded { attempt } => {
+                        let max = self.monitor.config().max_connection_failures;
+                        self.report(Report::Notice(reconnect_notice(*attempt, Some(max))));
+                    }
+                    HealthState::Stopped(reason) if *reason != StopReason::Shutdown => {
+                        self.report(Report::Notice(format!(
+                            "The health monitor gave up: {reason:?}"
+                        )));
+                        if let Some((sup, _)) = &mut self.server {
+                            sup.stop(now);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// A fresh `/event` subscription; the previous one is aborted first (never two).
+    fn subscribe(&mut self) {
+        self.unsubscribe();
+        let Some(oc) = &self.opencode else { return };
+        let req = match oc.api().event_request() {
+            Ok(r) => r,
+            Err(e) => {
+                let now = self.now();
+                self.monitor.handle_stream_failed(now, &e);
+                return;
+            }
+        };
+        let mut stream = self
+            .front
+            .subscribe(req, crate::client::StreamOptions::default());
+        self.subscription = Some(stream.abort_handle());
+        let (gen, tx) = (self.generation, self.tx.clone());
+        self.host.spawn(async move {
+            while let Some(item) = stream.next().await {
+                let end = item.is_err();
+                if tx.send(Msg::Stream(gen, item)).await.is_err() || end {
+                    break;
+                }
+            }
+        });
+    }
+
+    fn unsubscribe(&mut self) {
+        // Items of the old subscription are dropped from now on.
+        self.generation += 1;
+        if let Some(h) = self.subscription.take() {
+            h.abort();
+        }
+    }
+
+    fn spawn_server(&mut self, port: u16) {
+        let now = self.now();
+        let Some((sup, opts)) = &mut self.server else {
+            return;
+        };
+        let mut child = match self.host.spawn_process(opts.command(port)) {
+            Ok(c) => c,
+            Err(e) => {
+                sup.handle_spawn_failed(now, &e.to_string());
+                return;
+            }
+        };
+        self.child_gen += 1;
+        let gen = self.child_gen;
+        if let Some(pid) = child.id() {
+            self.status().pid = Some(pid);
+            self.report(Report::Spawned { pid });
+        }
+        if let Some(p) = child.take_stdout() {
+            self.host.spawn(drain(p, self.tx.clone(), gen));
+        }
+        if let Some(p) = child.take_stderr() {
+            self.host.spawn(drain(p, self.tx.clone(), gen));
+        }
+        let (sig_tx, sig_rx) = async_channel::unbounded();
+        self.child = Some(sig_tx);
+        self.host.spawn(keep(child, sig_rx, self.tx.clone(), gen));
+    }
+}
+
+/// Read a pipe for the process's whole life, line by line (a full pipe would block the server).
+async fn drain<P: ConnRead>(mut pipe: P, tx: Sender<Msg>, gen: u64) {
+    let mut buf = vec![0u8; 4096];
+    let mut line: Vec<u8> = Vec::new();
+    loop {
+        let n = match pipe.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                let text = String::from_utf8_lossy(&line)
+                    .trim_end_matches('\r')
+                    .to_string();
+                line.clear();
+                // The manager may be gone; keep draining anyway until the process closes the pipe.
+                let _ = tx.try_send(Msg::Line(gen, text));
+            } else if line.len() < 64 * 1024 {
+                line.push(b);
+            }
+        }
+    }
+}
+
+/// Own the process: deliver signals, report its exit (it is reaped: no zombie). If the manager vanishes, kill
+/// the process rather than leave it behind.
+async fn keep<C: ChildProcess>(mut child: C, signals: Receiver<Signal>, tx: Sender<Msg>, gen: u64) {
+    enum Step {
+        Exited(Option<i32>),
+        Signal(Option<Signal>),
+    }
+    loop {
+        let step = or(
+            async { Step::Exited(child.wait().await.ok().and_then(|s| s.code())) },
+            async { Step::Signal(signals.recv().await.ok()) },
+        )
+        .await;
+        match step {
+            Step::Exited(code) => {
+                let _ = tx.send(Msg::Exited(gen, code)).await;
+                return;
+            }
+            Step::Signal(Some(Signal::Term)) => {
+                let _ = child.terminate();
+            }
+            Step::Signal(Some(Signal::Kill)) => {
+                let _ = child.kill();
+            }
+            Step::Signal(None) => {
+                let _ = child.kill();
+                let _ = child.wait().await;
+                return;
+            }
+        }
+    }
+}
