@@ -1,9 +1,8 @@
 //! Conformance scenarios, drivers, loopback hosts and the real-OpenCode fixture.
 
-pub mod blocking;
 pub mod mock_model;
+pub mod opencode_checks;
 pub mod opencode_fixture;
-pub mod opencode_manager;
 pub mod drivers;
 pub mod echo;
 pub mod loopback;

@@ -1,77 +1,212 @@
-//! kill -9 of the real server mid-stream: the monitor sees the stream break, counts the failed reconnects,
-//! decides a restart; the supervisor restarts the process on the same (free) port; the stream reconnects and
-//! health returns. The test only sends SIGKILL; every decision is the core's. Its own binary, so kill tests run
-//! one at a time.
+//! kill -9 of the real server mid-stream, on tokio and on mio: the runtime's own server manager sees the
+//! monitor report Degraded, restarts the server on the monitor's decision (same port, it is free), the
+//! user's event stream reconnects with a gap marker and health returns; stopping leaves no process behind.
+//! The test only sends SIGKILL. Its own binary, and one test at a time (a mutex), so kills never overlap.
 
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use plue_http_core::driver::opencode::{reconnect_notice, CommandFn, ManagerOptions, Report};
 use plue_http_core::opencode::{HealthState, SupervisorState};
-use plue_http_tests::opencode_manager::{Happened, Manager};
+use plue_http_core::sse::StreamEvent;
+use plue_http_tests::opencode_fixture::Sandbox;
 
-fn healthy(m: &Manager) -> bool {
-    matches!(m.monitor.state(), HealthState::Healthy { .. })
-        && matches!(m.supervisor.state(), SupervisorState::Running { .. })
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn options(sandbox: &Arc<Sandbox>) -> ManagerOptions {
+    let sb = sandbox.clone();
+    let command: CommandFn = Arc::new(move |port| sb.serve_command(port));
+    ManagerOptions {
+        command: Some(command),
+        ..ManagerOptions::default()
+    }
 }
 
-#[test]
-fn opencode_kill9_mid_stream_the_monitor_decides_and_the_server_comes_back() {
-    let mut m = Manager::new().unwrap();
-    m.start();
-    assert!(
-        m.run_until(Duration::from_secs(40), healthy),
-        "first start: {:?}",
-        m.log
-    );
-    let first_pid = m.pid().unwrap();
-    let url = m.supervisor.url().unwrap().to_string();
-    assert!(m
-        .log
-        .iter()
-        .any(|h| matches!(h, Happened::Health(HealthState::Healthy { version: Some(v) }) if v == "1.18.34")));
-    let before = m.log.len();
-
+fn sigkill(pid: u32) {
     // SAFETY: a plain syscall; the only thing the test does to the server.
-    unsafe { libc::kill(first_pid as i32, libc::SIGKILL) };
-    let t0 = Instant::now();
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+}
+
+fn healthy(r: &Report) -> bool {
+    matches!(r, Report::Health(HealthState::Healthy { .. }))
+}
+
+/// The supervisor's last word on a (re)start: healthy, clients may go.
+fn running(r: &Report) -> bool {
+    matches!(r, Report::Server(SupervisorState::Running { .. }))
+}
+
+/// The first start: spawned, listening, healthy with the version, ready at `url` (not moved).
+fn check_start(log: &[Report], url: &str) {
+    assert!(log.iter().any(|r| matches!(r, Report::Spawned { .. })), "{log:?}");
+    assert!(log.contains(&Report::Health(HealthState::Healthy {
+        version: Some("1.18.34".into())
+    })));
+    assert!(log.contains(&Report::Ready {
+        url: url.into(),
+        moved: false
+    }), "{log:?}");
+}
+
+/// After the kill: the process exit seen, Degraded with the reconnect notice, the restart decided, a new process,
+/// healthy again at the same URL (the port was free).
+fn check_recovery(after: &[Report], first_pid: u32, url: &str) -> u32 {
+    let pos = |pred: &dyn Fn(&Report) -> bool| {
+        after
+            .iter()
+            .position(pred)
+            .unwrap_or_else(|| panic!("missing in {after:?}"))
+    };
+    assert!(after.contains(&Report::Server(SupervisorState::Exited { code: None })));
+    let degraded = pos(&|r| *r == Report::Health(HealthState::Degraded { attempt: 1 }));
+    let notice = pos(&|r| *r == Report::Notice(reconnect_notice(1, Some(3))));
+    let restarting = pos(&|r| *r == Report::Health(HealthState::Restarting));
+    let spawned = pos(&|r| matches!(r, Report::Spawned { pid } if *pid != first_pid));
+    let back = pos(&healthy);
     assert!(
-        m.run_until(Duration::from_secs(60), |m| healthy(m)
-            && m.pid() != Some(first_pid)),
-        "recovery: {:?}",
-        &m.log[before..]
-    );
-    let recovered_in = t0.elapsed();
-    let after = &m.log[before..];
-    eprintln!("recovered in {recovered_in:?}: {after:?}");
-    let pos = |pred: &dyn Fn(&Happened) -> bool| after.iter().position(pred);
-    let degraded = pos(&|h| matches!(h, Happened::Health(HealthState::Degraded { attempt: 1 })));
-    let degraded2 = pos(&|h| matches!(h, Happened::Health(HealthState::Degraded { attempt: 2 })));
-    let restarting = pos(&|h| *h == Happened::Health(HealthState::Restarting));
-    let spawned = pos(&|h| matches!(h, Happened::Spawned(p) if *p != first_pid));
-    let back = pos(&|h| matches!(h, Happened::Health(HealthState::Healthy { .. })));
-    assert!(after.contains(&Happened::Server(SupervisorState::Exited { code: None })));
-    assert!(
-        degraded < degraded2 && degraded2 < restarting && restarting < spawned && spawned < back,
+        degraded < notice && notice < restarting && restarting < spawned && spawned < back,
         "order: {after:?}"
     );
-    assert!(degraded.is_some() && back.is_some());
-    // The port was free after the kill, so the server came back where it was.
-    assert!(after.contains(&Happened::Ready {
-        url: url.clone(),
+    assert!(after.contains(&Report::Ready {
+        url: url.into(),
         moved: false
     }));
-    let second_pid = m.pid().unwrap();
-    assert_ne!(second_pid, first_pid);
+    match after[spawned] {
+        Report::Spawned { pid } => pid,
+        _ => unreachable!(),
+    }
+}
 
-    m.stop();
-    assert!(
-        m.run_until(Duration::from_secs(15), |m| m.supervisor.state()
-            == &SupervisorState::Stopped)
-    );
-    assert_eq!(m.pid(), None);
-    for pid in [first_pid, second_pid] {
+fn assert_gone(pids: &[u32]) {
+    for pid in pids {
         assert!(
             !std::path::Path::new(&format!("/proc/{pid}")).exists(),
             "{pid} left behind"
         );
     }
+}
+
+#[test]
+fn opencode_tokio_kill9_mid_stream_the_manager_restarts_and_the_stream_resumes() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    use futures_lite::StreamExt;
+    use plue_http::tokio::opencode::{start_server, EventItem};
+    use plue_http_tests::opencode_checks::{next_report, open_events, within};
+
+    let sandbox = Arc::new(Sandbox::new().unwrap());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let m = start_server(options(&sandbox)).unwrap();
+        let reports = m.reports();
+        let oc = within(Duration::from_secs(60), "ready", m.ready())
+            .await
+            .unwrap();
+        let url = oc.url();
+        let mut log = Vec::new();
+        while !log.last().is_some_and(running) {
+            log.push(next_report(&reports, Duration::from_secs(60)).await);
+        }
+        check_start(&log, &url);
+        let first_pid = m.pid().unwrap();
+        let mut events = open_events(&oc).await;
+
+        sigkill(first_pid);
+        let t0 = std::time::Instant::now();
+        let mut after = Vec::new();
+        while !(after.contains(&Report::Health(HealthState::Restarting))
+            && after.last().is_some_and(running))
+        {
+            after.push(next_report(&reports, Duration::from_secs(60)).await);
+        }
+        eprintln!("tokio: healthy again {:?} after the kill: {after:?}", t0.elapsed());
+        let second_pid = check_recovery(&after, first_pid, &url);
+        assert_eq!(m.pid(), Some(second_pid));
+
+        // The user's stream reconnected by itself, with the gap marker, and the new server greets it.
+        let mut gap = false;
+        loop {
+            match within(Duration::from_secs(60), "stream resumes", events.next()).await {
+                Some(Ok(EventItem::Stream(StreamEvent::Resumed { .. }))) => gap = true,
+                Some(Ok(EventItem::Event(ev))) if gap && ev.is_connected() => break,
+                Some(Ok(_)) => {}
+                other => panic!("stream: {other:?}"),
+            }
+        }
+        assert_eq!(oc.health().await.unwrap().version, "1.18.34");
+        drop(events);
+
+        within(Duration::from_secs(30), "stop", m.stop()).await;
+        assert!(m.is_finished());
+        assert_eq!(m.pid(), None);
+        let rest: Vec<Report> = std::iter::from_fn(|| reports.try_recv().ok()).collect();
+        assert!(rest.contains(&Report::Server(SupervisorState::Stopped)), "{rest:?}");
+        assert_gone(&[first_pid, second_pid]);
+    });
+}
+
+#[test]
+fn opencode_mio_kill9_mid_stream_the_manager_restarts_and_the_stream_resumes() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    use plue_http::mio::opencode::{EventItem, ServerManager};
+
+    let sandbox = Arc::new(Sandbox::new().unwrap());
+    let m = ServerManager::start(options(&sandbox)).unwrap();
+    let mut reports = m.reports();
+    let mut next = || {
+        reports
+            .recv_timeout(Duration::from_secs(60))
+            .expect("a report within 60 s")
+    };
+    let c = m.ready().unwrap();
+    let url = c.url();
+    let mut log = Vec::new();
+    while !log.last().is_some_and(running) {
+        log.push(next());
+    }
+    check_start(&log, &url);
+    let first_pid = m.pid().unwrap();
+    let mut events = c.events();
+    loop {
+        match events.next_timeout(Duration::from_secs(30)).unwrap() {
+            Some(EventItem::Event(ev)) if ev.is_connected() => break,
+            Some(_) => {}
+            None => panic!("no first event"),
+        }
+    }
+
+    sigkill(first_pid);
+    let t0 = std::time::Instant::now();
+    let mut after = Vec::new();
+    while !(after.contains(&Report::Health(HealthState::Restarting)) && after.last().is_some_and(running)) {
+        after.push(next());
+    }
+    eprintln!("mio: healthy again {:?} after the kill: {after:?}", t0.elapsed());
+    let second_pid = check_recovery(&after, first_pid, &url);
+    assert_eq!(m.pid(), Some(second_pid));
+
+    let mut gap = false;
+    loop {
+        match events.next_timeout(Duration::from_secs(60)).unwrap() {
+            Some(EventItem::Stream(StreamEvent::Resumed { .. })) => gap = true,
+            Some(EventItem::Event(ev)) if gap && ev.is_connected() => break,
+            Some(_) => {}
+            None => panic!("the stream did not resume within 60 s"),
+        }
+    }
+    assert_eq!(c.health().unwrap().version, "1.18.34");
+    drop(events);
+
+    m.stop();
+    assert!(m.is_finished());
+    assert_eq!(m.pid(), None);
+    let mut rest = Vec::new();
+    while let Some(r) = reports.recv_timeout(Duration::from_millis(100)) {
+        rest.push(r);
+    }
+    assert!(rest.contains(&Report::Server(SupervisorState::Stopped)), "{rest:?}");
+    assert_gone(&[first_pid, second_pid]);
 }
