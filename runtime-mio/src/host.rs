@@ -60,14 +60,11 @@ fn timers() -> &'static Timers {
                             e.1.wake();
                         }
                     }
-                    let wait = heap
-                        .peek()
-                        .map_or(Duration::from_secs(3600), |e| e.0 - now);
-                    heap = t
-                        .cv
-                        .wait_timeout(heap, wait)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
+                    let wait = heap.peek().map_or(Duration::from_secs(3600), |e| e.0 - now);
+                    heap =
+                        t.cv.wait_timeout(heap, wait)
+                            .unwrap_or_else(|e| e.into_inner())
+                            .0;
                 }
             })
             .expect("cannot start the timer thread");

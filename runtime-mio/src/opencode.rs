@@ -177,10 +177,15 @@ pub struct ServerManager {
 impl ServerManager {
     /// Start the server; returns at once (see [`ServerManager::ready`]).
     pub fn start(options: ManagerOptions) -> Result<ServerManager, Error> {
-        let client = Client::new(Options::default())?;
-        Ok(ServerManager {
+        Ok(Self::start_with(&Client::new(Options::default())?, options))
+    }
+
+    /// [`ServerManager::start`] with clients sending through `client` (its timeouts, retry and reconnect
+    /// settings).
+    pub fn start_with(client: &Client, options: ManagerOptions) -> ServerManager {
+        ServerManager {
             inner: oc::ServerManager::start(ThreadHost, client.front.clone(), options),
-        })
+        }
     }
 
     /// Block until the first healthy server (or the start failed); the client follows it across restarts.

@@ -183,12 +183,15 @@ pub mod opencode {
 
     /// Start and supervise `opencode serve` (see [`ServerManager`]); clients use default HTTP options.
     pub fn start_server(options: ManagerOptions) -> Result<ServerManager, Error> {
-        let client = Client::new(Options::default())?;
-        Ok(ServerManager::start(
-            client.runtime().clone(),
-            (*client).clone(),
+        Ok(start_server_with(
+            &Client::new(Options::default())?,
             options,
         ))
+    }
+
+    /// [`start_server`] with clients sending through `client` (its timeouts, retry and reconnect settings).
+    pub fn start_server_with(client: &Client, options: ManagerOptions) -> ServerManager {
+        ServerManager::start(client.runtime().clone(), (**client).clone(), options)
     }
 
     /// Watch the health of a server someone else runs (never restarts it).

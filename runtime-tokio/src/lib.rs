@@ -201,7 +201,10 @@ fn entropy() -> u64 {
 
 /// SIGTERM to `pid`; `None` (already reaped) does nothing, so a reused pid is never hit.
 fn terminate(pid: Option<u32>) -> io::Result<()> {
-    let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()).and_then(rustix::process::Pid::from_raw) else {
+    let Some(pid) = pid
+        .and_then(|p| i32::try_from(p).ok())
+        .and_then(rustix::process::Pid::from_raw)
+    else {
         return Ok(());
     };
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).map_err(io::Error::from)
@@ -222,12 +225,15 @@ pub mod opencode {
 
     /// Start and supervise `opencode serve` (see [`ServerManager`]); clients use default HTTP options.
     pub fn start_server(options: ManagerOptions) -> Result<ServerManager, Error> {
-        let client = Client::new(Options::default())?;
-        Ok(ServerManager::start(
-            client.runtime().clone(),
-            (*client).clone(),
+        Ok(start_server_with(
+            &Client::new(Options::default())?,
             options,
         ))
+    }
+
+    /// [`start_server`] with clients sending through `client` (its timeouts, retry and reconnect settings).
+    pub fn start_server_with(client: &Client, options: ManagerOptions) -> ServerManager {
+        ServerManager::start(client.runtime().clone(), (**client).clone(), options)
     }
 
     /// Watch the health of a server someone else runs (never restarts it).

@@ -93,10 +93,7 @@ pub async fn every_typed_call(oc: &OpenCode, work: &Path) {
     );
     assert!(oc.agents().await.unwrap().iter().any(|a| a.name == "build"));
 
-    let parent = oc
-        .session_create(Some("typed calls"), None)
-        .await
-        .unwrap();
+    let parent = oc.session_create(Some("typed calls"), None).await.unwrap();
     assert!(parent.id.starts_with("ses_"));
     assert_eq!(parent.title, "typed calls");
     let child = oc
@@ -203,7 +200,10 @@ pub async fn chat_end_to_end(oc: &OpenCode) {
         follow(&mut events, &s.id).await
     })
     .await;
-    assert!(deltas.len() >= 2, "the reply streamed in pieces: {deltas:?}");
+    assert!(
+        deltas.len() >= 2,
+        "the reply streamed in pieces: {deltas:?}"
+    );
     assert_eq!(deltas.concat(), MockModel::REPLY);
     let message = answer.unwrap();
     assert_eq!(message.info.role, Role::Assistant);
@@ -235,4 +235,39 @@ pub async fn health_within_5s(reports: &async_channel::Receiver<Report>) {
             version: Some("1.18.34".into())
         })
     );
+}
+
+/// A client pointed at a dead address moves to the real server (`set_url`, what the manager does after a
+/// restart on a new port): its event stream yields the `Resubscribed` gap marker, then the new server's greeting.
+pub async fn moved_stream_follows(real_url: &str, oc: &OpenCode) {
+    let mut events = oc.events();
+    // Nothing listens on port 1: the stream reconnects.
+    loop {
+        match within(Duration::from_secs(30), "reconnecting", events.next()).await {
+            Some(Ok(EventItem::Stream(plue_http_core::sse::StreamEvent::Reconnecting {
+                ..
+            }))) => break,
+            Some(Ok(_)) => {}
+            other => panic!("stream: {other:?}"),
+        }
+    }
+    oc.set_url(real_url).unwrap();
+    assert_eq!(oc.url(), real_url);
+    let mut moved = false;
+    loop {
+        match within(Duration::from_secs(30), "moved", events.next()).await {
+            Some(Ok(EventItem::Resubscribed { url })) => {
+                assert_eq!(url, real_url);
+                moved = true;
+            }
+            Some(Ok(EventItem::Event(ev))) => {
+                assert!(moved, "an event before the gap marker: {ev:?}");
+                assert!(ev.is_connected(), "{ev:?}");
+                break;
+            }
+            Some(Ok(_)) => {}
+            other => panic!("stream: {other:?}"),
+        }
+    }
+    assert_eq!(oc.health().await.unwrap().version, "1.18.34");
 }

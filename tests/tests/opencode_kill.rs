@@ -1,4 +1,4 @@
-//! kill -9 of the real server mid-stream, on tokio and on mio: the runtime's own server manager sees the
+//! kill -9 of the real server mid-stream, on tokio, smol and mio: the runtime's own server manager sees the
 //! monitor report Degraded, restarts the server on the monitor's decision (same port, it is free), the
 //! user's event stream reconnects with a gap marker and health returns; stopping leaves no process behind.
 //! The test only sends SIGKILL. Its own binary, and one test at a time (a mutex), so kills never overlap.
@@ -6,7 +6,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use plue_http_core::driver::opencode::{reconnect_notice, CommandFn, ManagerOptions, Report};
+use plue_http_core::driver::opencode::{
+    reconnect_notice, CommandFn, ManagerOptions, Report, ServerManager,
+};
 use plue_http_core::opencode::{HealthState, SupervisorState};
 use plue_http_core::sse::StreamEvent;
 use plue_http_tests::opencode_fixture::Sandbox;
@@ -19,6 +21,14 @@ fn options(sandbox: &Arc<Sandbox>) -> ManagerOptions {
     ManagerOptions {
         command: Some(command),
         ..ManagerOptions::default()
+    }
+}
+
+/// Reconnect backoff capped at 2 s, so the user's stream is back soon after the server (defaults: up to 30 s).
+fn client_options() -> plue_http::Options {
+    plue_http::Options {
+        max_retry_delay: Duration::from_secs(2),
+        ..plue_http::Options::default()
     }
 }
 
@@ -38,14 +48,20 @@ fn running(r: &Report) -> bool {
 
 /// The first start: spawned, listening, healthy with the version, ready at `url` (not moved).
 fn check_start(log: &[Report], url: &str) {
-    assert!(log.iter().any(|r| matches!(r, Report::Spawned { .. })), "{log:?}");
+    assert!(
+        log.iter().any(|r| matches!(r, Report::Spawned { .. })),
+        "{log:?}"
+    );
     assert!(log.contains(&Report::Health(HealthState::Healthy {
         version: Some("1.18.34".into())
     })));
-    assert!(log.contains(&Report::Ready {
-        url: url.into(),
-        moved: false
-    }), "{log:?}");
+    assert!(
+        log.contains(&Report::Ready {
+            url: url.into(),
+            moved: false
+        }),
+        "{log:?}"
+    );
 }
 
 /// After the kill: the process exit seen, Degraded with the reconnect notice, the restart decided, a new process,
@@ -86,13 +102,74 @@ fn assert_gone(pids: &[u32]) {
     }
 }
 
+/// The scenario on an async runtime's manager.
+async fn kill_scenario(m: ServerManager) {
+    use futures_lite::StreamExt;
+    use plue_http_core::driver::opencode::EventItem;
+    use plue_http_tests::opencode_checks::{next_report, open_events, within};
+
+    let t_start = std::time::Instant::now();
+    let reports = m.reports();
+    let oc = within(Duration::from_secs(60), "ready", m.ready())
+        .await
+        .unwrap();
+    let url = oc.url();
+    let mut log = Vec::new();
+    while !log.last().is_some_and(running) {
+        log.push(next_report(&reports, Duration::from_secs(60)).await);
+    }
+    check_start(&log, &url);
+    let first_pid = m.pid().unwrap();
+    let mut events = open_events(&oc).await;
+    eprintln!("healthy {:?} after the start", t_start.elapsed());
+
+    sigkill(first_pid);
+    let t0 = std::time::Instant::now();
+    let mut after = Vec::new();
+    while !(after.contains(&Report::Health(HealthState::Restarting))
+        && after.last().is_some_and(running))
+    {
+        after.push(next_report(&reports, Duration::from_secs(60)).await);
+    }
+    eprintln!("healthy again {:?} after the kill: {after:?}", t0.elapsed());
+    let second_pid = check_recovery(&after, first_pid, &url);
+    assert_eq!(m.pid(), Some(second_pid));
+
+    // The user's stream came back with a gap marker (the manager resubscribes it once the new server is healthy,
+    // unless it reconnected by itself first) and the new server greets it.
+    let mut gap = false;
+    loop {
+        match within(Duration::from_secs(60), "stream resumes", events.next()).await {
+            Some(Ok(EventItem::Resubscribed { url: u })) => {
+                assert_eq!(u, url);
+                gap = true
+            }
+            Some(Ok(EventItem::Stream(StreamEvent::Resumed { .. }))) => gap = true,
+            Some(Ok(EventItem::Event(ev))) if gap && ev.is_connected() => break,
+            Some(Ok(other)) => eprintln!("{:?} {other:?}", t0.elapsed()),
+            other => panic!("stream: {other:?}"),
+        }
+    }
+    assert_eq!(oc.health().await.unwrap().version, "1.18.34");
+    drop(events);
+    eprintln!("stream resumed {:?} after the kill", t0.elapsed());
+
+    let t_stop = std::time::Instant::now();
+    within(Duration::from_secs(30), "stop", m.stop()).await;
+    eprintln!("stopped in {:?}", t_stop.elapsed());
+    assert!(m.is_finished());
+    assert_eq!(m.pid(), None);
+    let rest: Vec<Report> = std::iter::from_fn(|| reports.try_recv().ok()).collect();
+    assert!(
+        rest.contains(&Report::Server(SupervisorState::Stopped)),
+        "{rest:?}"
+    );
+    assert_gone(&[first_pid, second_pid]);
+}
+
 #[test]
 fn opencode_tokio_kill9_mid_stream_the_manager_restarts_and_the_stream_resumes() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    use futures_lite::StreamExt;
-    use plue_http::tokio::opencode::{start_server, EventItem};
-    use plue_http_tests::opencode_checks::{next_report, open_events, within};
-
     let sandbox = Arc::new(Sandbox::new().unwrap());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -100,51 +177,24 @@ fn opencode_tokio_kill9_mid_stream_the_manager_restarts_and_the_stream_resumes()
         .build()
         .unwrap();
     rt.block_on(async {
-        let m = start_server(options(&sandbox)).unwrap();
-        let reports = m.reports();
-        let oc = within(Duration::from_secs(60), "ready", m.ready())
-            .await
-            .unwrap();
-        let url = oc.url();
-        let mut log = Vec::new();
-        while !log.last().is_some_and(running) {
-            log.push(next_report(&reports, Duration::from_secs(60)).await);
-        }
-        check_start(&log, &url);
-        let first_pid = m.pid().unwrap();
-        let mut events = open_events(&oc).await;
+        let m = plue_http::tokio::opencode::start_server_with(
+            &plue_http::tokio::Client::new(client_options()).unwrap(),
+            options(&sandbox),
+        );
+        kill_scenario(m).await;
+    });
+}
 
-        sigkill(first_pid);
-        let t0 = std::time::Instant::now();
-        let mut after = Vec::new();
-        while !(after.contains(&Report::Health(HealthState::Restarting))
-            && after.last().is_some_and(running))
-        {
-            after.push(next_report(&reports, Duration::from_secs(60)).await);
-        }
-        eprintln!("tokio: healthy again {:?} after the kill: {after:?}", t0.elapsed());
-        let second_pid = check_recovery(&after, first_pid, &url);
-        assert_eq!(m.pid(), Some(second_pid));
-
-        // The user's stream reconnected by itself, with the gap marker, and the new server greets it.
-        let mut gap = false;
-        loop {
-            match within(Duration::from_secs(60), "stream resumes", events.next()).await {
-                Some(Ok(EventItem::Stream(StreamEvent::Resumed { .. }))) => gap = true,
-                Some(Ok(EventItem::Event(ev))) if gap && ev.is_connected() => break,
-                Some(Ok(_)) => {}
-                other => panic!("stream: {other:?}"),
-            }
-        }
-        assert_eq!(oc.health().await.unwrap().version, "1.18.34");
-        drop(events);
-
-        within(Duration::from_secs(30), "stop", m.stop()).await;
-        assert!(m.is_finished());
-        assert_eq!(m.pid(), None);
-        let rest: Vec<Report> = std::iter::from_fn(|| reports.try_recv().ok()).collect();
-        assert!(rest.contains(&Report::Server(SupervisorState::Stopped)), "{rest:?}");
-        assert_gone(&[first_pid, second_pid]);
+#[test]
+fn opencode_smol_kill9_mid_stream_the_manager_restarts_and_the_stream_resumes() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let sandbox = Arc::new(Sandbox::new().unwrap());
+    smol::block_on(async {
+        let m = plue_http::smol::opencode::start_server_with(
+            &plue_http::smol::Client::new(client_options()).unwrap(),
+            options(&sandbox),
+        );
+        kill_scenario(m).await;
     });
 }
 
@@ -154,7 +204,10 @@ fn opencode_mio_kill9_mid_stream_the_manager_restarts_and_the_stream_resumes() {
     use plue_http::mio::opencode::{EventItem, ServerManager};
 
     let sandbox = Arc::new(Sandbox::new().unwrap());
-    let m = ServerManager::start(options(&sandbox)).unwrap();
+    let m = ServerManager::start_with(
+        &plue_http::mio::Client::new(client_options()).unwrap(),
+        options(&sandbox),
+    );
     let mut reports = m.reports();
     let mut next = || {
         reports
@@ -181,16 +234,25 @@ fn opencode_mio_kill9_mid_stream_the_manager_restarts_and_the_stream_resumes() {
     sigkill(first_pid);
     let t0 = std::time::Instant::now();
     let mut after = Vec::new();
-    while !(after.contains(&Report::Health(HealthState::Restarting)) && after.last().is_some_and(running)) {
+    while !(after.contains(&Report::Health(HealthState::Restarting))
+        && after.last().is_some_and(running))
+    {
         after.push(next());
     }
-    eprintln!("mio: healthy again {:?} after the kill: {after:?}", t0.elapsed());
+    eprintln!(
+        "mio: healthy again {:?} after the kill: {after:?}",
+        t0.elapsed()
+    );
     let second_pid = check_recovery(&after, first_pid, &url);
     assert_eq!(m.pid(), Some(second_pid));
 
     let mut gap = false;
     loop {
         match events.next_timeout(Duration::from_secs(60)).unwrap() {
+            Some(EventItem::Resubscribed { url: u }) => {
+                assert_eq!(u, url);
+                gap = true
+            }
             Some(EventItem::Stream(StreamEvent::Resumed { .. })) => gap = true,
             Some(EventItem::Event(ev)) if gap && ev.is_connected() => break,
             Some(_) => {}
@@ -207,6 +269,42 @@ fn opencode_mio_kill9_mid_stream_the_manager_restarts_and_the_stream_resumes() {
     while let Some(r) = reports.recv_timeout(Duration::from_millis(100)) {
         rest.push(r);
     }
-    assert!(rest.contains(&Report::Server(SupervisorState::Stopped)), "{rest:?}");
+    assert!(
+        rest.contains(&Report::Server(SupervisorState::Stopped)),
+        "{rest:?}"
+    );
     assert_gone(&[first_pid, second_pid]);
+}
+
+#[test]
+fn opencode_manager_start_failures_are_typed_and_leave_nothing() {
+    use plue_http_core::driver::opencode::StartError;
+    use plue_http_core::opencode::supervisor::StartFailure;
+    let missing = ManagerOptions {
+        binary: Some("/nonexistent/opencode".into()),
+        ..ManagerOptions::default()
+    };
+    let m = plue_http::mio::opencode::ServerManager::start(missing.clone()).unwrap();
+    assert!(matches!(
+        m.ready(),
+        Err(StartError::Failed(StartFailure::SpawnFailed(_)))
+    ));
+    m.stop();
+    assert!(m.is_finished());
+
+    // A program that exits at once: drained, reaped, reported with its code.
+    let early = ManagerOptions {
+        command: Some(Arc::new(|_| std::process::Command::new("false"))),
+        ..ManagerOptions::default()
+    };
+    futures_lite::future::block_on(async {
+        let m = plue_http::smol::opencode::start_server(early).unwrap();
+        assert_eq!(
+            m.ready().await.unwrap_err(),
+            StartError::Failed(StartFailure::ExitedEarly { code: Some(1) })
+        );
+        m.stop().await;
+        assert!(m.is_finished());
+        assert_eq!(m.pid(), None);
+    });
 }

@@ -34,6 +34,12 @@ mod tokio_rt {
     }
 
     #[tokio::test]
+    async fn opencode_tokio_moved_server_event_stream_follows_with_a_gap_marker() {
+        let c = OpenCodeClient::new(OpenCodeOptions::new("http://127.0.0.1:1")).unwrap();
+        checks::moved_stream_follows(&shared().0, &c).await;
+    }
+
+    #[tokio::test]
     async fn opencode_tokio_error_bodies() {
         checks::error_bodies(&client()).await;
     }
@@ -55,10 +61,7 @@ mod tokio_rt {
             port: None,
         })
         .unwrap();
-        let open = OpenCodeClient::new(
-            OpenCodeOptions::new(server.url()).auth(None),
-        )
-        .unwrap();
+        let open = OpenCodeClient::new(OpenCodeOptions::new(server.url()).auth(None)).unwrap();
         // No credentials (and none in this process's environment): a 401 with an empty body, typed.
         if oc::env_auth().is_none() {
             let e = open.sessions().await.unwrap_err();
@@ -70,7 +73,10 @@ mod tokio_rt {
             let watch = oc::watch(&open, HealthConfig::default());
             let r = checks::next_report(&watch.reports(), Duration::from_secs(30)).await;
             assert!(
-                matches!(r, oc::Report::Health(HealthState::Stopped(oc::StopReason::Rejected(_)))),
+                matches!(
+                    r,
+                    oc::Report::Health(HealthState::Stopped(oc::StopReason::Rejected(_)))
+                ),
                 "{r:?}"
             );
         }
@@ -152,6 +158,12 @@ mod mio_rt {
     }
 
     #[test]
+    fn opencode_mio_moved_server_event_stream_follows_with_a_gap_marker() {
+        let c = OpenCodeClient::new(OpenCodeOptions::new("http://127.0.0.1:1")).unwrap();
+        block_on(checks::moved_stream_follows(&shared().0, c.opencode()));
+    }
+
+    #[test]
     fn opencode_mio_error_bodies() {
         block_on(checks::error_bodies(client().opencode()));
     }
@@ -178,7 +190,8 @@ mod mio_rt {
         }
         let s = c.session_create(Some("mio async"), None).unwrap();
         assert_eq!(c.session(&s.id).unwrap().title, "mio async");
-        c.prompt_async(&s.id, &PromptInput::text("Say hello")).unwrap();
+        c.prompt_async(&s.id, &PromptInput::text("Say hello"))
+            .unwrap();
         let mut follower = ReplyFollower::new(&s.id);
         let mut pieces = Vec::new();
         loop {
@@ -197,7 +210,10 @@ mod mio_rt {
         }
         assert!(pieces.len() >= 2, "{pieces:?}");
         assert_eq!(pieces.concat(), MockModel::REPLY);
-        assert_eq!(c.messages(&s.id).unwrap().last().map(|m| m.text()), Some(MockModel::REPLY.into()));
+        assert_eq!(
+            c.messages(&s.id).unwrap().last().map(|m| m.text()),
+            Some(MockModel::REPLY.into())
+        );
         assert!(c.session_delete(&s.id).unwrap());
     }
 }

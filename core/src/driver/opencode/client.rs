@@ -14,9 +14,9 @@ use crate::client::Options;
 use crate::driver::{Client, Front, Runtime};
 use crate::error::{Error, ErrorKind};
 use crate::opencode::{
-    Agent, Api, Auth, Call, Config, ConfigProviders, Event, GlobalEvent, Health,
-    MessageWithParts, OpenCodeOptions, PathInfo, PermissionReply, PermissionRequest, Project,
-    PromptInput, ProviderList, Session, SessionCreate, SessionStatus,
+    Agent, Api, Auth, Call, Config, ConfigProviders, Event, GlobalEvent, Health, MessageWithParts,
+    OpenCodeOptions, PathInfo, PermissionReply, PermissionRequest, Project, PromptInput,
+    ProviderList, Session, SessionCreate, SessionStatus,
 };
 
 /// Basic auth from `OPENCODE_SERVER_USERNAME` / `OPENCODE_SERVER_PASSWORD` (`None` without a password).
@@ -83,23 +83,35 @@ impl OpenCode {
         format!("http://{}", self.api().base_url().authority())
     }
 
-    /// Point every clone at `url` (the server manager restarted the server elsewhere). Live event streams
-    /// resubscribe there and yield [`EventItem::Moved`](super::EventItem::Moved): events in between are lost.
+    /// Point every clone at `url`. Live event streams resubscribe there and yield
+    /// [`EventItem::Resubscribed`](super::EventItem::Resubscribed): events in between are lost.
     pub fn set_url(&self, url: &str) -> Result<(), Error> {
+        if self.point_at(url)? {
+            self.resubscribe_streams();
+        }
+        Ok(())
+    }
+
+    /// Point every clone at `url` without touching live streams; `true` when the URL changed.
+    pub(crate) fn point_at(&self, url: &str) -> Result<bool, Error> {
         let mut api = self.shared.api.write().unwrap_or_else(|e| e.into_inner());
         let next = api.with_base_url(url).map_err(Error::new)?;
-        if next == *api {
-            return Ok(());
-        }
+        let changed = next != *api;
         *api = next;
-        drop(api);
+        Ok(changed)
+    }
+
+    /// Make every live event stream drop its connection and subscribe anew at the current URL, yielding
+    /// [`EventItem::Resubscribed`](super::EventItem::Resubscribed). The server manager calls this once a
+    /// restarted server is healthy, so streams do not wait out a backoff (or a connection the dying server
+    /// accepted but never answered).
+    pub fn resubscribe_streams(&self) {
         let url = self.url();
         self.shared
             .moves
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|tx| tx.try_send(url.clone()).is_ok());
-        Ok(())
     }
 
     /// A channel on which [`OpenCode::set_url`] announces moves.

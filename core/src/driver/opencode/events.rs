@@ -1,5 +1,5 @@
 //! Typed OpenCode event streams: the core's reconnecting [`EventStream`] with each event parsed, that follows
-//! the server to a new URL after a restart.
+//! the server across restarts and to a new URL.
 
 use core::pin::Pin;
 use core::task::{Context, Poll};
@@ -24,10 +24,10 @@ pub enum EventItem<T> {
     /// OpenCode has no replay, so resync), comments, skipped oversized events, and events whose data is not an
     /// OpenCode event (as their raw `StreamEvent::Event`).
     Stream(StreamEvent),
-    /// The server was restarted at a new URL and the stream resubscribed there: events sent in between are lost
-    /// (a gap marker, like `Resumed`).
-    Moved {
-        /// The new server URL.
+    /// The stream was dropped and opened anew at `url`, because the server was restarted (maybe at a new URL):
+    /// events sent in between are lost (a gap marker, like `Resumed`; resync).
+    Resubscribed {
+        /// The server URL now.
         url: String,
     },
 }
@@ -104,14 +104,14 @@ impl<T> Stream for Events<T> {
         let Some(_) = &self.inner else {
             return Poll::Ready(None);
         };
-        // A move wins over the old stream's items: they are stale (it reconnects to a dead address).
+        // A resubscription wins over the old stream's items: they are stale.
         let mut moved = None;
         while let Poll::Ready(Some(url)) = self.moves.as_mut().poll_next(cx) {
             moved = Some(url);
         }
         if let Some(url) = moved {
             self.subscribe();
-            return Poll::Ready(Some(Ok(EventItem::Moved { url })));
+            return Poll::Ready(Some(Ok(EventItem::Resubscribed { url })));
         }
         let parse = self.parse;
         let inner = self.inner.as_mut().expect("checked above");
@@ -125,12 +125,12 @@ impl<T> Stream for Events<T> {
                 self.inner = None;
                 Poll::Ready(Some(Err(e)))
             }
-            Poll::Ready(Some(Ok(StreamEvent::Event(sse)))) => Poll::Ready(Some(Ok(
-                match parse(&sse.data) {
+            Poll::Ready(Some(Ok(StreamEvent::Event(sse)))) => {
+                Poll::Ready(Some(Ok(match parse(&sse.data) {
                     Ok(ev) => EventItem::Event(ev),
                     Err(_) => EventItem::Stream(StreamEvent::Event(sse)),
-                },
-            ))),
+                })))
+            }
             Poll::Ready(Some(Ok(other))) => Poll::Ready(Some(Ok(EventItem::Stream(other)))),
         }
     }

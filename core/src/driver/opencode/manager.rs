@@ -126,7 +126,10 @@ impl core::fmt::Display for StartError {
                 f.write_str("the OpenCode server did not print its URL in time")
             }
             StartError::Failed(StartFailure::ExitedEarly { code }) => {
-                write!(f, "the OpenCode server exited before listening (code {code:?})")
+                write!(
+                    f,
+                    "the OpenCode server exited before listening (code {code:?})"
+                )
             }
             StartError::Failed(StartFailure::HealthTimeout) => {
                 f.write_str("the OpenCode server listened but never became healthy")
@@ -187,7 +190,9 @@ impl Common {
 }
 
 /// A supervised `opencode serve`: started, health-monitored, restarted when the monitor decides, stopped on
-/// [`ServerManager::stop`] (or, without waiting, on drop).
+/// [`ServerManager::stop`] (or, without waiting, on drop). After a restart the client it hands out points at the
+/// new URL and its event streams resubscribe with a gap marker
+/// ([`EventItem::Resubscribed`](super::EventItem::Resubscribed)).
 pub struct ServerManager {
     common: Common,
 }
@@ -370,8 +375,13 @@ impl<H: Host> Loop<H> {
 
     fn now(&self) -> Instant {
         Instant::from_nanos(
-            u64::try_from(self.host.now().saturating_duration_since(self.epoch).as_nanos())
-                .unwrap_or(u64::MAX),
+            u64::try_from(
+                self.host
+                    .now()
+                    .saturating_duration_since(self.epoch)
+                    .as_nanos(),
+            )
+            .unwrap_or(u64::MAX),
         )
     }
 
@@ -557,6 +567,10 @@ impl<H: Host> Loop<H> {
                     )));
                 }
                 if let Some(oc) = self.opencode.clone() {
+                    if self.ready_tx.is_none() {
+                        // A restart: streams must not wait out their backoff against the new process.
+                        oc.resubscribe_streams();
+                    }
                     self.publish_ready(Ok(oc));
                 }
             }
@@ -576,7 +590,10 @@ impl<H: Host> Loop<H> {
     /// Create the client at the first URL, move it at later ones.
     fn point_at(&mut self, url: &str) -> Result<(), Error> {
         match &self.opencode {
-            Some(oc) => oc.set_url(url)?,
+            // Streams resubscribe once the restarted server is healthy (`Ready`).
+            Some(oc) => {
+                oc.point_at(url)?;
+            }
             None => {
                 let opts = self.server.as_ref().map(|(_, o)| o);
                 let options = OpenCodeOptions {
@@ -604,7 +621,11 @@ impl<H: Host> Loop<H> {
                     return;
                 };
                 self.host.spawn(async move {
-                    let v = oc.health().await.map(|h| h.version).map_err(Error::into_kind);
+                    let v = oc
+                        .health()
+                        .await
+                        .map(|h| h.version)
+                        .map_err(Error::into_kind);
                     let _ = tx.send(Msg::Version(gen, v)).await;
                 });
             }
