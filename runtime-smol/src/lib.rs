@@ -191,11 +191,11 @@ pub mod opencode {
 
     /// [`start_server`] with clients sending through `client` (its timeouts, retry and reconnect settings).
     pub fn start_server_with(client: &Client, options: ManagerOptions) -> ServerManager {
-        ServerManager::start(client.runtime().clone(), (**client).clone(), options)
+        ServerManager::start(*client.runtime(), (**client).clone(), options)
     }
 
     /// Watch the health of a server someone else runs (never restarts it).
     pub fn watch(opencode: &OpenCode, config: HealthConfig) -> HealthWatch {
-        HealthWatch::start(SmolRuntime::default(), opencode.clone(), config)
+        HealthWatch::start(SmolRuntime, opencode.clone(), config)
     }
 }

@@ -71,16 +71,17 @@ pub(crate) fn open<R: Runtime>(
                     .await;
             }
             Some(Ok((r, w))) => {
-                if tx.send(Msg::Net(NetMsg::Connected(conn))).await.is_ok() {
-                    let io = Io {
-                        conn,
-                        gate: read_rx,
-                        data: write_rx,
-                        close: close_rx,
-                        tx,
-                    };
-                    io.run(r, w).await;
+                if tx.send(Msg::Net(NetMsg::Connected(conn))).await.is_err() {
+                    return;
                 }
+                let io = Io {
+                    conn,
+                    gate: read_rx,
+                    data: write_rx,
+                    close: close_rx,
+                    tx,
+                };
+                io.run(r, w).await;
             }
         }
     });

@@ -481,16 +481,14 @@ impl<H: Host> Loop<H> {
                     sup.handle_port_probe(now, free);
                 }
             }
-            Msg::Stop => {
-                if !self.stopping {
-                    self.stopping = true;
-                    self.monitor.stop(now);
-                    if let Some((sup, _)) = &mut self.server {
-                        sup.stop(now);
-                    }
+            Msg::Stop if !self.stopping => {
+                self.stopping = true;
+                self.monitor.stop(now);
+                if let Some((sup, _)) = &mut self.server {
+                    sup.stop(now);
                 }
             }
-            // Items of an old subscription or process.
+            // Items of an old subscription or process, a second Stop.
             _ => {}
         }
     }
