@@ -641,8 +641,10 @@ impl<H: Host> Loop<H> {
                         }
                     }
                     HealthState::Degraded { attempt } => {
-                        let max = self.monitor.config().max_connection_failures;
-                        self.report(Report::Notice(reconnect_notice(*attempt, Some(max))));
+                        // N is the restart threshold; a watch that cannot restart has no limit.
+                        let cfg = self.monitor.config();
+                        let max = cfg.can_restart.then_some(cfg.max_connection_failures);
+                        self.report(Report::Notice(reconnect_notice(*attempt, max)));
                     }
                     HealthState::Stopped(reason) if *reason != StopReason::Shutdown => {
                         self.report(Report::Notice(format!(
