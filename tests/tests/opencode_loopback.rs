@@ -27,6 +27,31 @@ fn until(mut next: impl FnMut() -> Option<Report>, stop: &Report) -> Vec<Report>
     seen
 }
 
+/// `/event` subscriptions the server holds open right now.
+fn open_event_streams(lb: &Loopback) -> usize {
+    let s = lb.server();
+    let mut conns: Vec<_> = s
+        .requests()
+        .iter()
+        .filter(|r| r.path() == "/event" && s.is_open(r.conn))
+        .map(|r| r.conn)
+        .collect();
+    conns.dedup();
+    conns.len()
+}
+
+/// No subscription left once stopped (the close may take a moment to reach the server).
+fn none_soon(lb: &Loopback) {
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    while open_event_streams(lb) > 0 {
+        assert!(
+            std::time::Instant::now() < end,
+            "a subscription was left behind"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn check_outage(seen: &[Report]) {
     let degraded = seen
         .iter()
@@ -73,7 +98,9 @@ fn opencode_watch_tokio_degrades_on_an_outage_and_recovers() {
         assert_eq!(until_async(healthy()).await, [healthy()]);
         lb.restart(Duration::from_secs(2));
         check_outage(&until_async(healthy()).await);
+        assert_eq!(open_event_streams(&lb), 1, "never two subscriptions");
         w.stop().await;
+        none_soon(&lb);
         let rest: Vec<Report> = std::iter::from_fn(|| reports.try_recv().ok()).collect();
         assert!(
             rest.iter()
@@ -94,5 +121,7 @@ fn opencode_watch_mio_degrades_on_an_outage_and_recovers() {
     assert_eq!(until(&mut next, &healthy()), [healthy()]);
     lb.restart(Duration::from_secs(2));
     check_outage(&until(&mut next, &healthy()));
+    assert_eq!(open_event_streams(&lb), 1, "never two subscriptions");
     w.stop();
+    none_soon(&lb);
 }
