@@ -130,12 +130,11 @@ impl Resp {
         match self.framing {
             Framing::Chunked if !self.http10 => {
                 let mut rest = &self.body[..];
-                let mut sizes = self.chunk_sizes.iter().cycle().filter(|s| **s > 0);
+                // Only non-zero sizes: cycling a filter over all-zero sizes would never yield (an endless test).
+                let nonzero: Vec<usize> = self.chunk_sizes.iter().filter(|s| **s > 0).map(|s| usize::from(*s)).collect();
+                let mut sizes = nonzero.iter().cycle();
                 while !rest.is_empty() {
-                    let n = sizes
-                        .next()
-                        .map_or(rest.len(), |s| usize::from(*s))
-                        .min(rest.len());
+                    let n = sizes.next().copied().unwrap_or(rest.len()).min(rest.len());
                     out.extend_from_slice(format!("{n:X}").as_bytes());
                     if self.extensions {
                         out.extend_from_slice(b" ;name=\"v;\\\"\"; flag");

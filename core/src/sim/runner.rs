@@ -69,9 +69,14 @@ impl fmt::Display for Failure {
             "simulation seed {} failed: {}",
             self.seed, self.violation
         )?;
+        let features = if cfg!(feature = "fault-replay-written") {
+            " --features fault"
+        } else {
+            ""
+        };
         writeln!(
             f,
-            "replay: PLUE_SIM_SEED={} cargo test -p plue-http-tests --test sim sim_replay_seed -- --nocapture",
+            "replay: PLUE_SIM_SEED={} cargo test -p plue-http-tests{features} --test sim sim_replay_seed -- --nocapture",
             self.seed
         )?;
         if let Some(subject) = &self.violation.subject {
@@ -160,7 +165,7 @@ fn run_inner(
 /// The request or stream a traced replay follows from the start.
 struct Focus {
     tags: Vec<String>,
-    /// `RequestId(n)` spellings of the ids it was given.
+    /// `RequestId(n)` spellings of the ids it was given and `ConnId(n)` of the connections that carried it.
     ids: Vec<String>,
     lines: Vec<String>,
 }
@@ -285,6 +290,14 @@ impl Sim {
             if let Some(f) = &mut self.focus {
                 if f.matches(&what) && f.lines.len() < 400 {
                     f.lines.push(line.clone());
+                    // Follow the connections that carried the subject, so their reads and failures show too.
+                    if let Some(rest) = what.strip_prefix("out Transmit(") {
+                        if let Some(conn) = rest.split(',').next() {
+                            if !f.ids.iter().any(|i| i == conn) {
+                                f.ids.push(conn.to_string());
+                            }
+                        }
+                    }
                 }
             }
             if line.len() > 240 {

@@ -1,0 +1,7 @@
+//! The subcommands.
+
+pub mod basic;
+pub mod chat;
+pub mod demo;
+pub mod events;
+pub mod serve;

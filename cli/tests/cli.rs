@@ -1,0 +1,601 @@
+//! The `plue` binary, run as a process: the demo against the embedded server, usage and connection errors, and
+//! `health`, `sessions`, `new`, `chat` against the real OpenCode server (1.18.34) with the loopback mock model.
+
+use std::io::Read;
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use plue_http_core::sim::fake_opencode::VERSION as EMBEDDED_VERSION;
+use plue_http_tests::mock_model::MockModel;
+use plue_http_tests::opencode_fixture;
+
+fn plue() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_plue"));
+    c.env_remove("OPENCODE_URL")
+        .env_remove("OPENCODE_BIN")
+        .env_remove("OPENCODE_SERVER_PASSWORD")
+        .stdin(Stdio::null());
+    c
+}
+
+fn run(args: &[&str]) -> (Output, String, String) {
+    let out = plue().args(args).output().expect("run plue");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, stdout, stderr)
+}
+
+/// Lines of `text` in order: each must appear after the previous one.
+fn assert_in_order(text: &str, lines: &[&str]) {
+    let mut at = 0;
+    for l in lines {
+        match text[at..].find(l) {
+            Some(i) => at += i + l.len(),
+            None => panic!("{l:?} missing (or out of order) in:\n{text}"),
+        }
+    }
+}
+
+#[test]
+fn cli_demo_shows_health_stream_reconnect_and_recovery_on_every_runtime() {
+    for rt in ["tokio", "smol", "mio"] {
+        let started = Instant::now();
+        let (out, stdout, stderr) = run(&["--runtime", rt, "demo"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{rt}: stdout:\n{stdout}\nstderr:\n{stderr}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{rt}: the demo took {:?}",
+            started.elapsed()
+        );
+        assert_in_order(
+            &stdout,
+            &[
+                &format!("runtime {rt}"),
+                &format!("[1/6] Health confirmed through /event: server.connected received, server version {EMBEDDED_VERSION}"),
+                "[2/6] Session created: ses_",
+                "[3/6] Chat: sending \"Hello, OpenCode!\"",
+                "Hello from the plue demo model. You said: Hello, OpenCode!\n",
+                "Reply complete: ",
+                "[4/6] Provider list fetched (",
+                "(1 model)",
+                "[5/6] Restarting the demo server",
+                "Connection lost. Reconnecting... (attempt 1/3)",
+                "[6/6] Request made during the outage: GET /session waits",
+                "Connection lost. Reconnecting... (attempt 2/3)",
+                "Reconnected: /event is live again and the server is healthy",
+                "Queued request completed after waiting",
+                "1 session listed",
+                "Demo complete in",
+            ],
+        );
+        // The reply streamed in several pieces.
+        let pieces: usize = stdout
+            .split("Reply complete: ")
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(pieces >= 4, "{rt}: {pieces} pieces\n{stdout}");
+    }
+}
+
+#[test]
+fn cli_embedded_default_serves_every_command_and_says_so() {
+    let (out, stdout, stderr) = run(&["health"]);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("Backend: embedded demo server at http://127.0.0.1:"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains(&format!("healthy, version {EMBEDDED_VERSION}")),
+        "{stdout}"
+    );
+
+    let (out, stdout, stderr) = run(&["events", "--count", "1"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "events --count ends by itself: {stderr}"
+    );
+    assert_eq!(stdout.trim(), "server.connected");
+
+    let (out, stdout, stderr) = run(&["--json", "chat", "ping"]);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect(l))
+        .collect();
+    let deltas = lines.iter().filter(|v| v["type"] == "delta").count();
+    let last = lines.last().expect("a reply line");
+    assert!(deltas >= 4, "{stdout}");
+    assert_eq!(last["type"], "reply");
+    assert_eq!(
+        last["text"],
+        "Hello from the plue demo model. You said: ping"
+    );
+    let streamed: String = lines
+        .iter()
+        .filter(|v| v["type"] == "delta")
+        .map(|v| v["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        streamed,
+        last["text"].as_str().unwrap(),
+        "the deltas add up to the final text"
+    );
+}
+
+#[test]
+fn cli_usage_errors_exit_2() {
+    let (out, _, stderr) = run(&["--runtime", "nope", "health"]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (out, _, stderr) = run(&["chat", "hi", "--model", "no-slash"]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is not provider/model"), "{stderr}");
+    let (out, _, stderr) = run(&["--url", "https://127.0.0.1:1", "sessions"]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+}
+
+#[test]
+fn cli_refused_connection_exits_3_with_one_sentence_naming_the_last_success() {
+    // A port nothing listens on: bind, note the port, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let (out, _, stderr) = run(&["--url", &url, "--runtime", "mio", "health"]);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let err = stderr
+        .lines()
+        .find(|l| l.starts_with("Error: "))
+        .expect("an error line");
+    assert!(
+        err.contains("Could not confirm health") && err.contains("connection refused"),
+        "{err}"
+    );
+    assert!(err.ends_with("nothing had succeeded before."), "{err}");
+    let help = plue().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for code in [
+        "0  success",
+        "1  the server answered",
+        "2  usage",
+        "3  cannot connect",
+        "4  timeout",
+    ] {
+        assert!(help.contains(code), "--help lacks {code:?}:\n{help}");
+    }
+}
+
+#[test]
+fn cli_real_opencode_health_new_sessions() {
+    let (url, _dir) = opencode_fixture::shared();
+    let (out, stdout, stderr) = run(&["--url", &url, "health"]);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains(&format!("version {}", opencode_fixture::VERSION)),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(&format!("Backend: OpenCode server at {url} (from --url")),
+        "{stderr}"
+    );
+
+    let (out, stdout, stderr) = run(&[
+        "--url",
+        &url,
+        "--runtime",
+        "mio",
+        "new",
+        "--title",
+        "plue cli test",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let id = stdout.split_whitespace().next().expect("an id").to_string();
+    assert!(id.starts_with("ses_"), "{stdout}");
+
+    let out = plue()
+        .env("OPENCODE_URL", &url)
+        .args(["-v", "sessions"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("(from OPENCODE_URL"), "{stderr}");
+    assert!(
+        stderr.contains("Sessions listed ("),
+        "-v prints latency: {stderr}"
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_else(|| panic!("{id} not listed:\n{stdout}"));
+    assert!(line.contains("plue cli test"), "{line}");
+
+    let (out, _, stderr) = run(&[
+        "--url",
+        &url,
+        "chat",
+        "hi",
+        "--session",
+        "ses_does_not_exist",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an unknown session is an API error: {stderr}"
+    );
+}
+
+/// Tests that start or load a real OpenCode server take the CPU for seconds; on two cores a starved server reads
+/// the mock's paced chunks all at once, so the streaming test never runs beside them.
+static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// One `plue chat` against `url`: stdout, and how long after the first two pieces reached stdout the whole reply
+/// was there.
+fn timed_chat(url: &str) -> (String, Duration) {
+    let mut child = plue()
+        .args(["--url", url, "chat", "Say hello"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn plue");
+    // Read stdout as it arrives, timestamping every read.
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send((Instant::now(), buf[..n].to_vec())).is_err() {
+                break;
+            }
+        }
+    });
+    let mut text = String::new();
+    let chunks = MockModel::chunks();
+    let two = format!("{}{}", chunks[0], chunks[1]);
+    let (mut t_two, mut t_all) = (None, None);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while let Ok((at, bytes)) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+    {
+        text.push_str(&String::from_utf8_lossy(&bytes));
+        if t_two.is_none() && text.contains(&two) {
+            t_two = Some(at);
+        }
+        if t_all.is_none() && text.contains(MockModel::REPLY) {
+            t_all = Some(at);
+        }
+    }
+    let status = child.wait().unwrap();
+    let _ = reader.join();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "stdout:\n{text}\nstderr:\n{stderr}");
+    assert!(
+        text.contains(&format!("Final reply: {}", MockModel::REPLY)),
+        "{text}"
+    );
+    assert!(
+        text.starts_with(MockModel::REPLY),
+        "the streamed pieces come first, in order:\n{text}"
+    );
+    let (t_two, t_all) = (
+        t_two.expect("two pieces seen"),
+        t_all.expect("whole reply seen"),
+    );
+    (text, t_all.duration_since(t_two))
+}
+
+#[test]
+fn cli_real_opencode_chat_streams_pieces_before_the_prompt_completes() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let (url, _dir) = opencode_fixture::shared();
+    // The mock sends the last three pieces at least 3 × 120 ms after the second: if the first two reached
+    // stdout well before the whole reply, they streamed while the model was still answering. A plue that
+    // buffered its output fails every attempt; a server starved of CPU by another process can bunch the
+    // deltas once, so up to three attempts are made.
+    let mut leads = Vec::new();
+    for _ in 0..3 {
+        let (_, lead) = timed_chat(&url);
+        leads.push(lead);
+        if lead >= Duration::from_millis(200) {
+            return;
+        }
+    }
+    panic!(
+        "the reply never streamed: the whole reply followed the first two pieces after {leads:?}"
+    );
+}
+
+/// The processes `pid` started (children of any of its threads).
+fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let list = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        out.extend(
+            list.split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok()),
+        );
+    }
+    out
+}
+
+/// Everything a child prints on stdout and stderr, as it arrives, on one channel.
+fn merged_output(child: &mut std::process::Child) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel::<String>();
+    let pipes: [Box<dyn Read + Send>; 2] = [
+        Box::new(child.stdout.take().unwrap()),
+        Box::new(child.stderr.take().unwrap()),
+    ];
+    for mut pipe in pipes {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0
+                    || tx
+                        .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                        .is_err()
+                {
+                    break;
+                }
+            }
+        });
+    }
+    rx
+}
+
+/// Read `rx` into `out` until `done(out)` holds; panic with the output after `limit`.
+fn read_until(
+    rx: &mpsc::Receiver<String>,
+    out: &mut String,
+    limit: Duration,
+    done: impl Fn(&str) -> bool,
+) {
+    let deadline = Instant::now() + limit;
+    while !done(out) {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(s) => out.push_str(&s),
+            Err(_) => panic!("gave up waiting; output so far:\n{out}"),
+        }
+    }
+}
+
+#[test]
+fn cli_serve_restarts_a_killed_opencode_and_stops_it_on_sigterm() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let sandbox = opencode_fixture::Sandbox::new().expect("sandbox");
+    let bin = opencode_fixture::ensure_installed().expect("opencode installed");
+    let root = sandbox.work_dir().parent().unwrap().to_path_buf();
+    let mut child = plue()
+        .args(["serve", "--bin"])
+        .arg(&bin)
+        .current_dir(sandbox.work_dir())
+        .env("XDG_CONFIG_HOME", root.join("config"))
+        .env("XDG_DATA_HOME", root.join("data"))
+        .env("XDG_CACHE_HOME", root.join("cache"))
+        .env("XDG_STATE_HOME", root.join("state"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn plue serve");
+    let rx = merged_output(&mut child);
+    let mut out = String::new();
+    read_until(&rx, &mut out, Duration::from_secs(90), |o| {
+        o.split("OpenCode server ready at ")
+            .nth(1)
+            .is_some_and(|r| r.contains(' '))
+    });
+    let url = out
+        .split("OpenCode server ready at ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let (o, stdout, stderr) = run(&["--url", &url, "health"]);
+    assert_eq!(o.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains(opencode_fixture::VERSION), "{stdout}");
+
+    // kill -9 the server: the health monitor counts the failed reconnects and decides the restart itself.
+    let first = children(child.id());
+    assert_eq!(first.len(), 1, "one server process: {first:?}");
+    // SAFETY: plain syscalls on processes this test started.
+    unsafe { libc::kill(first[0] as i32, libc::SIGKILL) };
+    read_until(&rx, &mut out, Duration::from_secs(90), |o| {
+        o.matches("OpenCode server running at ").count() >= 2
+    });
+    assert_in_order(
+        &out,
+        &[
+            "Connection lost. Reconnecting... (attempt 1/3)",
+            "Connection lost. Reconnecting... (attempt 2/3)",
+            "The server stopped answering: restarting it",
+            "Restarting the OpenCode server...",
+            "OpenCode server healthy (version",
+        ],
+    );
+    let second = children(child.id());
+    assert!(
+        second.len() == 1 && second != first,
+        "a new server process: {first:?} then {second:?}"
+    );
+    let url = out
+        .rsplit("OpenCode server running at ")
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let (o, stdout, stderr) = run(&["--url", &url, "health"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "healthy again after the restart: {stdout}{stderr}"
+    );
+
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    while let Ok(s) = rx.recv_timeout(Duration::from_secs(2)) {
+        out.push_str(&s);
+    }
+    assert_eq!(status.code(), Some(0), "{out}");
+    assert_in_order(
+        &out,
+        &[
+            "Stopping the OpenCode server (SIGTERM)",
+            "OpenCode server stopped",
+            "OpenCode server stopped.",
+        ],
+    );
+    // The supervisor reaped the server: nothing listens there any more and no process is left.
+    let addr = url.trim_start_matches("http://");
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "the server at {url} still runs"
+    );
+    let gone = (0..20).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        !std::path::Path::new(&format!("/proc/{}", second[0])).exists()
+    });
+    assert!(gone, "server process {} left behind", second[0]);
+}
+
+#[test]
+fn cli_real_opencode_events_show_a_session_created_by_another_plue() {
+    let (url, _dir) = opencode_fixture::shared();
+    let mut tail = plue()
+        .args(["--url", &url, "--runtime", "smol", "events"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn plue events");
+    let mut stdout = tail.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0
+                || tx
+                    .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                    .is_err()
+            {
+                break;
+            }
+        }
+    });
+    // The stream is live once its first event (server.connected) is printed.
+    let mut out = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("a first event");
+    assert!(out.starts_with("server.connected"), "{out}");
+    let (o, created, stderr) = run(&["--url", &url, "new", "--title", "seen by events"]);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let id = created.split_whitespace().next().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !out.contains(&format!("session.created {id} \"seen by events\"")) {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(s) => out.push_str(&s),
+            Err(_) => {
+                let _ = tail.kill();
+                panic!("no session.created for {id}:\n{out}");
+            }
+        }
+    }
+    // Other tests use the same server meanwhile: stop tailing once our event was seen.
+    let _ = tail.kill();
+    let _ = tail.wait();
+}
+
+#[test]
+fn cli_spawn_starts_a_real_opencode_for_one_command_and_stops_it() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let sandbox = opencode_fixture::Sandbox::new().expect("sandbox");
+    let bin = opencode_fixture::ensure_installed().expect("opencode installed");
+    let root = sandbox.work_dir().parent().unwrap().to_path_buf();
+    let out = plue()
+        .args(["--spawn", "health"])
+        .env("OPENCODE_BIN", &bin)
+        .current_dir(sandbox.work_dir())
+        .env("XDG_CONFIG_HOME", root.join("config"))
+        .env("XDG_DATA_HOME", root.join("data"))
+        .env("XDG_CACHE_HOME", root.join("cache"))
+        .env("XDG_STATE_HOME", root.join("state"))
+        .output()
+        .expect("run plue --spawn");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("version {}", opencode_fixture::VERSION)),
+        "{stdout}"
+    );
+    assert_in_order(
+        &stderr,
+        &[
+            "Backend: OpenCode server started by plue from",
+            "OpenCode server running at http://127.0.0.1:",
+            "OpenCode server stopped",
+        ],
+    );
+    let url = stderr
+        .split("OpenCode server running at ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    assert!(
+        std::net::TcpStream::connect(url.trim_start_matches("http://")).is_err(),
+        "{url} still listens"
+    );
+}
+
+#[test]
+fn cli_silent_server_is_a_timeout_exit_4() {
+    // A server that accepts and never answers: the first /event event never comes.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            held.push(conn);
+        }
+    });
+    let started = Instant::now();
+    let (out, _, stderr) = run(&["--url", &url, "health"]);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("no event arrived on /event within 5 s"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+}
