@@ -20,10 +20,13 @@ mod client;
 mod events;
 mod host;
 mod manager;
+mod process;
+mod report;
+mod run;
 
 pub use client::{env_auth, with_env_auth, OpenCode, OpenCodeClient};
 pub use events::{EventItem, Events};
 pub use host::Host;
-pub use manager::{
-    reconnect_notice, CommandFn, HealthWatch, ManagerOptions, Report, ServerManager, StartError,
-};
+pub use manager::{HealthWatch, ServerManager};
+pub use process::{CommandFn, ManagerOptions};
+pub use report::{reconnect_notice, Report, StartError};
