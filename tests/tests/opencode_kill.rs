@@ -308,3 +308,54 @@ fn opencode_manager_start_failures_are_typed_and_leave_nothing() {
         assert_eq!(m.pid(), None);
     });
 }
+
+#[test]
+fn opencode_manager_stop_escalates_to_sigkill_after_the_grace_period() {
+    use plue_http_core::opencode::SupervisorConfig;
+    // A "server" that prints the listening line and ignores SIGTERM (the ignored disposition survives `exec`).
+    let stubborn = ManagerOptions {
+        command: Some(Arc::new(|_| {
+            let mut c = std::process::Command::new("sh");
+            c.args([
+                "-c",
+                "trap '' TERM; echo 'opencode server listening on http://127.0.0.1:1'; exec sleep 60",
+            ]);
+            c
+        })),
+        supervisor: SupervisorConfig {
+            stop_grace: Duration::from_millis(300),
+            ..SupervisorConfig::default()
+        },
+        ..ManagerOptions::default()
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use plue_http_tests::opencode_checks::{next_report, within};
+        let m = plue_http::tokio::opencode::start_server(stubborn).unwrap();
+        let reports = m.reports();
+        let mut seen = Vec::new();
+        while !matches!(
+            seen.last(),
+            Some(Report::Server(SupervisorState::WaitingHealth { .. }))
+        ) {
+            seen.push(next_report(&reports, Duration::from_secs(10)).await);
+        }
+        let pid = m.pid().unwrap();
+        within(Duration::from_secs(10), "stop", m.stop()).await;
+        let rest: Vec<Report> = std::iter::from_fn(|| reports.try_recv().ok()).collect();
+        assert!(
+            rest.contains(&Report::Server(SupervisorState::Stopping)),
+            "{rest:?}"
+        );
+        assert!(
+            rest.contains(&Report::Server(SupervisorState::Stopped)),
+            "{rest:?}"
+        );
+        assert_gone(&[pid]);
+        // Never healthy, so `ready` says why.
+        assert!(m.ready().await.is_err());
+    });
+}
