@@ -359,3 +359,100 @@ fn opencode_manager_stop_escalates_to_sigkill_after_the_grace_period() {
         assert!(m.ready().await.is_err());
     });
 }
+
+/// The port is taken after the kill (a listener that accepts and drops every connection): the manager restarts
+/// the server on a new port, the client it handed out moves there, and the user's stream resubscribes with the
+/// gap marker naming the new URL.
+#[test]
+fn opencode_tokio_kill9_with_the_port_taken_the_server_moves_and_clients_follow() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let sandbox = Arc::new(Sandbox::new().unwrap());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use futures_lite::StreamExt;
+        use plue_http::tokio::opencode::EventItem;
+        use plue_http_tests::opencode_checks::{next_report, open_events, within};
+
+        let m = plue_http::tokio::opencode::start_server_with(
+            &plue_http::tokio::Client::new(client_options()).unwrap(),
+            options(&sandbox),
+        );
+        let reports = m.reports();
+        let oc = within(Duration::from_secs(60), "ready", m.ready())
+            .await
+            .unwrap();
+        let old_url = oc.url();
+        while !next_report(&reports, Duration::from_secs(60))
+            .await
+            .eq(&Report::Server(SupervisorState::Running {
+                url: old_url.clone(),
+            }))
+        {}
+        let mut events = open_events(&oc).await;
+        let first_pid = m.pid().unwrap();
+
+        sigkill(first_pid);
+        // Take the port back at once, and refuse to serve on it.
+        let port = old_url.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+        let squatter = loop {
+            match std::net::TcpListener::bind(("127.0.0.1", port)) {
+                Ok(l) => break l,
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        };
+        std::thread::spawn(move || {
+            for conn in squatter.incoming() {
+                drop(conn);
+            }
+        });
+
+        let mut after = Vec::new();
+        let new_url = loop {
+            let r = next_report(&reports, Duration::from_secs(60)).await;
+            after.push(r.clone());
+            if let Report::Ready { url, moved } = r {
+                assert!(moved, "{after:?}");
+                break url;
+            }
+        };
+        assert_ne!(new_url, old_url);
+        assert!(
+            after.contains(&Report::Health(HealthState::Restarting)),
+            "{after:?}"
+        );
+        assert_eq!(
+            oc.url(),
+            new_url,
+            "the client handed out follows the server"
+        );
+        assert_eq!(oc.health().await.unwrap().version, "1.18.34");
+        loop {
+            match within(Duration::from_secs(30), "resubscribed", events.next()).await {
+                Some(Ok(EventItem::Resubscribed { url })) => {
+                    assert_eq!(url, new_url);
+                    break;
+                }
+                Some(Ok(_)) => {}
+                other => panic!("stream: {other:?}"),
+            }
+        }
+        loop {
+            match within(Duration::from_secs(30), "greeting", events.next()).await {
+                Some(Ok(EventItem::Event(ev))) => {
+                    assert!(ev.is_connected(), "{ev:?}");
+                    break;
+                }
+                Some(Ok(_)) => {}
+                other => panic!("stream: {other:?}"),
+            }
+        }
+        drop(events);
+        let second_pid = m.pid().unwrap();
+        within(Duration::from_secs(30), "stop", m.stop()).await;
+        assert_gone(&[first_pid, second_pid]);
+    });
+}
