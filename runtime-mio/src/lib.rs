@@ -19,6 +19,8 @@
 #![deny(missing_docs)]
 
 mod event_loop;
+mod host;
+pub mod opencode;
 
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
@@ -344,7 +346,7 @@ impl Wake for Unpark {
 }
 
 /// `block_on` with a limit: `None` when `fut` is not ready within `timeout`.
-fn block_on_timeout<F: Future>(fut: F, timeout: Duration) -> Option<F::Output> {
+pub(crate) fn block_on_timeout<F: Future>(fut: F, timeout: Duration) -> Option<F::Output> {
     let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
     let mut cx = Context::from_waker(&waker);
     let mut fut = std::pin::pin!(fut);

@@ -147,11 +147,55 @@ impl ChildProcess for Child {
         self.0.stderr.take().map(Pipe::Stderr)
     }
 
+    fn terminate(&mut self) -> io::Result<()> {
+        // Not reaped yet (`try_status` says so), so the pid is still this child's.
+        if self.0.try_status()?.is_some() {
+            return Ok(());
+        }
+        let pid = i32::try_from(self.0.id())
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+            .ok_or_else(|| io::Error::other("invalid pid"))?;
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).map_err(io::Error::from)
+    }
+
     fn kill(&mut self) -> io::Result<()> {
         self.0.kill()
     }
 
     async fn wait(&mut self) -> io::Result<ExitStatus> {
         self.0.status().await
+    }
+}
+
+/// OpenCode on smol: the typed client, typed event streams, the health monitor and the server manager.
+pub mod opencode {
+    pub use plue_http_core::driver::opencode::{
+        env_auth, reconnect_notice, EventItem, Events, HealthWatch, ManagerOptions, OpenCode,
+        Report, ServerManager, StartError,
+    };
+    pub use plue_http_core::opencode::*;
+
+    use super::{Client, Error, Options, SmolRuntime};
+
+    /// The OpenCode client on smol.
+    pub type OpenCodeClient = plue_http_core::driver::opencode::OpenCodeClient<SmolRuntime>;
+
+    /// Start and supervise `opencode serve` (see [`ServerManager`]); clients use default HTTP options.
+    pub fn start_server(options: ManagerOptions) -> Result<ServerManager, Error> {
+        Ok(start_server_with(
+            &Client::new(Options::default())?,
+            options,
+        ))
+    }
+
+    /// [`start_server`] with clients sending through `client` (its timeouts, retry and reconnect settings).
+    pub fn start_server_with(client: &Client, options: ManagerOptions) -> ServerManager {
+        ServerManager::start(*client.runtime(), (**client).clone(), options)
+    }
+
+    /// Watch the health of a server someone else runs (never restarts it).
+    pub fn watch(opencode: &OpenCode, config: HealthConfig) -> HealthWatch {
+        HealthWatch::start(SmolRuntime, opencode.clone(), config)
     }
 }

@@ -174,6 +174,10 @@ impl ChildProcess for Child {
         self.0.stderr.take().map(Pipe::Stderr)
     }
 
+    fn terminate(&mut self) -> io::Result<()> {
+        terminate(self.0.id())
+    }
+
     fn kill(&mut self) -> io::Result<()> {
         self.0.start_kill()
     }
@@ -193,4 +197,47 @@ fn entropy() -> u64 {
             .unwrap_or_default(),
     );
     h.finish()
+}
+
+/// SIGTERM to `pid`; `None` (already reaped) does nothing, so a reused pid is never hit.
+fn terminate(pid: Option<u32>) -> io::Result<()> {
+    let Some(pid) = pid
+        .and_then(|p| i32::try_from(p).ok())
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return Ok(());
+    };
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).map_err(io::Error::from)
+}
+
+/// OpenCode on tokio: the typed client, typed event streams, the health monitor and the server manager.
+pub mod opencode {
+    pub use plue_http_core::driver::opencode::{
+        env_auth, reconnect_notice, EventItem, Events, HealthWatch, ManagerOptions, OpenCode,
+        Report, ServerManager, StartError,
+    };
+    pub use plue_http_core::opencode::*;
+
+    use super::{Client, Error, Options, TokioRuntime};
+
+    /// The OpenCode client on tokio.
+    pub type OpenCodeClient = plue_http_core::driver::opencode::OpenCodeClient<TokioRuntime>;
+
+    /// Start and supervise `opencode serve` (see [`ServerManager`]); clients use default HTTP options.
+    pub fn start_server(options: ManagerOptions) -> Result<ServerManager, Error> {
+        Ok(start_server_with(
+            &Client::new(Options::default())?,
+            options,
+        ))
+    }
+
+    /// [`start_server`] with clients sending through `client` (its timeouts, retry and reconnect settings).
+    pub fn start_server_with(client: &Client, options: ManagerOptions) -> ServerManager {
+        ServerManager::start(client.runtime().clone(), (**client).clone(), options)
+    }
+
+    /// Watch the health of a server someone else runs (never restarts it).
+    pub fn watch(opencode: &OpenCode, config: HealthConfig) -> HealthWatch {
+        HealthWatch::start(TokioRuntime::default(), opencode.clone(), config)
+    }
 }

@@ -187,6 +187,24 @@ impl Sandbox {
     /// `opencode serve --hostname 127.0.0.1 --pure --port {port}` in this sandbox, in its own process group,
     /// with piped output, killed by the kernel if the test process dies.
     pub fn command(&self, port: u16, password: Option<&str>) -> Command {
+        let mut cmd = self.serve_command(port);
+        cmd.process_group(0);
+        if let Some(pw) = password {
+            cmd.env("OPENCODE_SERVER_PASSWORD", pw);
+        }
+        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        cmd
+    }
+
+    /// `opencode serve --hostname 127.0.0.1 --pure --port {port}` in this sandbox, nothing else: what a server
+    /// manager spawns (it owns stdio, signals and reaping).
+    pub fn serve_command(&self, port: u16) -> Command {
         let mut cmd = Command::new(&self.bin);
         cmd.args(["serve", "--hostname", "127.0.0.1", "--pure", "--port"])
             .arg(port.to_string())
@@ -200,18 +218,7 @@ impl Sandbox {
             .env_remove("OPENCODE_SERVER_PASSWORD")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        if let Some(pw) = password {
-            cmd.env("OPENCODE_SERVER_PASSWORD", pw);
-        }
-        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
+            .stderr(Stdio::piped());
         cmd
     }
 

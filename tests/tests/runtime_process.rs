@@ -48,3 +48,29 @@ fn runtime_tokio_process_spawn_read_kill() {
 fn runtime_smol_process_spawn_read_kill() {
     smol::block_on(spawn_read_kill::<plue_http::smol::SmolRuntime>());
 }
+
+/// SIGTERM through the seam: the process ends by that signal, is reaped, and terminating it again is a no-op
+/// (never a signal to a reused pid).
+async fn terminate_reaps<H: plue_http::core::driver::opencode::Host>(host: H) {
+    use std::os::unix::process::ExitStatusExt;
+    let mut cmd = Command::new("sleep");
+    cmd.arg("30");
+    let mut child = host.spawn_process(cmd).unwrap();
+    let pid = child.id().unwrap();
+    child.terminate().unwrap();
+    let status = child.wait().await.unwrap();
+    assert_eq!(status.signal(), Some(15), "{status:?}");
+    child.terminate().unwrap();
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+}
+
+#[test]
+fn runtime_process_terminate_on_tokio_smol_and_mio() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(terminate_reaps(plue_http::tokio::TokioRuntime::default()));
+    smol::block_on(terminate_reaps(plue_http::smol::SmolRuntime));
+    futures_lite::future::block_on(terminate_reaps(plue_http::mio::opencode::ThreadHost));
+}

@@ -70,9 +70,10 @@ pub(crate) fn open<R: Runtime>(
                     .send(Msg::Net(NetMsg::ConnectFailed(conn, net_error(&e))))
                     .await;
             }
-            // The driver gone before the connect finished: nobody to serve, drop the socket.
-            Some(Ok(_)) if tx.send(Msg::Net(NetMsg::Connected(conn))).await.is_err() => {}
             Some(Ok((r, w))) => {
+                if tx.send(Msg::Net(NetMsg::Connected(conn))).await.is_err() {
+                    return;
+                }
                 let io = Io {
                     conn,
                     gate: read_rx,

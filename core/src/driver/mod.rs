@@ -19,6 +19,7 @@
 mod client;
 mod conn;
 mod handles;
+pub mod opencode;
 mod router;
 mod runtime;
 mod task;

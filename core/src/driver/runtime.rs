@@ -64,6 +64,8 @@ pub trait ChildProcess: Send + 'static {
     fn take_stdout(&mut self) -> Option<Self::Pipe>;
     /// Take the piped stderr (once).
     fn take_stderr(&mut self) -> Option<Self::Pipe>;
+    /// Ask it to exit (SIGTERM on Unix). Does nothing once it has been reaped.
+    fn terminate(&mut self) -> io::Result<()>;
     /// Kill it (SIGKILL on Unix).
     fn kill(&mut self) -> io::Result<()>;
     /// Wait for it to exit (reaps it: no zombie).
