@@ -9,11 +9,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod abort;
 pub mod client;
 pub mod error;
 pub mod h1;
 pub mod request;
 pub mod response;
+pub mod retry;
 pub mod rng;
 pub mod sse;
 pub mod time;
