@@ -63,6 +63,8 @@ struct Fields {
     last_id: String,
     /// Bytes of the current event's lines so far (terminators excluded).
     event_size: usize,
+    /// An `id` field was seen since the last dispatch (so `last_id` may need updating; saves a compare per event).
+    id_seen: bool,
 }
 
 impl Fields {
@@ -76,7 +78,8 @@ impl Fields {
     /// A blank line: commit the id, then dispatch if the data buffer is non-empty.
     fn dispatch(&mut self) -> Option<SseItem> {
         self.event_size = 0;
-        if self.last_id != self.id_buffer {
+        if self.id_seen {
+            self.id_seen = false;
             self.last_id.clone_from(&self.id_buffer);
         }
         if self.data.is_empty() {
@@ -125,6 +128,7 @@ impl Fields {
             }
             b"id" => {
                 if memchr(0, value).is_none() {
+                    self.id_seen = true;
                     self.id_buffer.clear();
                     self.id_buffer.push_str(&String::from_utf8_lossy(value));
                 }
@@ -239,6 +243,7 @@ impl SseDecoder {
         self.eof = false;
         self.skip = Skip::No;
         self.fields.discard_event();
+        self.fields.id_seen = false;
         let Fields {
             id_buffer, last_id, ..
         } = &mut self.fields;

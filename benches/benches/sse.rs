@@ -1,0 +1,104 @@
+//! SSE decoder throughput: plue's `SseDecoder` against `eventsource-stream` on the same OpenCode-shaped corpus
+//! (issue 3), fed in 16 KiB chunks. Decoder only: no sockets, no HTTP. Both sides produce owned, UTF-8-validated
+//! events; before measuring, their event counts and a checksum over every event's type, data and id must agree.
+//!
+//! Run: `cargo bench -p plue-http-benches --bench sse`
+
+use std::convert::Infallible;
+use std::hint::black_box;
+use std::time::Duration;
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use eventsource_stream::Eventsource;
+use futures::executor::block_on;
+use futures::StreamExt;
+use plue_http_benches::corpus::{chunked, opencode_sse_corpus, EventChecksum, OPENCODE_EVENTS};
+use plue_http_core::sse::{SseDecoder, SseItem};
+
+const CHUNK: usize = 16 * 1024;
+const MAX_EVENT_SIZE: usize = 32 * 1024 * 1024;
+
+/// Decode every chunk with plue, handing each owned event to `sink`.
+fn plue(chunks: &[Bytes], mut sink: impl FnMut(&str, &str, &str)) {
+    let mut d = SseDecoder::new(MAX_EVENT_SIZE);
+    let mut take = |d: &mut SseDecoder| {
+        while let Some(item) = d.poll() {
+            if let SseItem::Event(e) = item {
+                sink(&e.event, &e.data, &e.id);
+            }
+        }
+    };
+    for c in chunks {
+        d.feed(c);
+        take(&mut d);
+    }
+    d.finish();
+    take(&mut d);
+}
+
+/// Decode every chunk with eventsource-stream, handing each owned event to `sink`.
+fn eventsource_stream(chunks: &[Bytes], mut sink: impl FnMut(&str, &str, &str)) {
+    block_on(async {
+        let mut events =
+            futures::stream::iter(chunks.iter().cloned().map(Ok::<Bytes, Infallible>)).eventsource();
+        while let Some(e) = events.next().await {
+            let e = e.expect("eventsource-stream failed on the corpus");
+            sink(&e.event, &e.data, &e.id);
+        }
+    });
+}
+
+fn checksum(decode: fn(&[Bytes], &mut dyn FnMut(&str, &str, &str)), chunks: &[Bytes]) -> EventChecksum {
+    let mut sum = EventChecksum::default();
+    decode(chunks, &mut |t, d, i| sum.add(t, d, i));
+    sum
+}
+
+fn bench_sse(c: &mut Criterion) {
+    let corpus = opencode_sse_corpus(OPENCODE_EVENTS, 0x5EED);
+    let chunks = chunked(&corpus, CHUNK);
+
+    let ours = checksum(|c, s| plue(c, s), &chunks);
+    let theirs = checksum(|c, s| eventsource_stream(c, s), &chunks);
+    assert_eq!(ours.count, OPENCODE_EVENTS, "plue decoded the wrong number of events");
+    assert_eq!(ours, theirs, "plue and eventsource-stream disagree on the corpus");
+    eprintln!(
+        "corpus: {} events, {:.1} MB, {} chunks of {} KiB; checksums agree ({:#018x})",
+        ours.count,
+        corpus.len() as f64 / 1e6,
+        chunks.len(),
+        CHUNK / 1024,
+        ours.hash
+    );
+
+    let mut g = c.benchmark_group("sse_decode_opencode");
+    g.throughput(Throughput::Bytes(corpus.len() as u64));
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(5));
+    g.bench_function("plue", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            plue(black_box(&chunks), |t, d, i| {
+                black_box((t, d, i));
+                n += 1;
+            });
+            n
+        })
+    });
+    g.bench_function("eventsource-stream", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            eventsource_stream(black_box(&chunks), |t, d, i| {
+                black_box((t, d, i));
+                n += 1;
+            });
+            n
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_sse);
+criterion_main!(benches);
