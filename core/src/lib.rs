@@ -11,12 +11,17 @@
 
 pub mod abort;
 pub mod client;
+#[cfg(feature = "async")]
+pub mod driver;
 pub mod error;
 pub mod h1;
+pub mod pool;
 pub mod request;
 pub mod response;
 pub mod retry;
 pub mod rng;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod sse;
 pub mod time;
 pub mod url;

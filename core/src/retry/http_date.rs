@@ -140,20 +140,47 @@ mod tests {
     #[test]
     fn retry_http_date_three_forms_agree() {
         // RFC 9110's example, 784111777 = 1994-11-06T08:49:37Z.
-        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
-        assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), Some(784_111_777));
-        assert_eq!(parse_http_date("Sun Nov  6 08:49:37 1994"), Some(784_111_777));
-        assert_eq!(parse_http_date("Sun Nov 06 08:49:37 1994"), Some(784_111_777));
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(
+            parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(
+            parse_http_date("Sun Nov  6 08:49:37 1994"),
+            Some(784_111_777)
+        );
+        assert_eq!(
+            parse_http_date("Sun Nov 06 08:49:37 1994"),
+            Some(784_111_777)
+        );
     }
 
     #[test]
     fn retry_http_date_known_instants() {
         assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
-        assert_eq!(parse_http_date("Tue, 29 Feb 2000 12:00:00 GMT"), Some(951_825_600));
-        assert_eq!(parse_http_date("Tue, 24 Nov 2026 22:44:22 GMT"), Some(1_795_560_262));
-        assert_eq!(parse_http_date("Sat, 31 Dec 2016 23:59:60 GMT"), Some(1_483_228_800));
-        assert_eq!(parse_http_date("Friday, 01-Jan-21 00:00:00 GMT"), Some(1_609_459_200));
-        assert_eq!(parse_http_date("  Sun, 06 Nov 1994 08:49:37 GMT "), Some(784_111_777));
+        assert_eq!(
+            parse_http_date("Tue, 29 Feb 2000 12:00:00 GMT"),
+            Some(951_825_600)
+        );
+        assert_eq!(
+            parse_http_date("Tue, 24 Nov 2026 22:44:22 GMT"),
+            Some(1_795_560_262)
+        );
+        assert_eq!(
+            parse_http_date("Sat, 31 Dec 2016 23:59:60 GMT"),
+            Some(1_483_228_800)
+        );
+        assert_eq!(
+            parse_http_date("Friday, 01-Jan-21 00:00:00 GMT"),
+            Some(1_609_459_200)
+        );
+        assert_eq!(
+            parse_http_date("  Sun, 06 Nov 1994 08:49:37 GMT "),
+            Some(784_111_777)
+        );
     }
 
     #[test]

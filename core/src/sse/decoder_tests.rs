@@ -191,10 +191,7 @@ fn sse_line_without_colon_is_field_with_empty_value() {
 
 #[test]
 fn sse_unknown_fields_ignored() {
-    assert_eq!(
-        decode(b"foo: bar\ndata: a\nbaz\n\n"),
-        vec![msg("a")]
-    );
+    assert_eq!(decode(b"foo: bar\ndata: a\nbaz\n\n"), vec![msg("a")]);
 }
 
 #[test]
@@ -227,7 +224,10 @@ fn sse_event_type_applies_to_one_event() {
 fn sse_empty_event_field_means_message() {
     assert_eq!(decode(b"event:\ndata: a\n\n"), vec![msg("a")]);
     assert_eq!(decode(b"event: x\nevent:\ndata: a\n\n"), vec![msg("a")]);
-    assert_eq!(decode(b"event: x\nevent: y\ndata: a\n\n"), vec![ev("y", "a", "")]);
+    assert_eq!(
+        decode(b"event: x\nevent: y\ndata: a\n\n"),
+        vec![ev("y", "a", "")]
+    );
 }
 
 #[test]
@@ -240,24 +240,28 @@ fn sse_event_type_without_data_is_reset() {
 #[test]
 fn sse_id_persists_across_events() {
     let (items, last) = decode_chunks_max(&[b"id: 1\ndata: a\n\ndata: b\n\n"], BIG);
-    assert_eq!(items, vec![ev("message", "a", "1"), ev("message", "b", "1")]);
+    assert_eq!(
+        items,
+        vec![ev("message", "a", "1"), ev("message", "b", "1")]
+    );
     assert_eq!(last, "1");
 }
 
 #[test]
 fn sse_empty_id_resets() {
-    let (items, last) = decode_chunks_max(&[b"id: 1\ndata: a\n\nid\ndata: b\n\nid:\ndata: c\n\n"], BIG);
-    assert_eq!(
-        items,
-        vec![ev("message", "a", "1"), msg("b"), msg("c")]
-    );
+    let (items, last) =
+        decode_chunks_max(&[b"id: 1\ndata: a\n\nid\ndata: b\n\nid:\ndata: c\n\n"], BIG);
+    assert_eq!(items, vec![ev("message", "a", "1"), msg("b"), msg("c")]);
     assert_eq!(last, "");
 }
 
 #[test]
 fn sse_id_with_nul_ignored() {
     let (items, last) = decode_chunks_max(&[b"id: 1\ndata: a\n\nid: 2\x003\ndata: b\n\n"], BIG);
-    assert_eq!(items, vec![ev("message", "a", "1"), ev("message", "b", "1")]);
+    assert_eq!(
+        items,
+        vec![ev("message", "a", "1"), ev("message", "b", "1")]
+    );
     assert_eq!(last, "1");
 }
 
@@ -389,9 +393,18 @@ fn sse_invalid_utf8_replaced_without_stalling() {
     // A truncated multi-byte sequence before the line end.
     assert_eq!(decode(b"data: \xE2\x82\n\n"), vec![msg("\u{FFFD}")]);
     // Across data lines: each truncated sequence is its own replacement; the LF survives.
-    assert_eq!(decode(b"data: \xE2\ndata: \x82\n\n"), vec![msg("\u{FFFD}\n\u{FFFD}")]);
-    assert_eq!(decode(b"event: \xC0\ndata: x\n\n"), vec![ev("\u{FFFD}", "x", "")]);
-    assert_eq!(decode(b": \xFF\n"), vec![SseItem::Comment("\u{FFFD}".into())]);
+    assert_eq!(
+        decode(b"data: \xE2\ndata: \x82\n\n"),
+        vec![msg("\u{FFFD}\n\u{FFFD}")]
+    );
+    assert_eq!(
+        decode(b"event: \xC0\ndata: x\n\n"),
+        vec![ev("\u{FFFD}", "x", "")]
+    );
+    assert_eq!(
+        decode(b": \xFF\n"),
+        vec![SseItem::Comment("\u{FFFD}".into())]
+    );
 }
 
 #[test]
@@ -457,7 +470,11 @@ fn sse_pending_bytes_never_rescanned() {
     let mut d = SseDecoder::new(BIG);
     d.feed(b"data: abc");
     assert_eq!(d.poll(), None);
-    assert_eq!(d.scan, d.buf.len(), "the search must resume at the end of what was scanned");
+    assert_eq!(
+        d.scan,
+        d.buf.len(),
+        "the search must resume at the end of what was scanned"
+    );
     d.feed(b"def");
     assert_eq!(d.poll(), None);
     assert_eq!(d.scan, d.buf.len());
@@ -489,9 +506,33 @@ struct SseInput(Vec<u8>);
 impl Arbitrary for SseInput {
     fn arbitrary(g: &mut Gen) -> Self {
         const PIECES: &[&[u8]] = &[
-            b"data", b"data:", b"data: ", b"event:", b"event: x", b"id:", b"id: 7", b"id: \0", b"retry:",
-            b"retry: 25", b"retry: 2x", b":", b": hi", b" ", b"x", b"yz", b"\r", b"\n", b"\r\n", b"\n\n",
-            b"\xEF\xBB\xBF", b"\xEF\xBB", b"\xFF", b"\xC3\xA9", b"\xE2\x82", b"\0", b"DATA",
+            b"data",
+            b"data:",
+            b"data: ",
+            b"event:",
+            b"event: x",
+            b"id:",
+            b"id: 7",
+            b"id: \0",
+            b"retry:",
+            b"retry: 25",
+            b"retry: 2x",
+            b":",
+            b": hi",
+            b" ",
+            b"x",
+            b"yz",
+            b"\r",
+            b"\n",
+            b"\r\n",
+            b"\n\n",
+            b"\xEF\xBB\xBF",
+            b"\xEF\xBB",
+            b"\xFF",
+            b"\xC3\xA9",
+            b"\xE2\x82",
+            b"\0",
+            b"DATA",
         ];
         let n = usize::arbitrary(g) % 40;
         let mut v = Vec::new();
@@ -514,7 +555,13 @@ impl Arbitrary for SseInput {
 fn split<'a>(input: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
     let mut cuts: Vec<usize> = cuts
         .iter()
-        .map(|c| if input.is_empty() { 0 } else { c % (input.len() + 1) })
+        .map(|c| {
+            if input.is_empty() {
+                0
+            } else {
+                c % (input.len() + 1)
+            }
+        })
         .collect();
     cuts.sort_unstable();
     let mut chunks = Vec::new();
@@ -531,7 +578,11 @@ fn split<'a>(input: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
 fn sse_any_chunking_gives_the_same_items() {
     fn prop(input: SseInput, cuts: Vec<usize>, max: u8) -> bool {
         // Small limits exercise the size rule; 255 stands for "no limit".
-        let max = if max == 255 { BIG } else { usize::from(max % 48) };
+        let max = if max == 255 {
+            BIG
+        } else {
+            usize::from(max % 48)
+        };
         let whole = decode_chunks_max(&[&input.0], max);
         let chunked = decode_chunks_max(&split(&input.0, &cuts), max);
         whole == chunked
@@ -572,8 +623,13 @@ fn reference(input: &[u8]) -> (Vec<SseItem>, String) {
             c => line.push(c),
         }
     }
-    let (mut items, mut data, mut event, mut id_buf, mut last_id) =
-        (Vec::new(), String::new(), String::new(), String::new(), String::new());
+    let (mut items, mut data, mut event, mut id_buf, mut last_id) = (
+        Vec::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+    );
     for line in lines {
         if line.is_empty() {
             last_id = id_buf.clone();
@@ -583,7 +639,11 @@ fn reference(input: &[u8]) -> (Vec<SseItem>, String) {
             }
             data.pop();
             items.push(SseItem::Event(SseEvent {
-                event: if event.is_empty() { "message".into() } else { event.clone() },
+                event: if event.is_empty() {
+                    "message".into()
+                } else {
+                    event.clone()
+                },
                 data: std::mem::take(&mut data),
                 id: last_id.clone(),
             }));
@@ -591,7 +651,9 @@ fn reference(input: &[u8]) -> (Vec<SseItem>, String) {
             continue;
         }
         if let Some(c) = line.strip_prefix(':') {
-            items.push(SseItem::Comment(c.strip_prefix(' ').unwrap_or(c).to_string()));
+            items.push(SseItem::Comment(
+                c.strip_prefix(' ').unwrap_or(c).to_string(),
+            ));
             continue;
         }
         let (name, value) = match line.split_once(':') {
@@ -606,7 +668,9 @@ fn reference(input: &[u8]) -> (Vec<SseItem>, String) {
             }
             "id" if !value.contains('\0') => id_buf = value.to_string(),
             "retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
-                items.push(SseItem::Retry(Duration::from_millis(value.parse().unwrap_or(u64::MAX))));
+                items.push(SseItem::Retry(Duration::from_millis(
+                    value.parse().unwrap_or(u64::MAX),
+                )));
             }
             _ => {}
         }
@@ -620,7 +684,10 @@ fn sse_agrees_with_a_naive_model_of_the_spec() {
         let got = decode_chunks_max(&split(&input.0, &cuts), BIG);
         let want = reference(&input.0);
         if got != want {
-            eprintln!("input {:?}\n got {got:?}\nwant {want:?}", String::from_utf8_lossy(&input.0));
+            eprintln!(
+                "input {:?}\n got {got:?}\nwant {want:?}",
+                String::from_utf8_lossy(&input.0)
+            );
         }
         got == want
     }

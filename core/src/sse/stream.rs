@@ -237,10 +237,12 @@ impl EventStream {
                     self.retry_base = Some(d.max(self.cfg.retry_floor));
                     continue;
                 }
-                SseItem::TooLarge { max } => StreamEvent::Skipped(Error::new(ErrorKind::TooLarge {
-                    limit: Limit::EventSize,
-                    max: max as u64,
-                })),
+                SseItem::TooLarge { max } => {
+                    StreamEvent::Skipped(Error::new(ErrorKind::TooLarge {
+                        limit: Limit::EventSize,
+                        max: max as u64,
+                    }))
+                }
             };
             self.out.push_back(StreamOutput::Event(event));
         }

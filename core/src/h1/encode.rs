@@ -1,0 +1,161 @@
+//! Request encoder: request line, headers, framing and body, appended to a caller-owned (reusable) buffer.
+//!
+//! The encoder owns the framing. `Content-Length` and `Transfer-Encoding` set by the caller are **not**
+//! copied: the body decides them (`Content-Length: n` for [`Body::Full`], `Content-Length: 0` for a
+//! POST/PUT/PATCH without a body, nothing for other bodiless requests). `Host` comes from the URL's
+//! authority and `User-Agent` from the given default, each unless the caller set it. Header names go out
+//! lowercase (as `http::HeaderMap` keeps them; field names are case-insensitive).
+
+use bytes::{BufMut, BytesMut};
+use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING, USER_AGENT};
+use http::Method;
+
+use crate::request::{Body, Request};
+
+/// Encode `req` — head and whole body — onto the end of `out`.
+///
+/// `user_agent` is sent unless the request has its own `User-Agent`; an empty one, or one holding a byte a
+/// header value may not hold (CR, LF, NUL, other controls), is left out rather than sent.
+pub fn encode_request(req: &Request, user_agent: &str, out: &mut BytesMut) {
+    let body = req.body().as_bytes();
+    let framing = match req.body() {
+        Body::Full(b) => Some(b.len()),
+        Body::Empty if needs_zero_length(req.method()) => Some(0),
+        Body::Empty => None,
+    };
+    encode_head(
+        req,
+        user_agent,
+        framing.map_or(Framing::None, Framing::Length),
+        out,
+    );
+    out.extend_from_slice(body);
+}
+
+/// Encode `req`'s head with `Transfer-Encoding: chunked`, for a body streamed afterwards with
+/// [`encode_chunk`] and [`encode_last_chunk`]. The request's own [`Body`] is not written.
+pub fn encode_chunked_request_head(req: &Request, user_agent: &str, out: &mut BytesMut) {
+    encode_head(req, user_agent, Framing::Chunked, out);
+}
+
+/// Encode one chunk of a chunked request body. An empty `data` writes nothing (an empty chunk would end the
+/// body; use [`encode_last_chunk`] for that).
+pub fn encode_chunk(data: &[u8], out: &mut BytesMut) {
+    if data.is_empty() {
+        return;
+    }
+    out.reserve(data.len() + 20);
+    put_hex(data.len(), out);
+    out.put_slice(b"\r\n");
+    out.put_slice(data);
+    out.put_slice(b"\r\n");
+}
+
+/// Encode the last chunk (`0\r\n\r\n`, no trailers) that ends a chunked request body.
+pub fn encode_last_chunk(out: &mut BytesMut) {
+    out.extend_from_slice(b"0\r\n\r\n");
+}
+
+/// Methods whose semantics anticipate content: an empty body is announced with `Content-Length: 0`
+/// (RFC 9110 §8.6), otherwise some servers wait for a body or answer 411.
+fn needs_zero_length(method: &Method) -> bool {
+    matches!(*method, Method::POST | Method::PUT | Method::PATCH)
+}
+
+enum Framing {
+    None,
+    Length(usize),
+    Chunked,
+}
+
+fn encode_head(req: &Request, user_agent: &str, framing: Framing, out: &mut BytesMut) {
+    let url = req.url();
+    let headers = req.headers();
+    out.reserve(
+        64 + url.path().len()
+            + url.query().map_or(0, str::len)
+            + url.host().len()
+            + user_agent.len()
+            + headers
+                .iter()
+                .map(|(n, v)| n.as_str().len() + v.len() + 4)
+                .sum::<usize>()
+            + req.body().len(),
+    );
+    out.put_slice(req.method().as_str().as_bytes());
+    out.put_u8(b' ');
+    out.put_slice(url.path().as_bytes());
+    if let Some(q) = url.query() {
+        out.put_u8(b'?');
+        out.put_slice(q.as_bytes());
+    }
+    out.put_slice(b" HTTP/1.1\r\n");
+    if !headers.contains_key(HOST) {
+        out.put_slice(b"host: ");
+        out.put_slice(url.host().as_bytes());
+        if url.port() != url.scheme().default_port() {
+            out.put_u8(b':');
+            put_decimal(usize::from(url.port()), out);
+        }
+        out.put_slice(b"\r\n");
+    }
+    if !headers.contains_key(USER_AGENT) && is_valid_value(user_agent.as_bytes()) {
+        out.put_slice(b"user-agent: ");
+        out.put_slice(user_agent.as_bytes());
+        out.put_slice(b"\r\n");
+    }
+    for (name, value) in headers {
+        if name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
+            continue;
+        }
+        out.put_slice(name.as_str().as_bytes());
+        out.put_slice(b": ");
+        out.put_slice(value.as_bytes());
+        out.put_slice(b"\r\n");
+    }
+    match framing {
+        Framing::None => {}
+        Framing::Length(n) => {
+            out.put_slice(b"content-length: ");
+            put_decimal(n, out);
+            out.put_slice(b"\r\n");
+        }
+        Framing::Chunked => out.put_slice(b"transfer-encoding: chunked\r\n"),
+    }
+    out.put_slice(b"\r\n");
+}
+
+/// A non-empty field value without CTLs other than HTAB (what `HeaderValue` would accept, minus obs-text
+/// handling which `&str` cannot break).
+fn is_valid_value(v: &[u8]) -> bool {
+    !v.is_empty() && v.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
+
+fn put_decimal(mut n: usize, out: &mut BytesMut) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.put_slice(&digits[i..]);
+}
+
+fn put_hex(mut n: usize, out: &mut BytesMut) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 16];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = HEX[n & 15];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.put_slice(&digits[i..]);
+}

@@ -1,0 +1,333 @@
+//! Response heads: find where a head ends, then parse it with `httparse` into a [`ResponseHead`].
+//!
+//! Bounded buffering: the scanner remembers how far it has looked for the blank line, so bytes arriving one at a
+//! time cost O(n) in total, and it refuses a head as soon as the buffer holds `max_head_size` bytes without one.
+//! Garbage is refused early: the first bytes must read `HTTP/`, and the status line is checked as soon as it is
+//! complete, without waiting for the rest of the head.
+//!
+//! The head is split off the read buffer and frozen, and header values are slices of it (no copy per value).
+
+use bytes::{Bytes, BytesMut};
+use http::header::{HeaderName, HeaderValue};
+use http::{HeaderMap, StatusCode, Version};
+
+use super::Limits;
+use crate::error::{ErrorKind, Limit, Violation};
+use crate::response::ResponseHead;
+
+/// Header slots kept on the stack; larger `max_headers` use the heap.
+const STACK_HEADERS: usize = 128;
+
+fn violation(v: Violation) -> ErrorKind {
+    ErrorKind::InvalidResponse { violation: v }
+}
+
+/// Incremental search for the end of one head.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HeadScanner {
+    /// Bytes already searched for the blank line (restarts at the last `\n` seen, which may begin it).
+    scanned: usize,
+    /// The status line has been seen whole and checked.
+    status_line_checked: bool,
+}
+
+impl HeadScanner {
+    /// Try to take one complete head off the front of `buf`. `Ok(None)`: need more bytes.
+    pub(crate) fn poll(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: &Limits,
+    ) -> Result<Option<ResponseHead>, ErrorKind> {
+        const PREFIX: &[u8] = b"HTTP/";
+        let n = buf.len().min(PREFIX.len());
+        if buf[..n] != PREFIX[..n] {
+            return Err(violation(Violation::InvalidVersion));
+        }
+        let Some(end) = self.find_end(buf)? else {
+            if buf.len() >= limits.max_head_size {
+                return Err(too_large_head(limits));
+            }
+            if !self.status_line_checked && memchr::memchr(b'\n', buf).is_some() {
+                // The status line is whole: reject a bad version or status now, not after 64 KiB.
+                self.status_line_checked = true;
+                parse_raw(buf, limits)?;
+            }
+            return Ok(None);
+        };
+        if end > limits.max_head_size {
+            return Err(too_large_head(limits));
+        }
+        *self = HeadScanner::default();
+        let raw = buf.split_to(end).freeze();
+        build_head(raw, limits).map(Some)
+    }
+
+    /// The length of the head (through its blank line) when the buffer holds all of it.
+    fn find_end(&mut self, buf: &[u8]) -> Result<Option<usize>, ErrorKind> {
+        let mut from = self.scanned;
+        while let Some(i) = memchr::memchr(b'\n', &buf[from..]).map(|i| from + i) {
+            match (buf.get(i + 1), buf.get(i + 2)) {
+                (Some(b'\n'), _) => return Ok(Some(i + 2)),
+                (Some(b'\r'), Some(b'\n')) => return Ok(Some(i + 3)),
+                (None, _) | (Some(b'\r'), None) => {
+                    // The blank line may start here; look again when more bytes come.
+                    self.scanned = i;
+                    return Ok(None);
+                }
+                _ => from = i + 1,
+            }
+        }
+        self.scanned = buf.len();
+        Ok(None)
+    }
+}
+
+fn too_large_head(limits: &Limits) -> ErrorKind {
+    ErrorKind::TooLarge {
+        limit: Limit::HeadSize,
+        max: limits.max_head_size as u64,
+    }
+}
+
+fn map_httparse(e: httparse::Error, limits: &Limits) -> ErrorKind {
+    match e {
+        httparse::Error::HeaderName | httparse::Error::HeaderValue => {
+            violation(Violation::InvalidHeader)
+        }
+        httparse::Error::Status => violation(Violation::InvalidStatus),
+        httparse::Error::Version => violation(Violation::InvalidVersion),
+        httparse::Error::TooManyHeaders => ErrorKind::TooLarge {
+            limit: Limit::HeaderCount,
+            max: limits.max_headers as u64,
+        },
+        httparse::Error::NewLine | httparse::Error::Token => violation(Violation::MalformedHead),
+    }
+}
+
+/// Run `httparse` on `buf` (complete or not) and hand the result to `f`. httparse's default configuration
+/// refuses obs-fold, spaces before the colon, and invalid bytes in names and values.
+fn with_parsed<R>(
+    buf: &[u8],
+    limits: &Limits,
+    f: impl FnOnce(httparse::Status<usize>, &httparse::Response<'_, '_>) -> Result<R, ErrorKind>,
+) -> Result<R, ErrorKind> {
+    let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    let mut heap = Vec::new();
+    let slots: &mut [httparse::Header<'_>] = if limits.max_headers <= STACK_HEADERS {
+        &mut stack[..limits.max_headers]
+    } else {
+        heap.resize(limits.max_headers, httparse::EMPTY_HEADER);
+        &mut heap
+    };
+    let mut resp = httparse::Response::new(slots);
+    let status = resp.parse(buf).map_err(|e| map_httparse(e, limits))?;
+    f(status, &resp)
+}
+
+/// Validate a (possibly partial) head.
+fn parse_raw(buf: &[u8], limits: &Limits) -> Result<(), ErrorKind> {
+    with_parsed(buf, limits, |_, _| Ok(()))
+}
+
+/// Parse a complete head into a [`ResponseHead`] whose header values share `raw`'s memory.
+fn build_head(raw: Bytes, limits: &Limits) -> Result<ResponseHead, ErrorKind> {
+    with_parsed(&raw, limits, |status, resp| {
+        // The scanner found the blank line; httparse must agree on where the head ends (it would not if, say,
+        // the head began with empty lines).
+        match status {
+            httparse::Status::Complete(len) if len == raw.len() => {}
+            _ => return Err(violation(Violation::MalformedHead)),
+        }
+        let version = match resp.version {
+            Some(0) => Version::HTTP_10,
+            Some(1) => Version::HTTP_11,
+            _ => return Err(violation(Violation::InvalidVersion)),
+        };
+        let status = resp
+            .code
+            .and_then(|c| StatusCode::from_u16(c).ok())
+            .ok_or(violation(Violation::InvalidStatus))?;
+        let mut headers = HeaderMap::with_capacity(resp.headers.len());
+        for h in resp.headers.iter() {
+            let name = HeaderName::from_bytes(h.name.as_bytes())
+                .map_err(|_| violation(Violation::InvalidHeader))?;
+            let value = HeaderValue::from_maybe_shared(raw.slice_ref(h.value))
+                .map_err(|_| violation(Violation::InvalidHeader))?;
+            headers.append(name, value);
+        }
+        Ok(ResponseHead {
+            status,
+            version,
+            headers,
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn poll_all(input: &[u8], limits: &Limits) -> Result<Option<ResponseHead>, ErrorKind> {
+        let mut buf = BytesMut::from(input);
+        HeadScanner::default().poll(&mut buf, limits)
+    }
+
+    fn err(v: Violation) -> Result<Option<ResponseHead>, ErrorKind> {
+        Err(violation(v))
+    }
+
+    #[test]
+    fn h1_head_parses_status_version_and_headers_in_order() {
+        let mut buf = BytesMut::from(
+            &b"HTTP/1.0 404 Not Found\r\nX-A: 1\r\nContent-Type:  text/plain \r\nx-a: 2\r\n\r\nbody"[..],
+        );
+        let head = HeadScanner::default()
+            .poll(&mut buf, &Limits::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.status, StatusCode::NOT_FOUND);
+        assert_eq!(head.version, Version::HTTP_10);
+        assert_eq!(head.header("content-type"), Some("text/plain"));
+        let xa: Vec<_> = head.headers.get_all("x-a").iter().collect();
+        assert_eq!(xa, vec!["1", "2"]);
+        assert_eq!(&buf[..], b"body");
+    }
+
+    #[test]
+    fn h1_head_accepts_bare_lf_and_empty_reason() {
+        let head = poll_all(b"HTTP/1.1 200\nA: b\n\n", &Limits::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.status, StatusCode::OK);
+        assert_eq!(head.header("a"), Some("b"));
+    }
+
+    #[test]
+    fn h1_head_byte_by_byte_scan_finds_the_end_exactly() {
+        let input = b"HTTP/1.1 200 OK\r\nA: b\r\n\r\nrest";
+        let mut scanner = HeadScanner::default();
+        let mut buf = BytesMut::new();
+        let mut got = None;
+        for (i, b) in input.iter().enumerate() {
+            buf.extend_from_slice(&[*b]);
+            if let Some(h) = scanner.poll(&mut buf, &Limits::default()).unwrap() {
+                assert_eq!(i, input.len() - 5, "head completes on its last byte");
+                got = Some(h);
+                break;
+            }
+        }
+        assert_eq!(got.unwrap().header("a"), Some("b"));
+    }
+
+    #[test]
+    fn h1_head_refuses_obs_fold() {
+        assert_eq!(
+            poll_all(b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", &Limits::default()),
+            err(Violation::InvalidHeader)
+        );
+    }
+
+    #[test]
+    fn h1_head_refuses_garbage_early() {
+        let l = Limits::default();
+        assert_eq!(
+            poll_all(b"SSH-2.0-Open", &l),
+            err(Violation::InvalidVersion)
+        );
+        assert_eq!(
+            poll_all(b"HTTP/2 200\r\n", &l),
+            err(Violation::InvalidVersion)
+        );
+        assert_eq!(
+            poll_all(b"HTTP/1.1 2000 OK\r\n", &l),
+            err(Violation::InvalidStatus)
+        );
+        assert_eq!(
+            poll_all(b"HTTP/1.1 099 Low\r\n\r\n", &l),
+            err(Violation::InvalidStatus)
+        );
+        assert_eq!(
+            poll_all(b"\r\nHTTP/1.1 200 OK\r\n\r\n", &l),
+            err(Violation::InvalidVersion)
+        );
+        assert_eq!(
+            poll_all(b"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", &l),
+            err(Violation::InvalidHeader)
+        );
+        assert_eq!(
+            poll_all(b"HTTP/1.1 200 OK\r\nX: a\x01b\r\n\r\n", &l),
+            err(Violation::InvalidHeader)
+        );
+        // Status line alone, no blank line yet: already checked.
+        assert_eq!(
+            poll_all(b"HTTP/1.1 2x0 OK\r\nA: b", &l),
+            err(Violation::InvalidStatus)
+        );
+        assert_eq!(poll_all(b"HTTP/1.1 200 OK\r\nA: b", &l), Ok(None));
+    }
+
+    #[test]
+    fn h1_head_size_limit_counts_the_whole_head() {
+        let limits = Limits {
+            max_head_size: 32,
+            ..Limits::default()
+        };
+        let too_large = Err(ErrorKind::TooLarge {
+            limit: Limit::HeadSize,
+            max: 32,
+        });
+        // Exactly 32 bytes including the blank line: fine.
+        let ok = b"HTTP/1.1 200 OK\r\nA: 12345678\r\n\r\n";
+        assert_eq!(ok.len(), 32);
+        assert!(poll_all(ok, &limits).unwrap().is_some());
+        assert_eq!(
+            poll_all(b"HTTP/1.1 200 OK\r\nA: 123456789\r\n\r\n", &limits),
+            too_large
+        );
+        // Incomplete and already at the limit: refused without waiting for more.
+        assert_eq!(
+            poll_all(
+                &[b"HTTP/1.1 200 OK\r\nA: ".as_slice(), &[b'x'; 12]].concat(),
+                &limits
+            ),
+            too_large
+        );
+        assert_eq!(
+            poll_all(
+                &[b"HTTP/1.1 200 OK\r\nA: ".as_slice(), &[b'x'; 11]].concat(),
+                &limits
+            ),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn h1_head_header_count_limit() {
+        let limits = Limits {
+            max_headers: 2,
+            ..Limits::default()
+        };
+        assert!(
+            poll_all(b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\n\r\n", &limits)
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(
+            poll_all(b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", &limits),
+            Err(ErrorKind::TooLarge {
+                limit: Limit::HeaderCount,
+                max: 2
+            })
+        );
+        let many = Limits {
+            max_headers: 200,
+            ..Limits::default()
+        };
+        let mut input = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..150 {
+            input.extend_from_slice(format!("H{i}: v\r\n").as_bytes());
+        }
+        input.extend_from_slice(b"\r\n");
+        assert_eq!(poll_all(&input, &many).unwrap().unwrap().headers.len(), 150);
+    }
+}
