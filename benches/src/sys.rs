@@ -13,13 +13,15 @@ pub fn cpu_time() -> Duration {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
-/// Peak resident set size of this process so far, in bytes (getrusage's `ru_maxrss`, KiB on Linux).
+/// Peak resident set size of this process so far, in bytes: `VmHWM` from `/proc/self/status` (getrusage's
+/// `ru_maxrss` would carry the parent's peak across `exec`), or 0 where that file does not exist.
 pub fn peak_rss() -> u64 {
-    // SAFETY: as in `cpu_time`.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: as in `cpu_time`.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    ru.ru_maxrss as u64 * 1024
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kib| kib * 1024)
 }
 
 /// Current resident set size in bytes (`/proc/self/statm`), or 0 where that file does not exist.
