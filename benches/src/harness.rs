@@ -32,6 +32,8 @@ pub struct Config {
     pub sse_events: usize,
     /// RSS check: requests before the first and the second reading.
     pub rss_steps: (usize, usize),
+    /// SSE RSS check: whole corpus reads before the first and the second reading.
+    pub sse_rss_reads: (usize, usize),
     /// Connections opened for the idle-pool measure.
     pub idle_conns: usize,
 }
@@ -66,6 +68,7 @@ impl Config {
             n: ns,
             sse_events: if quick { 2_000 } else { var("PLUE_BENCH_SSE_EVENTS").unwrap_or(crate::corpus::OPENCODE_EVENTS) },
             rss_steps,
+            sse_rss_reads: if !quick && std::env::var("PLUE_BENCH_RSS_FULL").is_ok() { (1, 5) } else { (1, 2) },
             idle_conns: if quick { 4 } else { 8 },
         }
     }
@@ -203,13 +206,13 @@ pub fn idle_pool(name: &str, conns: usize, target: &Target) -> Result<Value, Str
     Ok(json!({ "client": name, "extra_connections": added, "heap_bytes_per_idle_conn": per_conn }))
 }
 
-/// RSS flatness in a child process of its own (so no other client's memory is in it): `steps.0` requests,
-/// an RSS reading, up to `steps.1` requests, another reading.
-pub fn rss_in_child(name: &str, steps: (usize, usize), target: &Target) -> Result<Value, String> {
+/// RSS flatness in a child process of its own (so no other client's memory is in it): `steps.0` units of
+/// `scenario` (requests; for SSE, whole corpus reads), an RSS reading, up to `steps.1`, another reading.
+pub fn rss_in_child(name: &str, scenario: Scenario, steps: (usize, usize), target: &Target) -> Result<Value, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let out = Command::new(exe)
-        .args(["--rss-child", name, &target.addr.to_string(), &target.small_len.to_string()])
-        .args([steps.0.to_string(), steps.1.to_string()])
+        .args(["--rss-child", name, scenario.name(), &target.addr.to_string()])
+        .args([target.small_len, target.sse.count as usize, steps.0, steps.1].map(|n| n.to_string()))
         .output()
         .map_err(|e| e.to_string())?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -219,36 +222,38 @@ pub fn rss_in_child(name: &str, steps: (usize, usize), target: &Target) -> Resul
     })
 }
 
-/// The child side of [`rss_in_child`]: `args` = name, addr, small_len, n1, n2. Prints one JSON line.
+/// The child side of [`rss_in_child`]: `args` = name, scenario, addr, small_len, sse_count, n1, n2. Prints one
+/// JSON line with the RSS after `n1` and after `n2` units (requests, or SSE events for SSE).
 pub fn rss_child(args: &[String]) -> Result<(), String> {
-    let [name, addr, small_len, n1, n2] = args else {
-        return Err("usage: --rss-child NAME ADDR SMALL_LEN N1 N2".into());
+    let [name, scenario, addr, small_len, sse_count, n1, n2] = args else {
+        return Err("usage: --rss-child NAME seq_get|sse ADDR SMALL_LEN SSE_COUNT N1 N2".into());
     };
     let parse = |s: &str| s.parse::<usize>().map_err(|e| e.to_string());
     let addr = addr.parse().map_err(|e: std::net::AddrParseError| e.to_string())?;
+    let scenario = if scenario == "sse" { Scenario::Sse } else { Scenario::Seq };
     let target = Target {
         addr,
         base: format!("http://{addr}"),
         small_len: parse(small_len)?,
-        sse: EventSum::default(),
+        sse: EventSum { count: parse(sse_count)? as u64, sum: 0 },
     };
     let (n1, n2) = (parse(n1)?, parse(n2)?);
     let mut client = clients::make(name, &target)?;
-    let mut done = 0;
-    let mut step = |to: usize, client: &mut Box<dyn Subject>| -> Result<(u64, u64), String> {
+    let (mut done, mut units) = (0, 0u64);
+    let mut step = |to: usize, client: &mut Box<dyn Subject>| -> Result<(u64, u64, u64), String> {
         while done < to {
-            let chunk = (to - done).min(10_000);
-            client.run(Scenario::Seq, chunk)?;
+            let chunk = if scenario == Scenario::Sse { 1 } else { (to - done).min(10_000) };
+            units += client.run(scenario, chunk)?.units;
             done += chunk;
         }
-        Ok((sys::current_rss(), sys::peak_rss()))
+        Ok((units, sys::current_rss(), sys::peak_rss()))
     };
-    let (rss1, peak1) = step(n1, &mut client)?;
-    let (rss2, peak2) = step(n2, &mut client)?;
+    let (u1, rss1, peak1) = step(n1, &mut client)?;
+    let (u2, rss2, peak2) = step(n2, &mut client)?;
     println!(
         "{}",
-        json!({ "client": name, "n1": n1, "n2": n2, "rss1": rss1, "rss2": rss2, "peak1": peak1, "peak2": peak2,
-                "peak_growth": peak2 as f64 / peak1 as f64 - 1.0 })
+        json!({ "client": name, "scenario": scenario.name(), "n1": u1, "n2": u2, "rss1": rss1, "rss2": rss2,
+                "peak1": peak1, "peak2": peak2 })
     );
     Ok(())
 }
@@ -318,7 +323,10 @@ pub fn main_with(args: &[String], server_bin: &Path) -> Result<(), String> {
     let mut rss = Vec::new();
     for name in cfg.clients.iter().filter(|n| *n != "raw") {
         idle.push(idle_pool(name, cfg.idle_conns, &target)?);
-        rss.push(rss_in_child(name, cfg.rss_steps, &target)?);
+        rss.push(rss_in_child(name, Scenario::Seq, cfg.rss_steps, &target)?);
+    }
+    for name in cfg.clients.iter().filter(|n| n.starts_with("plue") || *n == "reqwest") {
+        rss.push(rss_in_child(name, Scenario::Sse, cfg.sse_rss_reads, &target)?);
     }
     eprintln!("idle pool: {}", Value::Array(idle.clone()));
     eprintln!("rss: {}", Value::Array(rss.clone()));

@@ -244,23 +244,22 @@ fn render(doc: &Value, criterion: &[Estimate]) -> String {
     let _ = writeln!(p, "A fresh client, one request, then a burst of concurrent requests; live heap growth ÷ new sockets.\n");
     let _ = writeln!(p, "| client | new connections | heap bytes per idle connection |\n|---|--:|--:|");
     for r in doc["idle_pool"].as_array().into_iter().flatten() {
-        let _ = writeln!(
-            p,
-            "| {} | {} | {:.0} |",
-            s(&r["client"]),
-            r["extra_connections"],
-            r["heap_bytes_per_idle_conn"].as_f64().unwrap_or(f64::NAN)
-        );
+        let per = r["heap_bytes_per_idle_conn"]
+            .as_f64()
+            .map_or_else(|| "– (no new connection opened)".to_string(), |b| format!("{b:.0}"));
+        let _ = writeln!(p, "| {} | {} | {per} |", s(&r["client"]), r["extra_connections"]);
     }
     p.push('\n');
-    let _ = writeln!(p, "### RSS over many sequential requests (each client alone in a child process)\n");
-    let _ = writeln!(p, "| client | requests | RSS | requests | RSS | RSS change | peak RSS (VmHWM) change |\n|---|--:|--:|--:|--:|--:|--:|");
+    let _ = writeln!(p, "### RSS over many requests / SSE events (each client alone in a child process)\n");
+    let _ = writeln!(p, "Sequential GETs, or whole SSE corpus reads (events counted).\n");
+    let _ = writeln!(p, "| client | measure | units | RSS | units | RSS | RSS change | peak RSS (VmHWM) change |\n|---|---|--:|--:|--:|--:|--:|--:|");
     for r in doc["rss"].as_array().into_iter().flatten() {
         let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
         let _ = writeln!(
             p,
-            "| {} | {} | {:.1} MiB | {} | {:.1} MiB | {:+.1}% | {:+.1}% |",
+            "| {} | {} | {} | {:.1} MiB | {} | {:.1} MiB | {:+.1}% | {:+.1}% |",
             s(&r["client"]),
+            s(&r["scenario"]),
             r["n1"],
             f("rss1") / 1048576.0,
             r["n2"],

@@ -124,12 +124,12 @@ impl Subject for Raw {
                 Ok(Work { units: (n / 16 * 16) as u64, check: (n / 16 * 16) as u64 * small })
             }
             Scenario::NewConn => {
+                // Read by the parsed length and drop the socket, as the clients do (no wait for the FIN).
                 let mut buf = Vec::new();
                 for _ in 0..n {
                     let mut conn = connect(&self.target)?;
                     conn.write_all(&self.close_req).map_err(|e| e.to_string())?;
-                    buf.clear();
-                    conn.read_to_end(&mut buf).map_err(|e| e.to_string())?;
+                    read_parsed(&mut conn, &mut buf)?;
                     if !buf.starts_with(b"HTTP/1.1 200") {
                         return Err("raw: not a 200 reply".into());
                     }
