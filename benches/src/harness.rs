@@ -284,7 +284,11 @@ pub fn main_with(args: &[String], server_bin: &Path) -> Result<(), String> {
     if let Some(i) = args.iter().position(|a| a == "--rss-child") {
         return rss_child(&args[i + 1..]);
     }
+    if let Some(i) = args.iter().position(|a| a == "--profile") {
+        return profile(&args[i + 1..]);
+    }
     let cfg = Config::from_env(args);
+    let load_start = loadavg();
     assert!(alloc::installed(), "the counting allocator must be the global allocator");
     // The docroot: the one the script wrote for nginx, or a fresh one for the bundled server.
     let external = if cfg.quick { None } else { Server::from_env() };
@@ -336,6 +340,7 @@ pub fn main_with(args: &[String], server_bin: &Path) -> Result<(), String> {
         "date": chrono_free_now(),
         "machine": { "nproc": nproc, "cpu": cpu },
         "server": server.kind,
+        "loadavg": { "start": load_start, "end": loadavg() },
         "quick": cfg.quick,
         "rounds": cfg.rounds,
         "n": cfg.n,
@@ -355,6 +360,34 @@ pub fn main_with(args: &[String], server_bin: &Path) -> Result<(), String> {
         let _ = std::fs::remove_dir_all(&docroot);
     }
     Ok(())
+}
+
+/// `--profile CLIENT SCENARIO N` against `$PLUE_BENCH_ADDR` (docroot `$PLUE_BENCH_DOCROOT`): only that work,
+/// after one warm-up run, for `valgrind --tool=callgrind` (instruction counts are repeatable here; time is not).
+fn profile(args: &[String]) -> Result<(), String> {
+    let [name, scenario, n] = args else {
+        return Err("usage: --profile CLIENT SCENARIO N".into());
+    };
+    let scenario = Scenario::ALL
+        .into_iter()
+        .find(|s| s.name() == scenario)
+        .ok_or_else(|| format!("no scenario {scenario}"))?;
+    let n: usize = n.parse().map_err(|e: std::num::ParseIntError| e.to_string())?;
+    let server = Server::from_env().ok_or("--profile needs PLUE_BENCH_ADDR")?;
+    let docroot = std::env::var("PLUE_BENCH_DOCROOT").map_err(|_| "--profile needs PLUE_BENCH_DOCROOT")?;
+    let target = target_for(&server, Path::new(&docroot))?;
+    let mut client = clients::make(name, &target)?;
+    measured(client.as_mut(), scenario, n.min(16), &target)?;
+    let p = measured(client.as_mut(), scenario, n, &target)?;
+    eprintln!("{name} {}: {p:?}", scenario.name());
+    Ok(())
+}
+
+/// `/proc/loadavg`'s first three fields: other work on the machine during the run.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 /// UTC date and time now, `YYYY-MM-DD HH:MM UTC`, without a date crate (`date -u` does the formatting).

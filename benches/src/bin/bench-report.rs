@@ -176,6 +176,12 @@ fn render(doc: &Value, criterion: &[Estimate]) -> String {
     );
     let _ = writeln!(
         p,
+        "- **Load average** (other work on the machine) at start / end: {} / {}",
+        s(&doc["loadavg"]["start"]),
+        s(&doc["loadavg"]["end"])
+    );
+    let _ = writeln!(
+        p,
         "- **Units per run**: {} · SSE corpus: {} OpenCode-shaped events, checksum `{}` (every client's count and \
          checksum must match it, or the run fails)",
         doc["n"],
