@@ -259,3 +259,337 @@ fn closed() -> ErrorKind {
         cause: NetError::Closed,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::RequestBuilder;
+
+    type Conn = H1Connection<u32>;
+
+    fn req(method: Method) -> Request {
+        RequestBuilder::new(method, "http://h/").build().unwrap()
+    }
+
+    fn send(c: &mut Conn, tag: u32, method: Method) -> BytesMut {
+        let mut out = BytesMut::new();
+        c.send(tag, &req(method), "ua", &mut out);
+        out
+    }
+
+    fn drain(c: &mut Conn) -> Vec<ConnEvent<u32>> {
+        std::iter::from_fn(|| c.poll_event()).collect()
+    }
+
+    /// Events with heads reduced to their status and bodies concatenated per tag, for comparisons.
+    #[derive(Debug, PartialEq, Eq)]
+    enum Ev {
+        Head(u32, u16),
+        Body(u32, Vec<u8>),
+        Done(u32),
+        Failed(ErrorKind, Option<u32>, Vec<u32>),
+    }
+
+    fn simplify(events: Vec<ConnEvent<u32>>) -> Vec<Ev> {
+        let mut out: Vec<Ev> = Vec::new();
+        for e in events {
+            match e {
+                ConnEvent::Head(t, h) => out.push(Ev::Head(t, h.status.as_u16())),
+                ConnEvent::Body(t, b) => match out.last_mut() {
+                    Some(Ev::Body(lt, acc)) if *lt == t => acc.extend_from_slice(&b),
+                    _ => out.push(Ev::Body(t, b.to_vec())),
+                },
+                ConnEvent::Done(t) => out.push(Ev::Done(t)),
+                ConnEvent::Failed {
+                    error,
+                    responding,
+                    unanswered,
+                } => out.push(Ev::Failed(error, responding, unanswered)),
+            }
+        }
+        out
+    }
+
+    fn violation(v: Violation) -> ErrorKind {
+        ErrorKind::InvalidResponse { violation: v }
+    }
+
+    #[test]
+    fn h1_conn_pipelined_responses_match_fifo_and_head_aware() {
+        let mut c = Conn::new(Limits::default());
+        send(&mut c, 1, Method::GET);
+        send(&mut c, 2, Method::HEAD);
+        send(&mut c, 3, Method::GET);
+        assert_eq!(c.in_flight(), 3);
+        assert!(c.can_send() && !c.is_reusable());
+        c.handle_data(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello\
+              HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n\
+              HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n4\r\ngone\r\n0\r\n\r\n",
+        );
+        assert_eq!(
+            simplify(drain(&mut c)),
+            vec![
+                Ev::Head(1, 200),
+                Ev::Body(1, b"hello".to_vec()),
+                Ev::Done(1),
+                Ev::Head(2, 200),
+                Ev::Done(2),
+                Ev::Head(3, 404),
+                Ev::Body(3, b"gone".to_vec()),
+                Ev::Done(3),
+            ]
+        );
+        assert!(c.is_reusable());
+        assert_eq!(c.buffered(), 0);
+    }
+
+    #[test]
+    fn h1_conn_eof_mid_response_names_responding_and_unanswered() {
+        let mut c = Conn::new(Limits::default());
+        for t in 1..=3 {
+            send(&mut c, t, Method::GET);
+        }
+        c.handle_data(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\npart");
+        c.handle_eof();
+        assert_eq!(
+            simplify(drain(&mut c)),
+            vec![
+                Ev::Head(1, 200),
+                Ev::Done(1),
+                Ev::Head(2, 200),
+                Ev::Body(2, b"part".to_vec()),
+                Ev::Failed(violation(Violation::IncompleteBody), Some(2), vec![3]),
+            ]
+        );
+        assert!(!c.can_send() && c.in_flight() == 0);
+    }
+
+    #[test]
+    fn h1_conn_eof_before_any_byte_leaves_everything_unanswered() {
+        let mut c = Conn::new(Limits::default());
+        send(&mut c, 7, Method::POST);
+        send(&mut c, 8, Method::GET);
+        c.handle_eof();
+        assert_eq!(
+            simplify(drain(&mut c)),
+            vec![Ev::Failed(
+                ErrorKind::ConnectionFailed {
+                    cause: NetError::Closed
+                },
+                None,
+                vec![7, 8]
+            )]
+        );
+        // Later input is ignored; the one Failed was the last word.
+        c.handle_data(b"HTTP/1.1 200 OK\r\n\r\n");
+        c.handle_eof();
+        assert!(drain(&mut c).is_empty());
+    }
+
+    #[test]
+    fn h1_conn_interim_response_counts_as_responding() {
+        let mut c = Conn::new(Limits::default());
+        send(&mut c, 1, Method::POST);
+        c.handle_data(b"HTTP/1.1 100 Continue\r\n\r\n");
+        assert!(drain(&mut c).is_empty());
+        c.handle_eof();
+        assert_eq!(
+            simplify(drain(&mut c)),
+            vec![Ev::Failed(
+                violation(Violation::IncompleteHead),
+                Some(1),
+                vec![]
+            )]
+        );
+    }
+
+    #[test]
+    fn h1_conn_bytes_with_nothing_in_flight_are_unsolicited() {
+        let mut c = Conn::new(Limits::default());
+        c.handle_data(b"HTTP/1.1 408 Request Timeout\r\n\r\n");
+        assert_eq!(
+            simplify(drain(&mut c)),
+            vec![Ev::Failed(
+                violation(Violation::UnsolicitedResponse),
+                None,
+                vec![]
+            )]
+        );
+        assert!(!c.can_send());
+        // Extra bytes after a complete response, too.
+        let mut c = Conn::new(Limits::default());
+        send(&mut c, 1, Method::GET);
+        c.handle_data(b"HTTP/1.1 204 No Content\r\n\r\nX");
+        assert_eq!(
+            simplify(drain(&mut c)),
+            vec![
+                Ev::Head(1, 204),
+                Ev::Done(1),
+                Ev::Failed(violation(Violation::UnsolicitedResponse), None, vec![])
+            ]
+        );
+    }
+
+    #[test]
+    fn h1_conn_close_response_stops_sending_and_leaves_the_rest_unanswered() {
+        let mut c = Conn::new(Limits::default());
+        for t in 1..=3 {
+            send(&mut c, t, Method::GET);
+        }
+        c.handle_data(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n");
+        assert_eq!(simplify(drain(&mut c)), vec![Ev::Head(1, 200)]);
+        assert!(!c.can_send(), "the close is known from the head");
+        c.handle_data(b"ok");
+        assert_eq!(
+            simplify(drain(&mut c)),
+            vec![
+                Ev::Body(1, b"ok".to_vec()),
+                Ev::Done(1),
+                Ev::Failed(
+                    ErrorKind::ConnectionFailed {
+                        cause: NetError::Closed
+                    },
+                    None,
+                    vec![2, 3]
+                )
+            ]
+        );
+    }
+
+    #[test]
+    fn h1_conn_close_response_alone_ends_quietly() {
+        let mut c = Conn::new(Limits::default());
+        send(&mut c, 1, Method::GET);
+        c.handle_data(
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\ntrailing junk",
+        );
+        c.handle_eof();
+        assert_eq!(simplify(drain(&mut c)), vec![Ev::Head(1, 200), Ev::Done(1)]);
+        assert!(!c.is_reusable());
+    }
+
+    #[test]
+    fn h1_conn_close_delimited_body_ends_at_eof() {
+        let mut c = Conn::new(Limits::default());
+        send(&mut c, 1, Method::GET);
+        c.handle_data(b"HTTP/1.0 200 OK\r\n\r\nstream");
+        assert!(!c.can_send());
+        c.handle_data(b"ing");
+        c.handle_eof();
+        assert_eq!(
+            simplify(drain(&mut c)),
+            vec![
+                Ev::Head(1, 200),
+                Ev::Body(1, b"streaming".to_vec()),
+                Ev::Done(1)
+            ]
+        );
+    }
+
+    #[test]
+    fn h1_conn_request_with_connection_close_is_the_last_and_later_sends_are_refused() {
+        let mut c = Conn::new(Limits::default());
+        let mut out = BytesMut::new();
+        let r = RequestBuilder::new(Method::GET, "http://h/")
+            .header("Connection", "close")
+            .build()
+            .unwrap();
+        c.send(1, &r, "ua", &mut out);
+        assert!(!out.is_empty() && !c.can_send());
+        let mut out2 = BytesMut::new();
+        c.send(2, &req(Method::GET), "ua", &mut out2);
+        assert!(out2.is_empty(), "nothing written for a refused send");
+        assert_eq!(
+            simplify(drain(&mut c)),
+            vec![Ev::Failed(
+                ErrorKind::ConnectionFailed {
+                    cause: NetError::Closed
+                },
+                None,
+                vec![2]
+            )]
+        );
+        c.handle_data(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(simplify(drain(&mut c)), vec![Ev::Head(1, 200), Ev::Done(1)]);
+        assert!(!c.is_reusable());
+    }
+
+    #[test]
+    fn h1_conn_decoder_error_fails_the_front_as_responding() {
+        let mut c = Conn::new(Limits::default());
+        send(&mut c, 1, Method::GET);
+        send(&mut c, 2, Method::GET);
+        c.handle_data(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n");
+        assert_eq!(
+            simplify(drain(&mut c)),
+            vec![Ev::Failed(
+                violation(Violation::InvalidContentLength),
+                Some(1),
+                vec![2]
+            )]
+        );
+        assert_eq!(c.buffered(), 0);
+        assert!(!c.can_send());
+    }
+
+    #[test]
+    fn h1_conn_keep_alive_timeout_and_idle_eof() {
+        let mut c = Conn::new(Limits::default());
+        assert_eq!(c.keep_alive_timeout(), None);
+        send(&mut c, 1, Method::GET);
+        c.handle_data(
+            b"HTTP/1.1 200 OK\r\nKeep-Alive: timeout=4, max=10\r\nContent-Length: 0\r\n\r\n",
+        );
+        drain(&mut c);
+        assert_eq!(c.keep_alive_timeout(), Some(Duration::from_secs(4)));
+        assert!(c.is_reusable());
+        send(&mut c, 2, Method::GET);
+        c.handle_data(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        drain(&mut c);
+        assert_eq!(
+            c.keep_alive_timeout(),
+            None,
+            "the last response did not say"
+        );
+        c.handle_eof();
+        assert!(
+            drain(&mut c).is_empty(),
+            "an idle connection closing is not a failure"
+        );
+        assert!(!c.is_reusable() && !c.can_send());
+    }
+
+    #[test]
+    fn h1_conn_byte_by_byte_equals_one_read() {
+        let input: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+            2;x=y\r\nab\r\n3\r\ncde\r\n0\r\nT: v\r\n\r\nHTTP/1.1 304 Not Modified\r\nETag: x\r\n\r\n";
+        let run = |split: bool| {
+            let mut c = Conn::new(Limits::default());
+            send(&mut c, 1, Method::GET);
+            send(&mut c, 2, Method::GET);
+            let mut events = Vec::new();
+            if split {
+                for b in input {
+                    c.handle_data(std::slice::from_ref(b));
+                    events.extend(drain(&mut c));
+                }
+            } else {
+                c.handle_data(input);
+                events.extend(drain(&mut c));
+            }
+            simplify(events)
+        };
+        assert_eq!(run(true), run(false));
+        assert_eq!(
+            run(false),
+            vec![
+                Ev::Head(1, 200),
+                Ev::Body(1, b"abcde".to_vec()),
+                Ev::Done(1),
+                Ev::Head(2, 304),
+                Ev::Done(2)
+            ]
+        );
+    }
+}

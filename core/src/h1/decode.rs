@@ -207,3 +207,272 @@ impl ResponseDecoder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Limit;
+
+    /// Everything one decoder yields for `input` (then EOF when `eof`), bodies concatenated.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Out {
+        status: Option<u16>,
+        body: Vec<u8>,
+        end: Option<bool>,
+        error: Option<ErrorKind>,
+        rest: Vec<u8>,
+    }
+
+    fn run(method: Method, input: &[u8], eof: bool) -> Out {
+        let mut dec = ResponseDecoder::new(&method, &Limits::default());
+        let mut buf = BytesMut::from(input);
+        let mut out = Out {
+            status: None,
+            body: vec![],
+            end: None,
+            error: None,
+            rest: vec![],
+        };
+        loop {
+            let r = if eof {
+                dec.decode_eof(&mut buf)
+            } else {
+                dec.decode(&mut buf)
+            };
+            match r {
+                Ok(Some(Decoded::Head(h))) => out.status = Some(h.status.as_u16()),
+                Ok(Some(Decoded::Body(b))) => out.body.extend_from_slice(&b),
+                Ok(Some(Decoded::End { keep_alive })) => out.end = Some(keep_alive),
+                Ok(None) => break,
+                Err(e) => {
+                    out.error = Some(e);
+                    break;
+                }
+            }
+        }
+        out.rest = buf.to_vec();
+        out
+    }
+
+    fn get(input: &[u8]) -> Out {
+        run(Method::GET, input, false)
+    }
+
+    fn violation(v: Violation) -> Option<ErrorKind> {
+        Some(ErrorKind::InvalidResponse { violation: v })
+    }
+
+    #[test]
+    fn h1_decode_content_length_body_keep_alive_and_leftover() {
+        let o = get(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1");
+        assert_eq!(
+            o,
+            Out {
+                status: Some(200),
+                body: b"hello".to_vec(),
+                end: Some(true),
+                error: None,
+                rest: b"HTTP/1.1".to_vec()
+            }
+        );
+    }
+
+    #[test]
+    fn h1_decode_chunked_body() {
+        let o = get(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nT: 1\r\n\r\n",
+        );
+        assert_eq!((o.body.as_slice(), o.end), (&b"abc"[..], Some(true)));
+    }
+
+    #[test]
+    fn h1_decode_skips_interim_1xx() {
+        let o = get(
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n\
+              HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
+        );
+        assert_eq!(
+            (o.status, o.body.as_slice(), o.end),
+            (Some(201), &b"ok"[..], Some(true))
+        );
+    }
+
+    #[test]
+    fn h1_decode_unsolicited_101_is_an_error_and_sticky() {
+        let mut dec = ResponseDecoder::new(&Method::GET, &Limits::default());
+        let mut buf =
+            BytesMut::from(&b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"[..]);
+        let e = Err(ErrorKind::InvalidResponse {
+            violation: Violation::UnexpectedSwitchingProtocols,
+        });
+        assert_eq!(dec.decode(&mut buf), e);
+        assert_eq!(dec.decode(&mut buf), e);
+        assert_eq!(dec.decode_eof(&mut buf), e);
+    }
+
+    #[test]
+    fn h1_decode_no_body_for_head_204_304() {
+        let o = run(
+            Method::HEAD,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nHTTP",
+            false,
+        );
+        assert_eq!(
+            (o.body.len(), o.end, o.rest.as_slice()),
+            (0, Some(true), &b"HTTP"[..])
+        );
+        let o = run(
+            Method::HEAD,
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            false,
+        );
+        assert_eq!((o.body.len(), o.end), (0, Some(true)));
+        for status in ["204 No Content", "304 Not Modified"] {
+            let o = get(format!("HTTP/1.1 {status}\r\nContent-Length: 10\r\n\r\nX").as_bytes());
+            assert_eq!(
+                (o.body.len(), o.end, o.rest.as_slice()),
+                (0, Some(true), &b"X"[..])
+            );
+        }
+    }
+
+    #[test]
+    fn h1_decode_close_delimited_ends_at_eof_without_keep_alive() {
+        let input = b"HTTP/1.1 200 OK\r\n\r\nall of it";
+        let o = get(input);
+        assert_eq!((o.body.as_slice(), o.end), (&b"all of it"[..], None));
+        let o = run(Method::GET, input, true);
+        assert_eq!(
+            (o.body.as_slice(), o.end, o.error),
+            (&b"all of it"[..], Some(false), None)
+        );
+        let o = run(
+            Method::GET,
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\nzz",
+            true,
+        );
+        assert_eq!((o.body.as_slice(), o.end), (&b"zz"[..], Some(false)));
+    }
+
+    #[test]
+    fn h1_decode_eof_short_of_the_end_is_incomplete() {
+        let head = violation(Violation::IncompleteHead);
+        let body = violation(Violation::IncompleteBody);
+        assert_eq!(run(Method::GET, b"", true).error, head);
+        assert_eq!(
+            run(Method::GET, b"HTTP/1.1 200 OK\r\nA: b", true).error,
+            head
+        );
+        assert_eq!(
+            run(Method::GET, b"HTTP/1.1 100 Continue\r\n\r\n", true).error,
+            head
+        );
+        let o = run(
+            Method::GET,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel",
+            true,
+        );
+        assert_eq!((o.body.as_slice(), o.error), (&b"hel"[..], body.clone()));
+        let o = run(
+            Method::GET,
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
+            true,
+        );
+        assert_eq!((o.body.as_slice(), o.error), (&b"abc"[..], body));
+    }
+
+    #[test]
+    fn h1_decode_framing_errors_surface() {
+        assert_eq!(
+            get(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .error,
+            violation(Violation::ContentLengthWithTransferEncoding)
+        );
+        assert_eq!(
+            get(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: br\r\n\r\n").error,
+            violation(Violation::UnsupportedTransferEncoding)
+        );
+        assert_eq!(
+            get(b"HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n").error,
+            violation(Violation::InvalidContentLength)
+        );
+        assert_eq!(
+            get(b"HTTP/1.1 200 OK\r\nX: a\r\n\tb\r\nContent-Length: 0\r\n\r\n").error,
+            violation(Violation::InvalidHeader)
+        );
+    }
+
+    #[test]
+    fn h1_decode_keep_alive_decision() {
+        let ka = |input: &[u8]| run(Method::GET, input, true).end;
+        assert_eq!(
+            ka(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+            Some(true)
+        );
+        assert_eq!(
+            ka(b"HTTP/1.1 200 OK\r\nConnection: foo, close\r\nContent-Length: 0\r\n\r\n"),
+            Some(false)
+        );
+        assert_eq!(
+            ka(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"),
+            Some(false)
+        );
+        assert_eq!(
+            ka(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n"),
+            Some(true)
+        );
+        assert_eq!(ka(b"HTTP/1.1 200 OK\r\n\r\n"), Some(false));
+        assert_eq!(
+            ka(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+            Some(false)
+        );
+        let mut dec = ResponseDecoder::new(&Method::GET, &Limits::default());
+        let mut buf = BytesMut::from(
+            &b"HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\nContent-Length: 0\r\n\r\n"[..],
+        );
+        assert!(!dec.keep_alive());
+        assert!(matches!(dec.decode(&mut buf), Ok(Some(Decoded::Head(_)))));
+        assert!(dec.keep_alive());
+        assert_eq!(dec.keep_alive_timeout(), Some(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn h1_decode_body_is_delivered_at_once_and_without_copying() {
+        let mut dec = ResponseDecoder::new(&Method::GET, &Limits::default());
+        let head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let mut buf = BytesMut::with_capacity(4096);
+        buf.extend_from_slice(head);
+        buf.extend_from_slice(b"40\r\ndata: 1\n\n");
+        let data_at = buf[head.len() + 4..].as_ptr();
+        assert!(matches!(dec.decode(&mut buf), Ok(Some(Decoded::Head(_)))));
+        // 10 of 64 announced bytes: handed out now, not when the chunk is complete.
+        match dec.decode(&mut buf) {
+            Ok(Some(Decoded::Body(b))) => {
+                assert_eq!(&b[..], b"data: 1\n\n");
+                assert_eq!(b.as_ptr(), data_at, "body is a slice of the read buffer");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(dec.decode(&mut buf), Ok(None));
+        assert!(!dec.is_done() && dec.is_started());
+    }
+
+    #[test]
+    fn h1_decode_limits_reach_the_caller() {
+        let mut dec = ResponseDecoder::new(
+            &Method::GET,
+            &Limits {
+                max_head_size: 20,
+                ..Limits::default()
+            },
+        );
+        let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\nX-Long: aaaa"[..]);
+        assert_eq!(
+            dec.decode(&mut buf),
+            Err(ErrorKind::TooLarge {
+                limit: Limit::HeadSize,
+                max: 20
+            })
+        );
+    }
+}

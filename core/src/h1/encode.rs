@@ -159,3 +159,128 @@ fn put_hex(mut n: usize, out: &mut BytesMut) {
     }
     out.put_slice(&digits[i..]);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::RequestBuilder;
+
+    fn enc(req: &Request, ua: &str) -> String {
+        let mut out = BytesMut::new();
+        encode_request(req, ua, &mut out);
+        String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn h1_encode_get_writes_target_host_and_user_agent() {
+        let req = Request::get("http://example.com:8080/a/b?x=1&y=%20").unwrap();
+        assert_eq!(
+            enc(&req, "Plue/1.0"),
+            "GET /a/b?x=1&y=%20 HTTP/1.1\r\nhost: example.com:8080\r\nuser-agent: Plue/1.0\r\n\r\n"
+        );
+        let req = Request::get("http://example.com/").unwrap();
+        assert_eq!(
+            enc(&req, "Plue/1.0"),
+            "GET / HTTP/1.1\r\nhost: example.com\r\nuser-agent: Plue/1.0\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn h1_encode_caller_host_and_user_agent_win() {
+        let req = RequestBuilder::new(Method::GET, "http://127.0.0.1:4096/x")
+            .header("Host", "virtual.test")
+            .header("User-Agent", "mine/2")
+            .header("X-Two", "a")
+            .header("X-Two", "b")
+            .build()
+            .unwrap();
+        assert_eq!(
+            enc(&req, "Plue/1.0"),
+            "GET /x HTTP/1.1\r\nhost: virtual.test\r\nuser-agent: mine/2\r\nx-two: a\r\nx-two: b\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn h1_encode_owns_framing_headers() {
+        let req = RequestBuilder::new(Method::POST, "http://h/s")
+            .header("Content-Length", "999")
+            .header("Transfer-Encoding", "chunked")
+            .body("hello")
+            .build()
+            .unwrap();
+        assert_eq!(
+            enc(&req, "ua"),
+            "POST /s HTTP/1.1\r\nhost: h\r\nuser-agent: ua\r\ncontent-length: 5\r\n\r\nhello"
+        );
+    }
+
+    #[test]
+    fn h1_encode_empty_body_length_depends_on_method() {
+        for (m, cl) in [
+            (Method::POST, true),
+            (Method::PUT, true),
+            (Method::PATCH, true),
+            (Method::GET, false),
+            (Method::DELETE, false),
+            (Method::HEAD, false),
+            (Method::OPTIONS, false),
+        ] {
+            let req = RequestBuilder::new(m.clone(), "http://h/").build().unwrap();
+            assert_eq!(enc(&req, "ua").contains("content-length: 0\r\n"), cl, "{m}");
+        }
+        let req = RequestBuilder::new(Method::GET, "http://h/")
+            .body("")
+            .build()
+            .unwrap();
+        assert!(enc(&req, "ua").ends_with("content-length: 0\r\n\r\n"));
+    }
+
+    #[test]
+    fn h1_encode_leaves_out_an_unusable_user_agent() {
+        let req = Request::get("http://h/").unwrap();
+        assert_eq!(enc(&req, ""), "GET / HTTP/1.1\r\nhost: h\r\n\r\n");
+        assert_eq!(
+            enc(&req, "a\r\nX: injected"),
+            "GET / HTTP/1.1\r\nhost: h\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn h1_encode_appends_to_a_reused_buffer() {
+        let req = Request::get("http://h/").unwrap();
+        let mut out = BytesMut::from(&b"previous"[..]);
+        encode_request(&req, "ua", &mut out);
+        assert!(out.starts_with(b"previousGET / HTTP/1.1\r\n"));
+    }
+
+    #[test]
+    fn h1_encode_chunked_request_body() {
+        let req = RequestBuilder::new(Method::POST, "http://h/up")
+            .header("Content-Length", "3")
+            .build()
+            .unwrap();
+        let mut out = BytesMut::new();
+        encode_chunked_request_head(&req, "ua", &mut out);
+        encode_chunk(b"hello", &mut out);
+        encode_chunk(b"", &mut out);
+        encode_chunk(&[b'x'; 26], &mut out);
+        encode_last_chunk(&mut out);
+        let text = String::from_utf8(out.to_vec()).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                "POST /up HTTP/1.1\r\nhost: h\r\nuser-agent: ua\r\ntransfer-encoding: chunked\r\n\r\n\
+                 5\r\nhello\r\n1a\r\n{}\r\n0\r\n\r\n",
+                "x".repeat(26)
+            )
+        );
+        let mut d = BytesMut::new();
+        put_decimal(0, &mut d);
+        put_decimal(usize::MAX, &mut d);
+        put_hex(usize::MAX, &mut d);
+        assert_eq!(
+            &d[..],
+            format!("0{}{:x}", usize::MAX, usize::MAX).as_bytes()
+        );
+    }
+}

@@ -7,6 +7,8 @@
 //!
 //! The head is split off the read buffer and frozen, and header values are slices of it (no copy per value).
 
+use core::mem::MaybeUninit;
+
 use bytes::{Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, StatusCode, Version};
@@ -27,7 +29,9 @@ fn violation(v: Violation) -> ErrorKind {
 pub(crate) struct HeadScanner {
     /// Bytes already searched for the blank line (restarts at the last `\n` seen, which may begin it).
     scanned: usize,
-    /// The status line has been seen whole and checked.
+    /// A line end has been seen: the status line is whole.
+    saw_line_end: bool,
+    /// The status line has been checked.
     status_line_checked: bool,
 }
 
@@ -47,7 +51,7 @@ impl HeadScanner {
             if buf.len() >= limits.max_head_size {
                 return Err(too_large_head(limits));
             }
-            if !self.status_line_checked && memchr::memchr(b'\n', buf).is_some() {
+            if !self.status_line_checked && self.saw_line_end {
                 // The status line is whole: reject a bad version or status now, not after 64 KiB.
                 self.status_line_checked = true;
                 parse_raw(buf, limits)?;
@@ -66,6 +70,7 @@ impl HeadScanner {
     fn find_end(&mut self, buf: &[u8]) -> Result<Option<usize>, ErrorKind> {
         let mut from = self.scanned;
         while let Some(i) = memchr::memchr(b'\n', &buf[from..]).map(|i| from + i) {
+            self.saw_line_end = true;
             match (buf.get(i + 1), buf.get(i + 2)) {
                 (Some(b'\n'), _) => return Ok(Some(i + 2)),
                 (Some(b'\r'), Some(b'\n')) => return Ok(Some(i + 3)),
@@ -111,16 +116,19 @@ fn with_parsed<R>(
     limits: &Limits,
     f: impl FnOnce(httparse::Status<usize>, &httparse::Response<'_, '_>) -> Result<R, ErrorKind>,
 ) -> Result<R, ErrorKind> {
-    let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    // Uninitialised slots: nothing to fill per parse (a 128-slot array of empty headers costs a 4 KiB memset).
+    let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
     let mut heap = Vec::new();
-    let slots: &mut [httparse::Header<'_>] = if limits.max_headers <= STACK_HEADERS {
+    let slots: &mut [MaybeUninit<httparse::Header<'_>>] = if limits.max_headers <= STACK_HEADERS {
         &mut stack[..limits.max_headers]
     } else {
-        heap.resize(limits.max_headers, httparse::EMPTY_HEADER);
+        heap.resize_with(limits.max_headers, MaybeUninit::uninit);
         &mut heap
     };
-    let mut resp = httparse::Response::new(slots);
-    let status = resp.parse(buf).map_err(|e| map_httparse(e, limits))?;
+    let mut resp = httparse::Response::new(&mut []);
+    let status = httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut resp, buf, slots)
+        .map_err(|e| map_httparse(e, limits))?;
     f(status, &resp)
 }
 

@@ -56,6 +56,8 @@ mod head;
 mod keep_alive;
 mod limits;
 mod list;
+#[cfg(test)]
+mod props;
 
 pub use conn::{ConnEvent, H1Connection};
 pub use decode::{Decoded, ResponseDecoder};
