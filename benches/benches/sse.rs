@@ -40,8 +40,8 @@ fn plue(chunks: &[Bytes], mut sink: impl FnMut(&str, &str, &str)) {
 /// Decode every chunk with eventsource-stream, handing each owned event to `sink`.
 fn eventsource_stream(chunks: &[Bytes], mut sink: impl FnMut(&str, &str, &str)) {
     block_on(async {
-        let mut events =
-            futures::stream::iter(chunks.iter().cloned().map(Ok::<Bytes, Infallible>)).eventsource();
+        let mut events = futures::stream::iter(chunks.iter().cloned().map(Ok::<Bytes, Infallible>))
+            .eventsource();
         while let Some(e) = events.next().await {
             let e = e.expect("eventsource-stream failed on the corpus");
             sink(&e.event, &e.data, &e.id);
@@ -49,10 +49,58 @@ fn eventsource_stream(chunks: &[Bytes], mut sink: impl FnMut(&str, &str, &str)) 
     });
 }
 
-fn checksum(decode: fn(&[Bytes], &mut dyn FnMut(&str, &str, &str)), chunks: &[Bytes]) -> EventChecksum {
+/// A decoder under test: decodes the chunks and hands every event's type, data and id to the sink.
+type Decoder = fn(&[Bytes], &mut dyn FnMut(&str, &str, &str));
+
+/// Count and checksum of every event `decode` produces.
+fn checksum(decode: Decoder, chunks: &[Bytes]) -> EventChecksum {
     let mut sum = EventChecksum::default();
     decode(chunks, &mut |t, d, i| sum.add(t, d, i));
     sum
+}
+
+/// CPU time this thread has used (user + system). Client and peers share two cores with other work, so wall
+/// time hides how much CPU a decoder really takes (DESIGN.md: CPU time is the primary metric).
+fn thread_cpu_time() -> Duration {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid, writable rusage; RUSAGE_THREAD only reads the calling thread's counters.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    assert_eq!(rc, 0, "getrusage failed");
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// Interleaved rounds of both decoders, CPU time each; prints median MB per CPU-second and the ratio.
+fn cpu_time_rounds(chunks: &[Bytes], bytes: usize, rounds: usize) {
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for _ in 0..rounds {
+        let t = thread_cpu_time();
+        plue(chunks, |a, b, c| {
+            black_box((a, b, c));
+        });
+        ours.push(thread_cpu_time() - t);
+        let t = thread_cpu_time();
+        eventsource_stream(chunks, |a, b, c| {
+            black_box((a, b, c));
+        });
+        theirs.push(thread_cpu_time() - t);
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (o, t) = (median(&mut ours), median(&mut theirs));
+    let mbps = |d: Duration| bytes as f64 / 1e6 / d.as_secs_f64();
+    eprintln!(
+        "cpu time, median of {rounds} interleaved rounds: plue {:.0} MB/s ({:.1} ms), eventsource-stream {:.0} MB/s \
+         ({:.1} ms), ratio {:.2}x",
+        mbps(o),
+        o.as_secs_f64() * 1e3,
+        mbps(t),
+        t.as_secs_f64() * 1e3,
+        t.as_secs_f64() / o.as_secs_f64()
+    );
 }
 
 fn bench_sse(c: &mut Criterion) {
@@ -61,8 +109,14 @@ fn bench_sse(c: &mut Criterion) {
 
     let ours = checksum(|c, s| plue(c, s), &chunks);
     let theirs = checksum(|c, s| eventsource_stream(c, s), &chunks);
-    assert_eq!(ours.count, OPENCODE_EVENTS, "plue decoded the wrong number of events");
-    assert_eq!(ours, theirs, "plue and eventsource-stream disagree on the corpus");
+    assert_eq!(
+        ours.count, OPENCODE_EVENTS,
+        "plue decoded the wrong number of events"
+    );
+    assert_eq!(
+        ours, theirs,
+        "plue and eventsource-stream disagree on the corpus"
+    );
     eprintln!(
         "corpus: {} events, {:.1} MB, {} chunks of {} KiB; checksums agree ({:#018x})",
         ours.count,
@@ -71,6 +125,8 @@ fn bench_sse(c: &mut Criterion) {
         CHUNK / 1024,
         ours.hash
     );
+
+    cpu_time_rounds(&chunks, corpus.len(), 7);
 
     let mut g = c.benchmark_group("sse_decode_opencode");
     g.throughput(Throughput::Bytes(corpus.len() as u64));

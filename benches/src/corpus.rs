@@ -8,13 +8,55 @@ pub const OPENCODE_EVENTS: usize = 200_000;
 
 /// Words for generated text: model output about code is mostly ASCII.
 const WORDS: &[&str] = &[
-    "the", "function", "returns", "a", "value", "when", "called", "with", "an", "argument", "let", "fn",
-    "struct", "impl", "error", "handle", "request", "response", "stream", "event", "`code`", "{", "}", "(x)",
-    "=>", "42", "src/main.rs", "is", "to", "of", "and", "in", "test", "file", "change",
+    "the",
+    "function",
+    "returns",
+    "a",
+    "value",
+    "when",
+    "called",
+    "with",
+    "an",
+    "argument",
+    "let",
+    "fn",
+    "struct",
+    "impl",
+    "error",
+    "handle",
+    "request",
+    "response",
+    "stream",
+    "event",
+    "`code`",
+    "{",
+    "}",
+    "(x)",
+    "=>",
+    "42",
+    "src/main.rs",
+    "is",
+    "to",
+    "of",
+    "and",
+    "in",
+    "test",
+    "file",
+    "change",
 ];
 
 /// One word in 16 is one of these: multi-byte characters and JSON escapes, as real model output has.
-const RARE_WORDS: &[&str] = &["é", "naïve", "→", "✓", "\\n", "\\\"quoted\\\"", "über", "日本語", "—"];
+const RARE_WORDS: &[&str] = &[
+    "é",
+    "naïve",
+    "→",
+    "✓",
+    "\\n",
+    "\\\"quoted\\\"",
+    "über",
+    "日本語",
+    "—",
+];
 
 fn words(rng: &mut Rng, target_len: usize, out: &mut String) {
     let start = out.len();
@@ -22,7 +64,11 @@ fn words(rng: &mut Rng, target_len: usize, out: &mut String) {
         if out.len() > start {
             out.push(' ');
         }
-        let list = if rng.below(16) == 0 { RARE_WORDS } else { WORDS };
+        let list = if rng.below(16) == 0 {
+            RARE_WORDS
+        } else {
+            WORDS
+        };
         out.push_str(list[rng.below(list.len() as u64) as usize]);
     }
 }
@@ -64,7 +110,9 @@ pub fn opencode_sse_corpus(events: usize, seed: u64) -> Vec<u8> {
             line.push_str(r#"","sessionID":""#);
             line.push_str(&session);
             line.push_str(r#"","role":"assistant","time":{"created":1764000000000,"completed":1764000012345},"#);
-            line.push_str(r#""modelID":"claude-sonnet-4-5","providerID":"anthropic","mode":"build","#);
+            line.push_str(
+                r#""modelID":"claude-sonnet-4-5","providerID":"anthropic","mode":"build","#,
+            );
             line.push_str(r#""path":{"cwd":"/home/user/project","root":"/home/user/project"},"#);
             line.push_str(r#""cost":0.0123,"tokens":{"input":1234,"output":567,"reasoning":0,"cache":{"read":0,"write":0}},"#);
             line.push_str(r#""summary":""#);
@@ -129,21 +177,35 @@ mod tests {
         let text = std::str::from_utf8(&corpus).unwrap();
         let events: Vec<&str> = text.split_terminator("\n\n").collect();
         assert_eq!(events.len(), 20_000);
-        let (deltas, updates): (Vec<&str>, Vec<&str>) =
-            events.iter().partition(|e| e.contains(r#""type":"message.part.delta""#));
+        let (deltas, updates): (Vec<&str>, Vec<&str>) = events
+            .iter()
+            .partition(|e| e.contains(r#""type":"message.part.delta""#));
         let avg = |v: &[&str]| v.iter().map(|e| e.len() + 2).sum::<usize>() / v.len();
         let share = deltas.len() as f64 / events.len() as f64;
         assert!((0.97..0.99).contains(&share), "delta share {share}");
-        assert!((130..=170).contains(&avg(&deltas)), "delta size {}", avg(&deltas));
-        assert!((1800..=2300).contains(&avg(&updates)), "update size {}", avg(&updates));
-        assert!(events.iter().all(|e| e.starts_with("data: {") && !e.contains('\n')));
+        assert!(
+            (130..=170).contains(&avg(&deltas)),
+            "delta size {}",
+            avg(&deltas)
+        );
+        assert!(
+            (1800..=2300).contains(&avg(&updates)),
+            "update size {}",
+            avg(&updates)
+        );
+        assert!(events
+            .iter()
+            .all(|e| e.starts_with("data: {") && !e.contains('\n')));
     }
 
     #[test]
     fn chunked_covers_every_byte() {
         let data: Vec<u8> = (0..=255).collect();
         let chunks = chunked(&data, 100);
-        assert_eq!(chunks.iter().map(|c| c.len()).collect::<Vec<_>>(), vec![100, 100, 56]);
+        assert_eq!(
+            chunks.iter().map(|c| c.len()).collect::<Vec<_>>(),
+            vec![100, 100, 56]
+        );
         assert_eq!(chunks.concat(), data);
     }
 }

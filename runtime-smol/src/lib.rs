@@ -23,13 +23,14 @@ use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::SocketAddr;
-use std::process::{Command, ExitStatus};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::Instant;
 
 use plue_http_core::driver::{self, ChildProcess, ConnRead, ConnWrite};
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::net::TcpStream;
 
+pub use plue_http_core::abort::{AbortController, AbortSignal};
 pub use plue_http_core::client::{Options, StreamOptions};
 pub use plue_http_core::driver::{
     AbortHandle, BodyReader, EventStream, ResponseFuture, StreamingFuture, StreamingResponse,
@@ -101,7 +102,11 @@ impl driver::Runtime for SmolRuntime {
 
     fn spawn_process(&self, command: Command) -> io::Result<Child> {
         let mut command = smol::process::Command::from(command);
-        command.kill_on_drop(true);
+        command
+            .kill_on_drop(true)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         command.spawn().map(Child)
     }
 }

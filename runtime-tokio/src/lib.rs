@@ -1,4 +1,4 @@
-//! plue-http on tokio: the [`Runtime`] seam filled in with tokio calls, and the client types with it.
+//! plue-http on tokio: the [`Runtime`](driver::Runtime) seam filled in with tokio calls, and the client types with it.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), plue_http_tokio::Error> {
@@ -20,7 +20,7 @@ use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::SocketAddr;
-use std::process::{Command, ExitStatus};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -29,6 +29,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::runtime::Handle;
 
+pub use plue_http_core::abort::{AbortController, AbortSignal};
 pub use plue_http_core::client::{Options, StreamOptions};
 pub use plue_http_core::driver::{
     AbortHandle, BodyReader, EventStream, ResponseFuture, StreamingFuture, StreamingResponse,
@@ -120,13 +121,19 @@ impl driver::Runtime for TokioRuntime {
     }
 
     async fn resolve(&self, host: String, port: u16) -> io::Result<Vec<SocketAddr>> {
-        Ok(tokio::net::lookup_host((host.as_str(), port)).await?.collect())
+        Ok(tokio::net::lookup_host((host.as_str(), port))
+            .await?
+            .collect())
     }
 
     fn spawn_process(&self, command: Command) -> io::Result<Child> {
         let _guard = self.handle.enter();
         let mut command = tokio::process::Command::from(command);
-        command.kill_on_drop(true);
+        command
+            .kill_on_drop(true)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         command.spawn().map(Child)
     }
 }

@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use bytes::{Bytes, BytesMut};
 use futures_lite::StreamExt;
-use plue_http_core::client::{ClientMachine, ConnId, Event, Input, Output, RequestId, StreamOptions};
+use plue_http_core::client::{
+    ClientMachine, ConnId, Event, Input, Output, RequestId, StreamOptions,
+};
 use plue_http_core::driver::{self, Runtime};
 use plue_http_core::error::{ErrorKind, NetError};
 use plue_http_core::sim::server::{ScriptedServer, SrvConn, SrvOutput};
@@ -15,7 +17,7 @@ use plue_http_core::time::{earliest, Instant};
 use plue_http_core::url::Url;
 use plue_http_core::{Error, Request, Response};
 
-use crate::loopback::Loopback;
+use crate::loopback::{Blackhole, Loopback};
 use crate::scenarios::{Outcome, Scenario, Step, StepOutcome};
 
 /// A way to run the client.
@@ -54,35 +56,61 @@ pub fn run(kind: DriverKind, scenario: &Scenario) -> Result<Outcome, String> {
                 .enable_all()
                 .build()
                 .map_err(|e| e.to_string())?;
-            on_loopback(scenario, |options, lb| {
+            on_loopback(scenario, |options, hosts| {
                 rt.block_on(async {
-                    let client = plue_http::tokio::Client::new(options).map_err(|e| e.to_string())?;
-                    run_async(&client, lb, scenario).await
+                    let client =
+                        plue_http::tokio::Client::new(options).map_err(|e| e.to_string())?;
+                    run_async(&client, hosts, scenario).await
                 })
             })
         }
-        DriverKind::Smol => on_loopback(scenario, |options, lb| {
+        DriverKind::Smol => on_loopback(scenario, |options, hosts| {
             smol::block_on(async {
                 let client = plue_http::smol::Client::new(options).map_err(|e| e.to_string())?;
-                run_async(&client, lb, scenario).await
+                run_async(&client, hosts, scenario).await
             })
         }),
-        DriverKind::Mio => on_loopback(scenario, |options, lb| {
+        DriverKind::Mio => on_loopback(scenario, |options, hosts| {
             let client = plue_http::mio::Client::new(options).map_err(|e| e.to_string())?;
-            run_mio(&client, lb, scenario)
+            run_mio(&client, hosts, scenario)
         }),
     }
 }
 
+/// The loopback server plus an address whose connects hang.
+struct Hosts {
+    lb: Loopback,
+    blackhole: Url,
+    _blackhole: Option<Blackhole>,
+}
+
 fn on_loopback(
     s: &Scenario,
-    body: impl FnOnce(plue_http_core::client::Options, &Loopback) -> Result<Vec<StepOutcome>, String>,
+    body: impl FnOnce(plue_http_core::client::Options, &Hosts) -> Result<Vec<StepOutcome>, String>,
 ) -> Result<Outcome, String> {
     let server = ScriptedServer::with_handler(Box::new(s.script.clone()), s.server.clone());
     let lb = Loopback::start(server).map_err(|e| e.to_string())?;
+    // Only scenarios that need it pay for the black hole's set-up.
+    let needs_hole = s
+        .steps
+        .iter()
+        .any(|s| matches!(s, Step::SendToBlackhole(..)));
+    let hole = needs_hole
+        .then(Blackhole::start)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let url = hole
+        .as_ref()
+        .map_or("http://127.0.0.1:9".into(), Blackhole::base_url);
+    let hosts = Hosts {
+        lb,
+        blackhole: Url::parse(&url).map_err(|e| e.to_string())?,
+        _blackhole: hole,
+    };
+    let lb = &hosts.lb;
     let mut options = s.options.clone();
     options.base_url = Some(lb.base_url());
-    let steps = body(options, &lb)?;
+    let steps = body(options, &hosts)?;
     let received = lb.server().requests().to_vec();
     Ok(Outcome { steps, received })
 }
@@ -105,9 +133,10 @@ async fn sleep<R: Runtime>(rt: &R, d: Duration) {
 
 async fn run_async<R: Runtime>(
     client: &driver::Client<R>,
-    lb: &Loopback,
+    hosts: &Hosts,
     s: &Scenario,
 ) -> Result<Vec<StepOutcome>, String> {
+    let lb = &hosts.lb;
     let rt = client.runtime().clone();
     let steps = async {
         let base = client.base_url().cloned().ok_or("no base url")?;
@@ -116,6 +145,10 @@ async fn run_async<R: Runtime>(
             out.push(match step {
                 Step::Send(req, _) => {
                     StepOutcome::Response(response(client.send(req.builder(&base)).await))
+                }
+                Step::SendToBlackhole(req, _) => {
+                    let b = req.builder(&hosts.blackhole);
+                    StepOutcome::Response(response(client.send(b).await))
                 }
                 Step::Batch(items) => {
                     let reqs = build_all(items.iter().map(|(r, _)| r), &base)?;
@@ -176,14 +209,18 @@ fn build_all<'a>(
 
 fn run_mio(
     client: &plue_http::mio::Client,
-    lb: &Loopback,
+    hosts: &Hosts,
     s: &Scenario,
 ) -> Result<Vec<StepOutcome>, String> {
+    let lb = &hosts.lb;
     let base = client.base_url().cloned().ok_or("no base url")?;
     let mut out = Vec::new();
     for step in &s.steps {
         out.push(match step {
             Step::Send(req, _) => StepOutcome::Response(response(client.send(req.builder(&base)))),
+            Step::SendToBlackhole(req, _) => {
+                StepOutcome::Response(response(client.send(req.builder(&hosts.blackhole))))
+            }
             Step::Batch(items) => {
                 let reqs = build_all(items.iter().map(|(r, _)| r), &base)?;
                 StepOutcome::Batch(client.batch(reqs).into_iter().map(response).collect())
@@ -256,6 +293,9 @@ struct Sim {
     srv_deadline: Option<Instant>,
 }
 
+/// Connects to this port hang in the simulation (the black hole).
+const SIM_BLACKHOLE_PORT: u16 = 9;
+
 /// Virtual time after which a scenario counts as stuck.
 const SIM_LIMIT: Duration = Duration::from_secs(3600);
 
@@ -292,9 +332,11 @@ impl Sim {
                     self.machine
                         .handle_input(now, Input::Resolved { host, port, result });
                 }
-                Output::Connect { conn, .. } => {
+                Output::Connect { conn, addr } => {
                     let mut c = SimConn::default();
-                    if self.down_until.is_some_and(|t| now < t) {
+                    if addr.port() == SIM_BLACKHOLE_PORT {
+                        // Connects there hang: no answer at all.
+                    } else if self.down_until.is_some_and(|t| now < t) {
                         self.connects.push_back((conn, Err(NetError::Refused)));
                     } else {
                         let srv = self.server.accept(now);
@@ -355,7 +397,11 @@ impl Sim {
                 SrvOutput::Close(srv) => (srv, false),
                 SrvOutput::Reset(srv) => (srv, true),
             };
-            if let Some(c) = self.by_srv.remove(&srv).and_then(|id| self.conns.get_mut(&id)) {
+            if let Some(c) = self
+                .by_srv
+                .remove(&srv)
+                .and_then(|id| self.conns.get_mut(&id))
+            {
                 c.srv = None;
                 c.srv_closed = true;
                 if reset {
@@ -417,7 +463,9 @@ impl Sim {
         let next = earliest(earliest(self.deadline, self.srv_deadline), limit)
             .ok_or("nothing will ever happen: no deadline and no input")?;
         if next > Instant::ZERO + SIM_LIMIT {
-            return Err(format!("stuck: nothing happened within {SIM_LIMIT:?} of virtual time"));
+            return Err(format!(
+                "stuck: nothing happened within {SIM_LIMIT:?} of virtual time"
+            ));
         }
         self.now = self.now.max(next);
         if self.deadline.is_some_and(|d| d <= self.now) {
@@ -469,6 +517,13 @@ impl Sim {
                     self.run_until(|sim| sim.finished(id))?;
                     StepOutcome::Response(self.outcome(id))
                 }
+                Step::SendToBlackhole(req, _) => {
+                    let hole = Url::parse("http://127.0.0.1:9").expect("valid URL");
+                    let req = req.builder(&hole).build().map_err(|e| e.to_string())?;
+                    let id = self.machine.request(self.now, req);
+                    self.run_until(|sim| sim.finished(id))?;
+                    StepOutcome::Response(self.outcome(id))
+                }
                 Step::Batch(items) => {
                     let reqs = build_all(items.iter().map(|(r, _)| r), &self.base)?;
                     let ids = self.machine.batch(self.now, reqs);
@@ -488,16 +543,25 @@ impl Sim {
                 Step::Events(path, _) => {
                     let req = plue_http_core::RequestBuilder::new(http::Method::GET, *path)
                         .base(Some(&self.base))
-                        .header("accept", "text/event-stream")
                         .build()
                         .map_err(|e| e.to_string())?;
-                    let id = self.machine.subscribe(self.now, req, StreamOptions::default());
+                    let id = self
+                        .machine
+                        .subscribe(self.now, req, StreamOptions::default());
                     let want = want_events(step);
                     let seen = |sim: &Sim| {
                         let evs = sim.events.get(&id).map(Vec::as_slice).unwrap_or_default();
                         let n = evs
                             .iter()
-                            .filter(|e| matches!(e, Event::Stream { event: StreamEvent::Event(_), .. }))
+                            .filter(|e| {
+                                matches!(
+                                    e,
+                                    Event::Stream {
+                                        event: StreamEvent::Event(_),
+                                        ..
+                                    }
+                                )
+                            })
                             .count();
                         n >= want || sim.finished(id)
                     };

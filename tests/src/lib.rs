@@ -1,6 +1,6 @@
 //! Conformance scenarios, drivers, loopback hosts and the real-OpenCode fixture.
 
-pub mod loopback;
 pub mod drivers;
 pub mod echo;
+pub mod loopback;
 pub mod scenarios;

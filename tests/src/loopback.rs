@@ -24,7 +24,7 @@ const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
 
 enum Ctl {
-    Restart(Duration),
+    Restart(Duration, Sender<()>),
     Stop,
 }
 
@@ -108,10 +108,12 @@ impl Loopback {
     }
 
     /// Restart the server: reset every connection, refuse connections for `down`, then listen again on the
-    /// same port.
+    /// same port. Returns once the connections are reset and the port refuses.
     pub fn restart(&self, down: Duration) {
-        let _ = self.ctl.send(Ctl::Restart(down));
+        let (done, wait) = mpsc::channel();
+        let _ = self.ctl.send(Ctl::Restart(down, done));
         let _ = self.waker.wake();
+        let _ = wait.recv();
     }
 }
 
@@ -177,7 +179,10 @@ impl Host {
             while let Ok(ctl) = self.rx.try_recv() {
                 match ctl {
                     Ctl::Stop => return,
-                    Ctl::Restart(down) => self.restart(down),
+                    Ctl::Restart(down, done) => {
+                        self.restart(down);
+                        let _ = done.send(());
+                    }
                 }
             }
             if self.relisten_at.is_some_and(|at| StdInstant::now() >= at) {
@@ -352,5 +357,46 @@ impl Host {
                 }
             }
         }
+    }
+}
+
+/// An address whose connects hang: a listener with a backlog of zero whose accept queue is already full and
+/// that never accepts, so the kernel drops further SYNs (Linux; the connect-timeout scenario relies on it).
+pub struct Blackhole {
+    addr: SocketAddr,
+    _listener: socket2::Socket,
+    _fillers: Vec<socket2::Socket>,
+}
+
+impl Blackhole {
+    /// Start one.
+    pub fn start() -> io::Result<Blackhole> {
+        use socket2::{Domain, Socket, Type};
+        let listener = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+        listener.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+        listener.listen(0)?;
+        let addr = listener
+            .local_addr()?
+            .as_socket()
+            .ok_or_else(|| io::Error::other("not an inet socket"))?;
+        let mut fillers = Vec::new();
+        for _ in 0..3 {
+            let s = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+            s.set_nonblocking(true)?;
+            let _ = s.connect(&addr.into());
+            fillers.push(s);
+        }
+        // Let the handshakes that fit complete, so the queue is full before anyone else connects.
+        std::thread::sleep(Duration::from_millis(50));
+        Ok(Blackhole {
+            addr,
+            _listener: listener,
+            _fillers: fillers,
+        })
+    }
+
+    /// `http://127.0.0.1:port` of the black hole.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
     }
 }

@@ -34,6 +34,8 @@ pub struct Req {
     pub read_timeout: Option<Duration>,
     /// Per-request retry budget.
     pub max_retries: Option<u32>,
+    /// Per-request connect timeout.
+    pub connect_timeout: Option<Duration>,
 }
 
 impl Req {
@@ -47,6 +49,7 @@ impl Req {
             timeout: None,
             read_timeout: None,
             max_retries: None,
+            connect_timeout: None,
         }
     }
 
@@ -89,6 +92,9 @@ impl Req {
         if let Some(t) = self.read_timeout {
             b = b.read_timeout(Some(t));
         }
+        if let Some(t) = self.connect_timeout {
+            b = b.connect_timeout(t);
+        }
         if let Some(n) = self.max_retries {
             b = b.max_retries(n);
         }
@@ -101,6 +107,8 @@ impl Req {
 pub enum Expect {
     /// A response with this status and (when given) exactly this body.
     Status(u16, Option<&'static str>),
+    /// A response with this status and a body of exactly this many bytes.
+    StatusLen(u16, usize),
     /// An error of exactly this kind.
     Error(ErrorKind),
 }
@@ -121,6 +129,8 @@ pub enum Step {
     Send(Req, Expect),
     /// Send requests pipelined as one batch.
     Batch(Vec<(Req, Expect)>),
+    /// Send a request to an address whose connects hang (not the scripted server).
+    SendToBlackhole(Req, Expect),
     /// Send a request and abort it after a while; it must end with `Aborted`.
     SendAbort(Req, Duration),
     /// Subscribe to an event stream, take events, then drop the stream.
@@ -140,6 +150,10 @@ pub enum Received {
     Reused(&'static str, usize, bool),
     /// The `nth` request to this path carried this header value (`None`: no such header).
     Header(&'static str, usize, &'static str, Option<&'static str>),
+    /// The `nth` request to this path used this method.
+    Method(&'static str, usize, Method),
+    /// Exactly `n` requests to this path were executed (answered 2xx): no work was done twice.
+    Executed(&'static str, usize),
     /// All requests to these paths arrived on one connection.
     SameConnection(&'static [&'static str]),
 }
@@ -284,7 +298,7 @@ pub fn all() -> Vec<Scenario> {
             .route(route("/p", vec![Reply::ok("posted")])),
         vec![
             Step::Send(Req::get("/a"), ok("a")),
-            Step::Wait(ms(400)),
+            Step::Wait(ms(700)),
             Step::Send(Req::post("/p", "x"), ok("posted")),
         ],
     );
@@ -292,11 +306,28 @@ pub fn all() -> Vec<Scenario> {
     s.received = vec![Received::Count("/p", 1), Received::Reused("/p", 0, false)];
     v.push(s);
 
+    // The client's own idle limit: the pooled connection is closed by the client, the next request opens one.
+    let mut s = scenario(
+        "pool_idle_timeout_evicts",
+        Script::new().route(route("/a", vec![Reply::ok("a")])),
+        vec![
+            Step::Send(Req::get("/a"), ok("a")),
+            Step::Wait(ms(400)),
+            Step::Send(Req::get("/a"), ok("a")),
+        ],
+    );
+    s.options.pool_idle_timeout = ms(100);
+    s.received = vec![Received::Count("/a", 2), Received::Reused("/a", 1, false)];
+    v.push(s);
+
     let mut s = scenario(
         "pipeline_batch_in_order",
         Script::new()
             .route(route("/1", vec![Reply::ok("one").delay_head(ms(50))]))
-            .route(route("/2", vec![Reply::ok("two").framing(Framing::Chunked)]))
+            .route(route(
+                "/2",
+                vec![Reply::ok("two").framing(Framing::Chunked)],
+            ))
             .route(route("/3", vec![Reply::ok("three")])),
         vec![Step::Batch(vec![
             (Req::get("/1"), ok("one")),
@@ -313,6 +344,30 @@ pub fn all() -> Vec<Scenario> {
     v.push(s);
 
     v.push(scenario(
+        "timeout_connect",
+        Script::new(),
+        vec![
+            Step::SendToBlackhole(
+                Req {
+                    connect_timeout: Some(ms(200)),
+                    ..Req::get("/x").retries(0)
+                },
+                Expect::Error(ErrorKind::Timeout {
+                    phase: Phase::Connect,
+                }),
+            ),
+            Step::SendToBlackhole(
+                Req {
+                    connect_timeout: Some(ms(100)),
+                    ..Req::get("/x").retries(2)
+                },
+                Expect::Error(ErrorKind::Timeout {
+                    phase: Phase::Connect,
+                }),
+            ),
+        ],
+    ));
+    v.push(scenario(
         "timeout_response_head",
         Script::new().route(route("/slow", vec![Reply::ok("late").delay_head(ms(3000))])),
         vec![Step::Send(
@@ -324,7 +379,10 @@ pub fn all() -> Vec<Scenario> {
     ));
     v.push(scenario(
         "timeout_body_idle",
-        Script::new().route(route("/stall", vec![Reply::ok("late").stall_body(ms(3000))])),
+        Script::new().route(route(
+            "/stall",
+            vec![Reply::ok("late").stall_body(ms(3000))],
+        )),
         vec![Step::Send(
             Req::get("/stall").read_timeout(ms(200)).retries(0),
             Expect::Error(ErrorKind::Timeout {
@@ -350,7 +408,11 @@ pub fn all() -> Vec<Scenario> {
         "retry_get_on_503",
         Script::new().route(route(
             "/r",
-            vec![Reply::new(503, "busy"), Reply::new(503, "busy"), Reply::ok("fine")],
+            vec![
+                Reply::new(503, "busy"),
+                Reply::new(503, "busy"),
+                Reply::ok("fine"),
+            ],
         )),
         vec![Step::Send(Req::get("/r"), ok("fine"))],
     );
@@ -360,7 +422,10 @@ pub fn all() -> Vec<Scenario> {
     let mut s = scenario(
         "retry_post_not_repeated",
         Script::new()
-            .route(route("/busy", vec![Reply::new(503, "busy"), Reply::ok("fine")]))
+            .route(route(
+                "/busy",
+                vec![Reply::new(503, "busy"), Reply::ok("fine")],
+            ))
             .route(route("/crash", vec![Reply::ok("never").drop_request()])),
         vec![
             Step::Send(Req::post("/busy", "x"), Expect::Status(503, Some("busy"))),
@@ -458,10 +523,107 @@ pub fn all() -> Vec<Scenario> {
     s.received = vec![Received::Count("/a", 2), Received::Reused("/a", 1, false)];
     v.push(s);
 
+    let mut s = scenario(
+        "retry_get_replayed_after_server_drop",
+        Script::new().route(route(
+            "/flaky",
+            vec![Reply::ok("never").drop_request(), Reply::ok("ok")],
+        )),
+        vec![Step::Send(Req::get("/flaky"), ok("ok"))],
+    );
+    // The dropped attempt counts as executed (the server crashed after the work): replaying it is allowed
+    // only because GET is idempotent.
+    s.received = vec![
+        Received::Count("/flaky", 2),
+        Received::Reused("/flaky", 1, false),
+    ];
+    v.push(s);
+
+    let mut s = scenario(
+        "redirect_303_turns_post_into_get",
+        Script::new()
+            .route(route("/form", vec![Reply::redirect(303, "/done")]))
+            .route(route("/done", vec![Reply::ok("done")])),
+        vec![Step::Send(Req::post("/form", "payload"), ok("done"))],
+    );
+    s.received = vec![
+        Received::Method("/form", 0, Method::POST),
+        Received::Method("/done", 0, Method::GET),
+    ];
+    v.push(s);
+
+    v.push(scenario(
+        "framing_head_has_no_body",
+        Script::new().route(route("/h", vec![Reply::ok("not sent for HEAD")])),
+        vec![
+            Step::Send(
+                Req {
+                    method: Method::HEAD,
+                    ..Req::get("/h")
+                },
+                Expect::Status(200, Some("")),
+            ),
+            Step::Send(Req::get("/h"), ok("not sent for HEAD")),
+        ],
+    ));
+    v.last_mut().unwrap().received = vec![Received::Reused("/h", 1, true)];
+
+    // More than the 1 MiB the core lets wait undelivered: reading pauses and resumes as the owner consumes.
+    v.push(scenario(
+        "framing_large_body_backpressure",
+        Script::new().route(route(
+            "/big",
+            vec![Reply::ok(vec![b'x'; 3 << 20]).framing(Framing::Chunked)],
+        )),
+        vec![Step::Send(
+            Req::get("/big"),
+            Expect::StatusLen(200, 3 << 20),
+        )],
+    ));
+
+    let mut s = scenario(
+        "abort_during_body",
+        Script::new()
+            .route(route(
+                "/drip",
+                vec![Reply::ok("0123456789").drip(1, ms(100))],
+            ))
+            .route(route("/a", vec![Reply::ok("a")])),
+        vec![
+            Step::SendAbort(Req::get("/drip"), ms(250)),
+            Step::Send(Req::get("/a"), ok("a")),
+        ],
+    );
+    s.received = vec![
+        Received::Count("/drip", 1),
+        Received::Reused("/a", 0, false),
+    ];
+    v.push(s);
+
+    // The server closes after /2: /3, pipelined behind it, provably never ran and is sent again.
+    let mut s = scenario(
+        "pipeline_close_mid_batch_replays_the_rest",
+        Script::new()
+            .route(route("/1", vec![Reply::ok("one")]))
+            .route(route("/2", vec![Reply::ok("two").close_after()]))
+            .route(route("/3", vec![Reply::ok("three")])),
+        vec![Step::Batch(vec![
+            (Req::get("/1"), ok("one")),
+            (Req::get("/2"), ok("two")),
+            (Req::post("/3", "z"), ok("three")),
+        ])],
+    );
+    s.received = vec![Received::Executed("/3", 1)];
+    v.push(s);
+
     v
 }
 
-fn nth<'a>(log: &'a [ReceivedRequest], path: &str, n: usize) -> Result<&'a ReceivedRequest, String> {
+fn nth<'a>(
+    log: &'a [ReceivedRequest],
+    path: &str,
+    n: usize,
+) -> Result<&'a ReceivedRequest, String> {
     log.iter()
         .filter(|r| r.path() == path)
         .nth(n)
@@ -473,6 +635,15 @@ fn check_one(expect: &Expect, got: &Result<(u16, Bytes), ErrorKind>) -> Result<(
         (Expect::Status(s, body), Ok((status, b))) => {
             if s != status || body.is_some_and(|body| body.as_bytes() != &b[..]) {
                 return Err(format!("expected {s} {body:?}, got {status} {b:?}"));
+            }
+            Ok(())
+        }
+        (Expect::StatusLen(s, len), Ok((status, b))) => {
+            if s != status || *len != b.len() {
+                return Err(format!(
+                    "expected {s} with {len} bytes, got {status} with {}",
+                    b.len()
+                ));
             }
             Ok(())
         }
@@ -488,7 +659,9 @@ pub fn check(s: &Scenario, o: &Outcome) -> Result<(), String> {
     }
     for (i, (step, got)) in s.steps.iter().zip(&o.steps).enumerate() {
         let r = match (step, got) {
-            (Step::Send(_, want), StepOutcome::Response(got)) => check_one(want, got),
+            (Step::Send(_, want) | Step::SendToBlackhole(_, want), StepOutcome::Response(got)) => {
+                check_one(want, got)
+            }
             (Step::SendAbort(..), StepOutcome::Response(got)) => {
                 check_one(&Expect::Error(ErrorKind::Aborted), got)
             }
@@ -527,19 +700,45 @@ pub fn check(s: &Scenario, o: &Outcome) -> Result<(), String> {
             Received::Count(path, n) => {
                 let got = log.iter().filter(|r| r.path() == *path).count();
                 if got != *n {
-                    return Err(format!("the server received {got} requests to {path}, expected {n}"));
+                    return Err(format!(
+                        "the server received {got} requests to {path}, expected {n}"
+                    ));
                 }
             }
             Received::Reused(path, n, reused) => {
                 let r = nth(log, path, *n)?;
                 if r.reused() != *reused {
-                    return Err(format!("request #{n} to {path}: reused = {}, expected {reused}", r.reused()));
+                    return Err(format!(
+                        "request #{n} to {path}: reused = {}, expected {reused}",
+                        r.reused()
+                    ));
                 }
             }
             Received::Header(path, n, name, value) => {
                 let r = nth(log, path, *n)?;
                 if r.header(name) != *value {
-                    return Err(format!("request #{n} to {path}: {name} = {:?}, expected {value:?}", r.header(name)));
+                    return Err(format!(
+                        "request #{n} to {path}: {name} = {:?}, expected {value:?}",
+                        r.header(name)
+                    ));
+                }
+            }
+            Received::Method(path, n, method) => {
+                let r = nth(log, path, *n)?;
+                if r.method != *method {
+                    return Err(format!(
+                        "request #{n} to {path}: method {}, expected {method}",
+                        r.method
+                    ));
+                }
+            }
+            Received::Executed(path, n) => {
+                let got = log
+                    .iter()
+                    .filter(|r| r.path() == *path && r.executed)
+                    .count();
+                if got != *n {
+                    return Err(format!("{path} was executed {got} times, expected {n}"));
                 }
             }
             Received::SameConnection(paths) => {
@@ -550,10 +749,74 @@ pub fn check(s: &Scenario, o: &Outcome) -> Result<(), String> {
                     .collect();
                 conns.dedup();
                 if conns.len() > 1 {
-                    return Err(format!("requests to {paths:?} used {} connections", conns.len()));
+                    return Err(format!(
+                        "requests to {paths:?} used {} connections",
+                        conns.len()
+                    ));
                 }
             }
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome_for(s: &Scenario, steps: Vec<StepOutcome>) -> Outcome {
+        assert_eq!(steps.len(), s.steps.len());
+        Outcome {
+            steps,
+            received: Vec::new(),
+        }
+    }
+
+    /// The checker must be able to fail: wrong statuses, bodies, error kinds, events and logs are caught.
+    #[test]
+    fn scenarios_checker_rejects_wrong_outcomes() {
+        let all = all();
+        let find = |name: &str| all.iter().find(|s| s.name == name).unwrap().clone();
+        let s = find("framing_content_length");
+        let good = outcome_for(
+            &s,
+            vec![StepOutcome::Response(Ok((
+                200,
+                Bytes::from_static(b"hello"),
+            )))],
+        );
+        assert!(check(&s, &good).is_ok());
+        for wrong in [
+            Ok((200, Bytes::from_static(b"hellO"))),
+            Ok((201, Bytes::from_static(b"hello"))),
+            Err(ErrorKind::Aborted),
+        ] {
+            let o = outcome_for(&s, vec![StepOutcome::Response(wrong)]);
+            assert!(check(&s, &o).is_err());
+        }
+        let s = find("timeout_response_head");
+        let o = outcome_for(
+            &s,
+            vec![StepOutcome::Response(Err(ErrorKind::Timeout {
+                phase: Phase::BodyIdle,
+            }))],
+        );
+        assert!(check(&s, &o).is_err(), "the wrong timeout phase is caught");
+        // Right answers but the server log does not match (nothing received).
+        let s = find("retry_get_on_503");
+        let o = outcome_for(
+            &s,
+            vec![StepOutcome::Response(Ok((
+                200,
+                Bytes::from_static(b"fine"),
+            )))],
+        );
+        assert!(check(&s, &o).unwrap_err().contains("received 0 requests"));
+        let s = find("sse_reconnect_with_last_event_id");
+        let o = outcome_for(
+            &s,
+            vec![StepOutcome::Events(Vec::new(), Some(ErrorKind::Aborted))],
+        );
+        assert!(check(&s, &o).is_err());
+    }
 }

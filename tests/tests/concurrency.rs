@@ -14,8 +14,11 @@ const REQUESTS: usize = 10_000;
 const POOL: usize = 8;
 
 fn server() -> Loopback {
-    Loopback::start(ScriptedServer::with_handler(Box::new(Echo), ServerConfig::default()))
-        .expect("loopback server")
+    Loopback::start(ScriptedServer::with_handler(
+        Box::new(Echo),
+        ServerConfig::default(),
+    ))
+    .expect("loopback server")
 }
 
 fn options(lb: &Loopback) -> plue_http::core::client::Options {
@@ -50,10 +53,18 @@ async fn hammer<R: plue_http::core::driver::Runtime>(
     let mut matched = 0;
     for tag in tags(task) {
         let resp = client
-            .send(client.builder(http::Method::GET, "/echo").header(TAG_HEADER, &tag))
+            .send(
+                client
+                    .builder(http::Method::GET, "/echo")
+                    .header(TAG_HEADER, &tag),
+            )
             .await
             .expect("request");
-        assert_eq!(resp.text(), tag, "a response was matched to the wrong request");
+        assert_eq!(
+            resp.text(),
+            tag,
+            "a response was matched to the wrong request"
+        );
         matched += 1;
     }
     matched
@@ -109,9 +120,17 @@ fn concurrency_mio_64_threads_10k_requests() {
                 let mut matched = 0;
                 for tag in tags(t) {
                     let resp = client
-                        .send(client.builder(http::Method::GET, "/echo").header(TAG_HEADER, &tag))
+                        .send(
+                            client
+                                .builder(http::Method::GET, "/echo")
+                                .header(TAG_HEADER, &tag),
+                        )
                         .expect("request");
-                    assert_eq!(resp.text(), tag, "a response was matched to the wrong request");
+                    assert_eq!(
+                        resp.text(),
+                        tag,
+                        "a response was matched to the wrong request"
+                    );
                     matched += 1;
                 }
                 matched

@@ -50,9 +50,14 @@ fn conformance_mio() {
 /// The list of tests above must name every driver: adding a driver without a test fails here.
 #[test]
 fn conformance_covers_every_driver() {
-    let covered = [DriverKind::Sim, DriverKind::Tokio, DriverKind::Smol, DriverKind::Mio];
+    let covered = [
+        DriverKind::Sim,
+        DriverKind::Tokio,
+        DriverKind::Smol,
+        DriverKind::Mio,
+    ];
     for kind in DriverKind::ALL {
         assert!(covered.contains(&kind), "{kind:?} has no conformance test");
     }
-    assert!(scenarios::all().len() >= 15, "the suite lost scenarios");
+    assert!(scenarios::all().len() >= 20, "the suite lost scenarios");
 }

@@ -75,7 +75,10 @@ async fn refused<R: Runtime + Default>() {
         }
     );
     let err = client.get("https://127.0.0.1/").await.unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::UnsupportedScheme { .. }), "{err}");
+    assert!(
+        matches!(err.kind(), ErrorKind::UnsupportedScheme { .. }),
+        "{err}"
+    );
 }
 
 async fn head_timeout<R: Runtime + Default>() {
@@ -102,6 +105,18 @@ async fn abort_and_drop<R: Runtime + Default>() {
     server.expect("accepted");
     fut.abort_handle().abort();
     assert_eq!(fut.await.unwrap_err().kind(), &ErrorKind::Aborted);
+    server.expect("closed");
+    // One controller cancels several requests.
+    let controller = plue_http::core::abort::AbortController::new();
+    let (a, b) = (client.get("/c"), client.get("/d"));
+    a.abort_handle().abort_on(&controller.signal());
+    b.abort_handle().abort_on(&controller.signal());
+    server.expect("accepted");
+    server.expect("accepted");
+    controller.abort();
+    assert!(a.await.unwrap_err().is_aborted());
+    assert!(b.await.unwrap_err().is_aborted());
+    server.expect("closed");
     server.expect("closed");
     // Dropping the future aborts too.
     let fut = client.get("/b");
@@ -192,20 +207,64 @@ fn runtime_mio_refused_head_timeout_abort_and_drop() {
     let mut opts = options(&server.base);
     opts.read_timeout = None;
     let client = plue_http::mio::Client::new(opts).unwrap();
-    let handle = client.start(client.builder(plue_http::Method::GET, "/a").build().unwrap());
+    let handle = client.start(
+        client
+            .builder(plue_http::Method::GET, "/a")
+            .build()
+            .unwrap(),
+    );
     server.expect("accepted");
     handle.abort_handle().abort();
     assert_eq!(handle.wait().unwrap_err().kind(), &ErrorKind::Aborted);
     server.expect("closed");
-    let handle = client.start(client.builder(plue_http::Method::GET, "/b").build().unwrap());
+    let controller = plue_http::mio::AbortController::new();
+    let handle = client.start(
+        client
+            .builder(plue_http::Method::GET, "/c")
+            .build()
+            .unwrap(),
+    );
+    handle.abort_handle().abort_on(&controller.signal());
+    server.expect("accepted");
+    controller.abort();
+    assert!(handle.wait().unwrap_err().is_aborted());
+    server.expect("closed");
+    let handle = client.start(
+        client
+            .builder(plue_http::Method::GET, "/b")
+            .build()
+            .unwrap(),
+    );
     server.expect("accepted");
     drop(handle);
     server.expect("closed");
     let mut events = client.events("/events");
     server.expect("accepted");
-    assert_eq!(events.next_timeout(Duration::from_millis(50)).ok(), Some(None));
+    assert_eq!(
+        events.next_timeout(Duration::from_millis(50)).ok(),
+        Some(None)
+    );
     events.abort();
     assert!(matches!(events.next(), Some(Err(e)) if e.is_aborted()));
     assert!(events.next().is_none());
     server.expect("closed");
+}
+
+/// Clients are cheap to clone and shared across tasks and threads; handles move between threads.
+#[test]
+fn runtime_types_are_send_sync_and_clone() {
+    fn shared<T: Send + Sync + Clone + 'static>() {}
+    fn sendable<T: Send + 'static>() {}
+    shared::<plue_http::tokio::Client>();
+    shared::<plue_http::smol::Client>();
+    shared::<plue_http::mio::Client>();
+    shared::<plue_http::tokio::AbortHandle>();
+    sendable::<plue_http::tokio::ResponseFuture>();
+    sendable::<plue_http::tokio::StreamingFuture>();
+    sendable::<plue_http::tokio::BodyReader>();
+    sendable::<plue_http::tokio::EventStream>();
+    sendable::<plue_http::mio::RequestHandle>();
+    sendable::<plue_http::mio::BodyReader>();
+    sendable::<plue_http::mio::EventStream>();
+    shared::<plue_http::mio::AbortHandle>();
 }

@@ -76,11 +76,6 @@ impl DnsCache {
         Lookup::Resolve
     }
 
-    /// `true` while a resolution of `host:port` is outstanding.
-    pub fn is_pending(&self, host: &str, port: u16) -> bool {
-        self.pending.contains(&(host.to_string(), port))
-    }
-
     /// The driver's answer. An empty address list counts as a failure. Returns the failure, if any.
     pub fn resolved(
         &mut self,
@@ -175,7 +170,6 @@ mod tests {
             c.resolved("nx", 80, Ok(vec![]), Instant::ZERO),
             Err(NetError::Resolve)
         );
-        assert!(!c.is_pending("nx", 80));
         assert_eq!(c.lookup("nx", 80, Instant::ZERO), Lookup::Resolve);
     }
 }

@@ -205,7 +205,7 @@ impl ClientMachine {
     }
 
     /// Handle every event the codec has for pooled connection `c`.
-    fn drain_codec(&mut self, now: Instant, c: ConnId, cause: NetError) {
+    pub(super) fn drain_codec(&mut self, now: Instant, c: ConnId, cause: NetError) {
         loop {
             let Some(conn) = self.conns.get_mut(&c) else {
                 return;
@@ -256,6 +256,8 @@ impl ClientMachine {
                             "following redirect"
                         );
                         flow.redirects += 1;
+                        // A redirected batch member continues alone: the batch keeps its connection.
+                        flow.batch = None;
                         flow.key = PoolKey::of(req.url());
                         flow.req = req;
                         flow.state = State::Waiting;

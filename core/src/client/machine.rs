@@ -402,10 +402,11 @@ impl ClientMachine {
         for (c, conn) in &self.conns {
             match conn.phase {
                 ConnPhase::Connecting { deadline, .. } if deadline <= now => connect_due.push(*c),
-                ConnPhase::Open if conn.role == Role::Pooled => {
-                    if self.read_deadline(conn).is_some_and(|d| d <= now) {
-                        read_due.push(*c);
-                    }
+                ConnPhase::Open
+                    if conn.role == Role::Pooled
+                        && self.read_deadline(conn).is_some_and(|d| d <= now) =>
+                {
+                    read_due.push(*c);
                 }
                 _ => {}
             }
@@ -452,11 +453,10 @@ impl ClientMachine {
         }
         for conn in self.conns.values() {
             match conn.phase {
+                // A stream's connect is bounded by the stream machine's own idle timeout.
+                _ if conn.role != Role::Pooled => {}
                 ConnPhase::Connecting { deadline, .. } => next = earliest(next, Some(deadline)),
-                ConnPhase::Open if conn.role == Role::Pooled => {
-                    next = earliest(next, self.read_deadline(conn));
-                }
-                ConnPhase::Open => {}
+                ConnPhase::Open => next = earliest(next, self.read_deadline(conn)),
             }
         }
         for h in self.hosts.values() {

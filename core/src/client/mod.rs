@@ -19,9 +19,6 @@ mod stream;
 mod tests;
 
 pub use crate::pool::HostStats;
-pub use dns::{ip_literal, DnsCache, Lookup};
 pub use io::{ConnId, Event, Input, Output, RequestId};
-pub use last_success::LastSuccess;
 pub use machine::{ClientMachine, StreamOptions, MAX_UNDELIVERED};
 pub use options::Options;
-pub use redirect::{is_redirect, next_request as redirect_request, resolve as resolve_location};

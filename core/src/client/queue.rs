@@ -144,13 +144,22 @@ impl ClientMachine {
             reused = flow.reused,
             "sending request"
         );
-        self.out.push_back(Output::Transmit { conn: c, data });
-        if let Some(b) = flow.batch {
+        let batch = flow.batch;
+        if let Some(b) = batch {
             conn.batch = Some(b);
             if let Some(batch) = self.batches.get_mut(&b) {
                 batch.conn = Some(c);
                 batch.pending.retain(|m| *m != id);
             }
+        }
+        if data.is_empty() {
+            // The codec refused (the connection is closing): its `Failed` event reports the request as
+            // unanswered and never written, so it is replayed elsewhere.
+            self.drain_codec(now, c, NetError::Closed);
+            return;
+        }
+        self.out.push_back(Output::Transmit { conn: c, data });
+        if batch.is_some() {
             self.pump_batch(now, c);
         }
     }

@@ -245,13 +245,11 @@ impl ClientMachine {
 
     /// Feed the codec's events for stream connection `c` to the stream machine.
     fn stream_drain(&mut self, now: Instant, id: RequestId, c: ConnId) {
-        loop {
-            let Some(conn) = self.conns.get_mut(&c) else {
-                break;
-            };
-            let Some(ev) = conn.codec.poll_event() else {
-                break;
-            };
+        while let Some(ev) = self
+            .conns
+            .get_mut(&c)
+            .and_then(|conn| conn.codec.poll_event())
+        {
             let Some(s) = self.streams.get_mut(&id) else {
                 self.close_quietly(c);
                 return;

@@ -12,8 +12,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::handles::{self, AbortHandle, EventStream, Pending, ResponseFuture, StreamingFuture};
+use super::router::{Commands, Msg, Router, Wake};
 use super::runtime::Runtime;
-use super::task::{self, Msg};
+use super::task;
 use crate::client::{ClientMachine, Event, Options, RequestId, StreamOptions};
 use crate::error::{Error, ErrorKind};
 use crate::request::{Request, RequestBuilder};
@@ -22,29 +23,18 @@ use crate::sse::StreamEvent;
 use crate::url::Url;
 
 /// An HTTP/1.1 + SSE client on runtime `R`. Clones share one connection pool and one driver task; the task
-/// stops when the last clone and the last request handle are gone.
+/// stops when the last clone and the last request handle are gone. The request methods are [`Front`]'s
+/// (reached through `Deref`).
 pub struct Client<R: Runtime> {
-    inner: Arc<Inner<R>>,
-}
-
-struct Inner<R: Runtime> {
+    front: Front,
     rt: R,
-    tx: Sender<Msg>,
-    options: Options,
-    base: Option<Url>,
-    next_token: AtomicU64,
-}
-
-impl<R: Runtime> Drop for Inner<R> {
-    fn drop(&mut self) {
-        let _ = self.tx.try_send(Msg::Shutdown);
-    }
 }
 
 impl<R: Runtime> Clone for Client<R> {
     fn clone(&self) -> Self {
         Client {
-            inner: self.inner.clone(),
+            front: self.front.clone(),
+            rt: self.rt.clone(),
         }
     }
 }
@@ -52,7 +42,7 @@ impl<R: Runtime> Clone for Client<R> {
 impl<R: Runtime> core::fmt::Debug for Client<R> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Client")
-            .field("base_url", &self.inner.base)
+            .field("base_url", &self.front.inner.base)
             .finish_non_exhaustive()
     }
 }
@@ -67,19 +57,75 @@ impl<R: Runtime + Default> Client<R> {
 impl<R: Runtime> Client<R> {
     /// A client with `options` on the given runtime. Fails on an invalid `base_url`.
     pub fn with_runtime(rt: R, options: Options) -> Result<Self, Error> {
-        let machine = ClientMachine::new(options.clone(), rt.entropy()).map_err(Error::new)?;
+        let (front, machine, router) = Front::new(options, rt.entropy(), None)?;
+        let tx = front.inner.cmds.tx.clone();
+        rt.spawn(task::run(rt.clone(), machine, router, tx, rt.now()));
+        Ok(Client { front, rt })
+    }
+
+    /// The runtime this client runs on.
+    pub fn runtime(&self) -> &R {
+        &self.rt
+    }
+}
+
+impl<R: Runtime> core::ops::Deref for Client<R> {
+    type Target = Front;
+    fn deref(&self) -> &Front {
+        &self.front
+    }
+}
+
+/// The handle side of a client, without a runtime: builds and submits requests, hands out futures, streams
+/// and abort handles. [`Client`] is a `Front` whose machine runs in a driver task; a driver that owns the
+/// machine itself (the mio event loop) creates one with [`Front::new`] and serves its [`Router`].
+#[derive(Clone)]
+pub struct Front {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cmds: Commands,
+    options: Options,
+    base: Option<Url>,
+    next_token: AtomicU64,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.cmds.send(Msg::Shutdown);
+    }
+}
+
+impl core::fmt::Debug for Front {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Front")
+            .field("base_url", &self.inner.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Front {
+    /// A front, the machine it commands (seeded with `seed`) and the router its owner serves. `wake` is
+    /// called after every command so an owner blocked outside async code notices it. When the last front
+    /// clone and handle are gone, the router reports [`Applied::Shutdown`](super::Applied::Shutdown).
+    pub fn new(
+        options: Options,
+        seed: u64,
+        wake: Option<Wake>,
+    ) -> Result<(Front, ClientMachine, Router), Error> {
+        let machine = ClientMachine::new(options.clone(), seed).map_err(Error::new)?;
         let base = machine.base_url().cloned();
         let (tx, rx) = async_channel::unbounded();
-        rt.spawn(task::run(rt.clone(), machine, rx, tx.clone(), rt.now()));
-        Ok(Client {
+        let front = Front {
             inner: Arc::new(Inner {
-                rt,
-                tx,
+                cmds: Commands::new(tx, wake),
                 options,
                 base,
                 next_token: AtomicU64::new(1),
             }),
-        })
+        };
+        Ok((front, machine, Router::new(rx)))
     }
 
     /// The options this client was created with.
@@ -90,11 +136,6 @@ impl<R: Runtime> Client<R> {
     /// The parsed base URL, when one was configured.
     pub fn base_url(&self) -> Option<&Url> {
         self.inner.base.as_ref()
-    }
-
-    /// The runtime this client runs on.
-    pub fn runtime(&self) -> &R {
-        &self.inner.rt
     }
 
     /// A request builder for `path` (joined to the base URL) or an absolute URL.
@@ -108,14 +149,14 @@ impl<R: Runtime> Client<R> {
 
     fn token(&self) -> AbortHandle {
         let token = self.inner.next_token.fetch_add(1, Ordering::Relaxed);
-        AbortHandle::new(token, self.inner.tx.clone())
+        AbortHandle::new(token, self.inner.cmds.clone())
     }
 
     /// Hand `msg` (built around a fresh token and event channel) to the driver.
     fn submit(&self, msg: impl FnOnce(u64, Sender<Event>) -> Msg) -> Pending {
         let abort = self.token();
         let (ev_tx, ev_rx) = async_channel::unbounded();
-        let _ = self.inner.tx.try_send(msg(abort.token(), ev_tx));
+        self.inner.cmds.send(msg(abort.token(), ev_tx));
         Pending::new(abort, ev_rx, self.keep())
     }
 
@@ -156,12 +197,21 @@ impl<R: Runtime> Client<R> {
         handles::RequestFuture::new(p.abort.clone(), handles::streaming(p))
     }
 
+    /// Build a request and send it like [`Front::request_streaming`].
+    pub fn send_streaming(&self, builder: RequestBuilder) -> StreamingFuture {
+        let p = match builder.build() {
+            Ok(req) => self.pending(req),
+            Err(e) => self.rejected(Error::new(e)),
+        };
+        handles::RequestFuture::new(p.abort.clone(), handles::streaming(p))
+    }
+
     /// `GET path`.
     pub fn get(&self, path: &str) -> ResponseFuture {
         self.send(self.builder(Method::GET, path))
     }
 
-    /// `POST path` without a body (use [`Client::builder`] or [`Client::json`] for one).
+    /// `POST path` without a body (use [`Front::builder`] or [`Front::json`] for one).
     pub fn post(&self, path: &str) -> ResponseFuture {
         self.send(self.builder(Method::POST, path))
     }
@@ -216,7 +266,7 @@ impl<R: Runtime> Client<R> {
             items.push((abort.token(), req, ev_tx));
             pendings.push(Pending::new(abort, ev_rx, self.keep()));
         }
-        let _ = self.inner.tx.try_send(Msg::Batch(items));
+        self.inner.cmds.send(Msg::Batch(items));
         let mut out = Vec::with_capacity(pendings.len());
         for p in pendings {
             out.push(handles::collect(p).await);
@@ -227,10 +277,8 @@ impl<R: Runtime> Client<R> {
     /// Subscribe to a server-sent event stream at `url` (a path joined to the base URL, or absolute), with
     /// the client's reconnect settings.
     pub fn events(&self, url: &str) -> EventStream {
-        let builder = self
-            .builder(Method::GET, url)
-            .header("accept", "text/event-stream");
-        match builder.build() {
+        // The core adds `Accept: text/event-stream` and `Cache-Control: no-cache`.
+        match self.builder(Method::GET, url).build() {
             Ok(req) => self.subscribe(req, StreamOptions::default()),
             Err(e) => EventStream::new(self.rejected(Error::new(e))),
         }
@@ -246,7 +294,7 @@ impl<R: Runtime> Client<R> {
         }))
     }
 
-    /// Callback form of [`Client::events`]: calls `callback(&mut ctx, event)` for each stream event until it
+    /// Callback form of [`Front::events`]: calls `callback(&mut ctx, event)` for each stream event until it
     /// returns `Break` (then `Ok(ctx)`), or the stream ends (then its error). Dropping the future aborts.
     pub async fn stream_sse<C, F>(&self, url: &str, mut callback: F, mut ctx: C) -> Result<C, Error>
     where
@@ -263,6 +311,6 @@ impl<R: Runtime> Client<R> {
 
     /// Drop every idle pooled connection (memory pressure).
     pub fn release_idle(&self) {
-        let _ = self.inner.tx.try_send(Msg::ReleaseIdle);
+        self.inner.cmds.send(Msg::ReleaseIdle);
     }
 }

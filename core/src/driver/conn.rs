@@ -8,8 +8,8 @@ use async_channel::{Receiver, Sender};
 use bytes::Bytes;
 use futures_lite::future::or;
 
+use super::router::{Msg, NetMsg};
 use super::runtime::{ConnRead, ConnWrite, Runtime};
-use super::task::{Msg, NetMsg};
 use crate::client::ConnId;
 use crate::error::NetError;
 
@@ -50,7 +50,12 @@ pub fn net_error(e: &io::Error) -> NetError {
 }
 
 /// Start connecting to `addr`; the outcome arrives on `tx` as `Connected` or `ConnectFailed`.
-pub(crate) fn open<R: Runtime>(rt: &R, conn: ConnId, addr: SocketAddr, tx: Sender<Msg>) -> ConnHandle {
+pub(crate) fn open<R: Runtime>(
+    rt: &R,
+    conn: ConnId,
+    addr: SocketAddr,
+    tx: Sender<Msg>,
+) -> ConnHandle {
     let (read_tx, read_rx) = async_channel::unbounded();
     let (write_tx, write_rx) = async_channel::unbounded();
     let (close_tx, close_rx) = async_channel::bounded::<()>(1);
@@ -61,7 +66,9 @@ pub(crate) fn open<R: Runtime>(rt: &R, conn: ConnId, addr: SocketAddr, tx: Sende
         match connected {
             None => {}
             Some(Err(e)) => {
-                let _ = tx.send(Msg::Net(NetMsg::ConnectFailed(conn, net_error(&e)))).await;
+                let _ = tx
+                    .send(Msg::Net(NetMsg::ConnectFailed(conn, net_error(&e))))
+                    .await;
             }
             Some(Ok((r, w))) => {
                 if tx.send(Msg::Net(NetMsg::Connected(conn))).await.is_ok() {
@@ -168,7 +175,9 @@ impl Io {
                     NetMsg::Eof(conn)
                 }
                 Step::Read(Ok(n)) => NetMsg::Data(conn, Bytes::copy_from_slice(&buf[..n])),
-                Step::Read(Err(e)) | Step::Wrote(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {
+                Step::Read(Err(e)) | Step::Wrote(Err(e))
+                    if e.kind() == io::ErrorKind::Interrupted =>
+                {
                     continue
                 }
                 Step::Read(Err(e)) | Step::Wrote(Err(e)) => NetMsg::Failed(conn, net_error(&e)),

@@ -9,11 +9,11 @@ use core::task::{Context, Poll};
 use std::any::Any;
 use std::sync::Arc;
 
-use async_channel::{Receiver, Sender};
+use async_channel::Receiver;
 use bytes::{Bytes, BytesMut};
 use futures_lite::{Stream, StreamExt};
 
-use super::task::Msg;
+use super::router::{Commands, Msg};
 use crate::client::Event;
 use crate::error::{Error, ErrorKind, Violation};
 use crate::response::{Response, ResponseHead};
@@ -23,12 +23,12 @@ use crate::sse::StreamEvent;
 #[derive(Clone)]
 pub struct AbortHandle {
     token: u64,
-    tx: Sender<Msg>,
+    cmds: Commands,
 }
 
 impl AbortHandle {
-    pub(crate) fn new(token: u64, tx: Sender<Msg>) -> Self {
-        AbortHandle { token, tx }
+    pub(crate) fn new(token: u64, cmds: Commands) -> Self {
+        AbortHandle { token, cmds }
     }
 
     pub(crate) fn token(&self) -> u64 {
@@ -37,13 +37,24 @@ impl AbortHandle {
 
     /// Ask the core to abort: the request ends with [`ErrorKind::Aborted`].
     pub fn abort(&self) {
-        let _ = self.tx.try_send(Msg::Abort(self.token));
+        self.cmds.send(Msg::Abort(self.token));
+    }
+
+    /// Abort when `signal` fires (at once if it already has): one [`AbortController`] can cancel many
+    /// requests and streams.
+    ///
+    /// [`AbortController`]: crate::abort::AbortController
+    pub fn abort_on(&self, signal: &crate::abort::AbortSignal) {
+        let handle = self.clone();
+        signal.on_abort(move || handle.abort());
     }
 }
 
 impl core::fmt::Debug for AbortHandle {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("AbortHandle").field("token", &self.token).finish()
+        f.debug_struct("AbortHandle")
+            .field("token", &self.token)
+            .finish()
     }
 }
 
@@ -58,7 +69,11 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
-    pub(crate) fn new(abort: AbortHandle, events: Receiver<Event>, client: Arc<dyn Any + Send + Sync>) -> Self {
+    pub(crate) fn new(
+        abort: AbortHandle,
+        events: Receiver<Event>,
+        client: Arc<dyn Any + Send + Sync>,
+    ) -> Self {
         Pending {
             abort,
             events: Box::pin(events),
@@ -94,7 +109,7 @@ impl Pending {
 
     fn consumed(&self, n: usize) {
         if n > 0 && !self.finished {
-            let _ = self.abort.tx.try_send(Msg::Consumed(self.abort.token, n));
+            self.abort.cmds.send(Msg::Consumed(self.abort.token, n));
         }
     }
 }
@@ -179,7 +194,9 @@ impl<T> Future for RequestFuture<T> {
 
 impl<T> core::fmt::Debug for RequestFuture<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("RequestFuture").field("abort", &self.abort).finish()
+        f.debug_struct("RequestFuture")
+            .field("abort", &self.abort)
+            .finish()
     }
 }
 
@@ -221,7 +238,9 @@ pub struct BodyReader {
 
 impl core::fmt::Debug for BodyReader {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("BodyReader").field("abort", &self.pending.abort).finish()
+        f.debug_struct("BodyReader")
+            .field("abort", &self.pending.abort)
+            .finish()
     }
 }
 
@@ -287,7 +306,9 @@ pub struct EventStream {
 
 impl core::fmt::Debug for EventStream {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("EventStream").field("abort", &self.pending.abort).finish()
+        f.debug_struct("EventStream")
+            .field("abort", &self.pending.abort)
+            .finish()
     }
 }
 

@@ -13,18 +13,21 @@
 //! ```
 //!
 //! The runtime crates (`plue-http-tokio`, `plue-http-smol`) implement [`Runtime`] in a couple of hundred lines
-//! and re-export [`Client`] with their runtime filled in.
+//! and re-export [`Client`] with their runtime filled in. A driver that owns the machine itself (the mio event
+//! loop) uses the same handles through [`Front::new`] and serves the [`Router`] it returns.
 
 mod client;
 mod conn;
 mod handles;
+mod router;
 mod runtime;
 mod task;
 
-pub use client::Client;
+pub use client::{Client, Front};
 pub use conn::net_error;
 pub use handles::{
     AbortHandle, BodyReader, EventStream, RequestFuture, ResponseFuture, StreamingFuture,
     StreamingResponse,
 };
+pub use router::{Applied, Router, Wake};
 pub use runtime::{ChildProcess, ConnRead, ConnWrite, Runtime};

@@ -37,7 +37,8 @@ pub trait Runtime: Clone + Send + Sync + 'static {
         host: String,
         port: u16,
     ) -> impl Future<Output = io::Result<Vec<SocketAddr>>> + Send;
-    /// Start a process (the OpenCode server manager). Its stdout/stderr are piped as the command says.
+    /// Start a process (the OpenCode server manager) with stdout and stderr piped (the caller must keep
+    /// draining them: a full pipe blocks the child) and stdin empty. Any stdio set on `command` is replaced.
     fn spawn_process(&self, command: Command) -> io::Result<Self::Child>;
 }
 

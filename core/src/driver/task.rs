@@ -1,61 +1,18 @@
 //! The driver task: owns the machine, feeds it inputs, drains its outputs until `Wait`, routes events.
 
-use core::net::SocketAddr;
 use core::time::Duration;
 use std::collections::HashMap;
 use std::time::Instant as StdInstant;
 
-use async_channel::{Receiver, Sender};
-use bytes::Bytes;
+use async_channel::Sender;
 use futures_lite::future::or;
 
 use super::conn::{self, ConnHandle};
+use super::router::{Msg, NetMsg, Router};
 use super::runtime::Runtime;
-use crate::client::{ClientMachine, ConnId, Event, Input, Output, RequestId, StreamOptions};
+use crate::client::{ClientMachine, ConnId, Input, Output};
 use crate::error::NetError;
-use crate::request::Request;
 use crate::time::Instant;
-
-/// Everything the driver task hears: commands from handles and reports from connection tasks.
-pub(crate) enum Msg {
-    Request {
-        token: u64,
-        req: Request,
-        events: Sender<Event>,
-    },
-    Batch(Vec<(u64, Request, Sender<Event>)>),
-    Subscribe {
-        token: u64,
-        req: Request,
-        opts: StreamOptions,
-        events: Sender<Event>,
-    },
-    Abort(u64),
-    Consumed(u64, usize),
-    ReleaseIdle,
-    Shutdown,
-    Net(NetMsg),
-}
-
-/// A connection or resolver task's report, turned into an [`Input`] by the driver.
-pub(crate) enum NetMsg {
-    Connected(ConnId),
-    ConnectFailed(ConnId, NetError),
-    Data(ConnId, Bytes),
-    Written(ConnId, usize),
-    Eof(ConnId),
-    Failed(ConnId, NetError),
-    Resolved {
-        host: String,
-        port: u16,
-        result: Result<Vec<SocketAddr>, NetError>,
-    },
-}
-
-struct Route {
-    token: u64,
-    events: Sender<Event>,
-}
 
 struct Driver<R: Runtime> {
     rt: R,
@@ -63,26 +20,25 @@ struct Driver<R: Runtime> {
     tx: Sender<Msg>,
     epoch: StdInstant,
     conns: HashMap<ConnId, ConnHandle>,
-    routes: HashMap<RequestId, Route>,
-    tokens: HashMap<u64, RequestId>,
+    router: Router,
 }
 
 /// Run the driver until the client is dropped.
 pub(crate) async fn run<R: Runtime>(
     rt: R,
     machine: ClientMachine,
-    rx: Receiver<Msg>,
+    router: Router,
     tx: Sender<Msg>,
     epoch: StdInstant,
 ) {
+    let rx = router.rx.clone();
     let mut d = Driver {
         rt,
         machine,
         tx,
         epoch,
         conns: HashMap::new(),
-        routes: HashMap::new(),
-        tokens: HashMap::new(),
+        router,
     };
     let mut deadline = d.drain();
     loop {
@@ -90,7 +46,8 @@ pub(crate) async fn run<R: Runtime>(
         let got = match deadline {
             None => Some(rx.recv().await),
             Some(at) => {
-                let sleep = d.rt.sleep_until(d.epoch + Duration::from_nanos(at.as_nanos()));
+                let sleep =
+                    d.rt.sleep_until(d.epoch + Duration::from_nanos(at.as_nanos()));
                 or(async { Some(rx.recv().await) }, async {
                     sleep.await;
                     None
@@ -131,48 +88,9 @@ impl<R: Runtime> Driver<R> {
 
     fn handle(&mut self, msg: Msg) {
         let now = self.now();
-        let m = &mut self.machine;
-        match msg {
-            Msg::Request { token, req, events } => {
-                let id = m.request(now, req);
-                self.track(token, id, events);
-            }
-            Msg::Batch(items) => {
-                let (meta, reqs): (Vec<_>, Vec<_>) =
-                    items.into_iter().map(|(t, r, e)| ((t, e), r)).unzip();
-                let ids = m.batch(now, reqs);
-                for ((token, events), id) in meta.into_iter().zip(ids) {
-                    self.track(token, id, events);
-                }
-            }
-            Msg::Subscribe {
-                token,
-                req,
-                opts,
-                events,
-            } => {
-                let id = m.subscribe(now, req, opts);
-                self.track(token, id, events);
-            }
-            Msg::Abort(token) => {
-                if let Some(id) = self.tokens.get(&token) {
-                    m.abort(now, *id);
-                }
-            }
-            Msg::Consumed(token, n) => {
-                if let Some(id) = self.tokens.get(&token) {
-                    m.consumed(now, *id, n);
-                }
-            }
-            Msg::ReleaseIdle => m.release_idle(),
-            Msg::Shutdown => {}
-            Msg::Net(net) => self.net(now, net),
+        if let Some(net) = self.router.apply(&mut self.machine, now, msg) {
+            self.net(now, net);
         }
-    }
-
-    fn track(&mut self, token: u64, id: RequestId, events: Sender<Event>) {
-        self.tokens.insert(token, id);
-        self.routes.insert(id, Route { token, events });
     }
 
     fn net(&mut self, now: Instant, net: NetMsg) {
@@ -209,7 +127,9 @@ impl<R: Runtime> Driver<R> {
                             Ok(addrs) => Ok(addrs),
                             Err(_) => Err(NetError::Resolve),
                         };
-                        let _ = tx.send(Msg::Net(NetMsg::Resolved { host, port, result })).await;
+                        let _ = tx
+                            .send(Msg::Net(NetMsg::Resolved { host, port, result }))
+                            .await;
                     });
                 }
                 Output::Connect { conn, addr } => {
@@ -234,26 +154,8 @@ impl<R: Runtime> Driver<R> {
                 Output::Close(conn) => {
                     self.conns.remove(&conn);
                 }
-                Output::Event(ev) => self.route(now, ev),
+                Output::Event(ev) => self.router.route(&mut self.machine, now, ev),
             }
-        }
-    }
-
-    fn route(&mut self, now: Instant, ev: Event) {
-        let id = ev.id();
-        let terminal = matches!(ev, Event::Done { .. } | Event::Failed { .. });
-        let Some(route) = self.routes.get(&id) else {
-            return;
-        };
-        let delivered = route.events.try_send(ev).is_ok();
-        if terminal || !delivered {
-            if let Some(route) = self.routes.remove(&id) {
-                self.tokens.remove(&route.token);
-            }
-        }
-        if !terminal && !delivered {
-            // The owner dropped its handle without the abort arriving yet: stop the work now.
-            self.machine.abort(now, id);
         }
     }
 }

@@ -44,7 +44,11 @@ fn retry_defaults_match_design() {
 fn retry_never_sent_replays_any_method() {
     let p = RetryPolicy::default();
     for m in [Method::GET, Method::POST, Method::PATCH] {
-        assert!(p.should_retry(&Outcome::ConnectFailed(NetError::Refused), 1, &req(m.clone())));
+        assert!(p.should_retry(
+            &Outcome::ConnectFailed(NetError::Refused),
+            1,
+            &req(m.clone())
+        ));
         assert!(p.should_retry(&Outcome::NotSent(NET), 1, &req(m.clone())));
         assert!(p.should_retry(&Outcome::Timeout(Phase::Connect), 1, &req(m)));
     }
@@ -54,7 +58,14 @@ fn retry_never_sent_replays_any_method() {
 fn retry_maybe_sent_only_when_replay_safe() {
     let p = RetryPolicy::default();
     let maybe = Outcome::MaybeSent(NET);
-    for m in [Method::GET, Method::HEAD, Method::OPTIONS, Method::TRACE, Method::PUT, Method::DELETE] {
+    for m in [
+        Method::GET,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::PUT,
+        Method::DELETE,
+    ] {
         assert!(p.should_retry(&maybe, 1, &req(m)));
     }
     assert!(!p.should_retry(&maybe, 1, &req(Method::POST)));
@@ -70,7 +81,11 @@ fn retry_maybe_sent_only_when_replay_safe() {
         .unwrap();
     assert!(p.should_retry(&maybe, 1, &opted));
     // Read timeouts: the request was written.
-    assert!(!p.should_retry(&Outcome::Timeout(Phase::ResponseHead), 1, &req(Method::POST)));
+    assert!(!p.should_retry(
+        &Outcome::Timeout(Phase::ResponseHead),
+        1,
+        &req(Method::POST)
+    ));
     assert!(p.should_retry(&Outcome::Timeout(Phase::ResponseHead), 1, &req(Method::GET)));
     assert!(p.should_retry(&Outcome::Timeout(Phase::BodyIdle), 1, &req(Method::GET)));
 }
@@ -79,12 +94,21 @@ fn retry_maybe_sent_only_when_replay_safe() {
 fn retry_statuses_only_listed_and_replay_safe() {
     let p = RetryPolicy::default();
     for s in [408, 429, 502, 503, 504] {
-        assert!(p.should_retry(&Outcome::Status(s, None), 1, &req(Method::GET)), "{s}");
+        assert!(
+            p.should_retry(&Outcome::Status(s, None), 1, &req(Method::GET)),
+            "{s}"
+        );
         // The server answered: a plain POST may have done work, so it is not replayed.
-        assert!(!p.should_retry(&Outcome::Status(s, None), 1, &req(Method::POST)), "{s}");
+        assert!(
+            !p.should_retry(&Outcome::Status(s, None), 1, &req(Method::POST)),
+            "{s}"
+        );
     }
     for s in [200, 400, 401, 404, 500, 501] {
-        assert!(!p.should_retry(&Outcome::Status(s, None), 1, &req(Method::GET)), "{s}");
+        assert!(
+            !p.should_retry(&Outcome::Status(s, None), 1, &req(Method::GET)),
+            "{s}"
+        );
     }
     let custom = RetryPolicy {
         retry_statuses: vec![500],
@@ -158,7 +182,10 @@ fn retry_delay_jitter_ranges() {
     let mut distinct = std::collections::HashSet::new();
     for _ in 0..1000 {
         let d = equal.delay(3, &mut rng); // nominal 4 s
-        assert!(d >= Duration::from_secs(2) && d <= Duration::from_secs(4), "{d:?}");
+        assert!(
+            d >= Duration::from_secs(2) && d <= Duration::from_secs(4),
+            "{d:?}"
+        );
         distinct.insert(d);
         let d = full.delay(3, &mut rng);
         assert!(d <= Duration::from_secs(4), "{d:?}");
@@ -196,15 +223,28 @@ fn retry_delay_after_honours_retry_after_up_to_cap() {
 #[test]
 fn retry_after_delta_seconds() {
     let cap = Duration::from_secs(30);
-    assert_eq!(retry_after(&head(&[("retry-after", "5")]), cap), Some(Duration::from_secs(5)));
-    assert_eq!(retry_after(&head(&[("Retry-After", " 0 ")]), cap), Some(Duration::ZERO));
-    assert_eq!(retry_after(&head(&[("retry-after", "120")]), cap), Some(cap));
+    assert_eq!(
+        retry_after(&head(&[("retry-after", "5")]), cap),
+        Some(Duration::from_secs(5))
+    );
+    assert_eq!(
+        retry_after(&head(&[("Retry-After", " 0 ")]), cap),
+        Some(Duration::ZERO)
+    );
+    assert_eq!(
+        retry_after(&head(&[("retry-after", "120")]), cap),
+        Some(cap)
+    );
     assert_eq!(
         retry_after(&head(&[("retry-after", "99999999999999999999999")]), cap),
         Some(cap)
     );
     for bad in ["-1", "1.5", "5s", "", "soon"] {
-        assert_eq!(retry_after(&head(&[("retry-after", bad)]), cap), None, "{bad:?}");
+        assert_eq!(
+            retry_after(&head(&[("retry-after", bad)]), cap),
+            None,
+            "{bad:?}"
+        );
     }
     assert_eq!(retry_after(&head(&[]), cap), None);
 }
@@ -241,7 +281,10 @@ fn retry_after_http_date_ignored_without_valid_date() {
     let cap = Duration::from_secs(30);
     let h = head(&[("retry-after", "Sun, 06 Nov 1994 08:49:57 GMT")]);
     assert_eq!(retry_after(&h, cap), None);
-    let h = head(&[("date", "yesterday"), ("retry-after", "Sun, 06 Nov 1994 08:49:57 GMT")]);
+    let h = head(&[
+        ("date", "yesterday"),
+        ("retry-after", "Sun, 06 Nov 1994 08:49:57 GMT"),
+    ]);
     assert_eq!(retry_after(&h, cap), None);
 }
 

@@ -3,3 +3,12 @@
 //! machine. Everything is driven by one seed; a failing seed replays identically.
 
 pub mod server;
+pub mod clock;
+pub mod faults;
+pub mod net;
+pub mod workload;
+pub mod invariants;
+pub mod runner;
+
+pub use runner::{run_seed, run_workload, Failure, RunReport};
+pub mod fake_opencode;

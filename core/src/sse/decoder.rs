@@ -70,6 +70,10 @@ struct Fields {
 impl Fields {
     /// Forget the event being built (not the ids).
     fn discard_event(&mut self) {
+        // A skipped oversized event may have grown the buffer to `max_event_size`: give that memory back.
+        if self.data.capacity() > (1 << 16) {
+            self.data = Vec::new();
+        }
         self.data.clear();
         self.event_type.clear();
         self.event_size = 0;
@@ -126,21 +130,19 @@ impl Fields {
                 self.event_type.clear();
                 self.event_type.extend_from_slice(value);
             }
-            b"id" => {
-                if memchr(0, value).is_none() {
-                    self.id_seen = true;
-                    self.id_buffer.clear();
-                    self.id_buffer.push_str(&String::from_utf8_lossy(value));
-                }
+            // An id containing NUL is ignored: it could not be sent back as a header.
+            b"id" if memchr(0, value).is_none() => {
+                self.id_seen = true;
+                self.id_buffer.clear();
+                self.id_buffer.push_str(&String::from_utf8_lossy(value));
             }
-            b"retry" => {
-                if !value.is_empty() && value.iter().all(u8::is_ascii_digit) {
-                    let ms = value.iter().fold(0u64, |acc, &d| {
-                        acc.saturating_mul(10).saturating_add(u64::from(d - b'0'))
-                    });
-                    return Some(SseItem::Retry(Duration::from_millis(ms)));
-                }
+            b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
+                let ms = value.iter().fold(0u64, |acc, &d| {
+                    acc.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+                });
+                return Some(SseItem::Retry(Duration::from_millis(ms)));
             }
+            // Unknown fields, and `id`/`retry` values the spec rejects, are ignored.
             _ => {}
         }
         None

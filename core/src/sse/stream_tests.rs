@@ -89,12 +89,20 @@ fn sse_stream_connects_once_on_first_poll() {
 
 #[test]
 fn sse_stream_opens_on_200_event_stream_any_case_with_params() {
-    for ct in ["text/event-stream", "Text/Event-Stream; charset=utf-8", "TEXT/EVENT-STREAM ;x=y"] {
+    for ct in [
+        "text/event-stream",
+        "Text/Event-Stream; charset=utf-8",
+        "TEXT/EVENT-STREAM ;x=y",
+    ] {
         let mut s = EventStream::new(EventStreamConfig::default(), 1);
         drain(&mut s, Instant::ZERO);
         s.on_connected(Instant::ZERO);
         s.on_head(Instant::ZERO, &head(200, ct));
-        assert_eq!(drain(&mut s, Instant::ZERO), vec![ev(StreamEvent::Connected)], "{ct}");
+        assert_eq!(
+            drain(&mut s, Instant::ZERO),
+            vec![ev(StreamEvent::Connected)],
+            "{ct}"
+        );
         assert!(s.is_open());
     }
 }
@@ -163,7 +171,11 @@ fn sse_stream_terminal_statuses() {
             "{status}"
         );
         s.handle_timeout(at(1e6));
-        assert_eq!(drain(&mut s, at(1e6)), vec![], "no connect after a terminal {status}");
+        assert_eq!(
+            drain(&mut s, at(1e6)),
+            vec![],
+            "no connect after a terminal {status}"
+        );
     }
 }
 
@@ -221,7 +233,10 @@ fn sse_stream_network_errors_reconnect() {
     drain(&mut s, Instant::ZERO);
     s.on_disconnect(Instant::ZERO, ReconnectCause::Network(NetError::Refused));
     let (attempt, _, cause) = reconnect_delay(&drain(&mut s, Instant::ZERO));
-    assert_eq!((attempt, cause), (1, ReconnectCause::Network(NetError::Refused)));
+    assert_eq!(
+        (attempt, cause),
+        (1, ReconnectCause::Network(NetError::Refused))
+    );
 }
 
 /// Fail `n` connects in a row at 1000 s intervals; the delays of each Reconnecting.
@@ -328,14 +343,23 @@ fn sse_stream_max_attempts_closes_with_last_cause() {
 #[test]
 fn sse_stream_exhausted_causes_map_to_errors() {
     let cases = [
-        (ReconnectCause::Eof, ErrorKind::ConnectionFailed { cause: NetError::Closed }),
+        (
+            ReconnectCause::Eof,
+            ErrorKind::ConnectionFailed {
+                cause: NetError::Closed,
+            },
+        ),
         (
             ReconnectCause::Network(NetError::Reset),
-            ErrorKind::ConnectionFailed { cause: NetError::Reset },
+            ErrorKind::ConnectionFailed {
+                cause: NetError::Reset,
+            },
         ),
         (
             ReconnectCause::InvalidResponse,
-            ErrorKind::InvalidResponse { violation: Violation::MalformedHead },
+            ErrorKind::InvalidResponse {
+                violation: Violation::MalformedHead,
+            },
         ),
     ];
     for (cause, kind) in cases {
@@ -346,7 +370,10 @@ fn sse_stream_exhausted_causes_map_to_errors() {
         let mut s = EventStream::new(cfg, 1);
         drain(&mut s, Instant::ZERO);
         s.on_disconnect(Instant::ZERO, cause);
-        assert_eq!(drain(&mut s, Instant::ZERO), vec![StreamOutput::Closed(kind)]);
+        assert_eq!(
+            drain(&mut s, Instant::ZERO),
+            vec![StreamOutput::Closed(kind)]
+        );
     }
 }
 
@@ -377,9 +404,15 @@ fn sse_stream_any_byte_resets_idle_timer() {
     assert_eq!(drain(&mut s, at(30.0)), vec![]);
     s.on_body(at(40.0), b"\n");
     s.handle_timeout(at(60.0));
-    assert_eq!(drain(&mut s, at(60.0)), vec![ev(StreamEvent::Comment(String::new()))]);
+    assert_eq!(
+        drain(&mut s, at(60.0)),
+        vec![ev(StreamEvent::Comment(String::new()))]
+    );
     s.handle_timeout(at(70.0));
-    assert_eq!(reconnect_delay(&drain(&mut s, at(70.0))).2, ReconnectCause::IdleTimeout);
+    assert_eq!(
+        reconnect_delay(&drain(&mut s, at(70.0))).2,
+        ReconnectCause::IdleTimeout
+    );
 }
 
 #[test]
@@ -492,7 +525,10 @@ fn sse_stream_abort_while_connecting() {
     s.abort(Instant::ZERO);
     assert_eq!(
         drain(&mut s, Instant::ZERO),
-        vec![StreamOutput::CloseConnection, StreamOutput::Closed(ErrorKind::Aborted)]
+        vec![
+            StreamOutput::CloseConnection,
+            StreamOutput::Closed(ErrorKind::Aborted)
+        ]
     );
     s.on_head(Instant::ZERO, &sse_ok());
     s.handle_timeout(at(1e6));
@@ -516,7 +552,10 @@ fn sse_stream_abort_during_backoff() {
     s.on_disconnect(Instant::ZERO, ReconnectCause::Eof);
     drain(&mut s, Instant::ZERO);
     s.abort(at(0.1));
-    assert_eq!(drain(&mut s, at(0.1)), vec![StreamOutput::Closed(ErrorKind::Aborted)]);
+    assert_eq!(
+        drain(&mut s, at(0.1)),
+        vec![StreamOutput::Closed(ErrorKind::Aborted)]
+    );
     assert_eq!(s.poll_timeout(), None);
     s.handle_timeout(at(100.0));
     assert_eq!(drain(&mut s, at(100.0)), vec![]);
@@ -529,7 +568,10 @@ fn sse_stream_abort_while_reading_drops_undrained_output_but_not_a_close() {
     s.abort(Instant::ZERO);
     assert_eq!(
         drain(&mut s, Instant::ZERO),
-        vec![StreamOutput::CloseConnection, StreamOutput::Closed(ErrorKind::Aborted)]
+        vec![
+            StreamOutput::CloseConnection,
+            StreamOutput::Closed(ErrorKind::Aborted)
+        ]
     );
     // Abort after an idle timeout asked to close but before it was drained: the close survives, once.
     let mut s = open_stream(EventStreamConfig::default(), Instant::ZERO);
@@ -537,7 +579,10 @@ fn sse_stream_abort_while_reading_drops_undrained_output_but_not_a_close() {
     s.abort(at(30.0));
     assert_eq!(
         drain(&mut s, at(30.0)),
-        vec![StreamOutput::CloseConnection, StreamOutput::Closed(ErrorKind::Aborted)]
+        vec![
+            StreamOutput::CloseConnection,
+            StreamOutput::Closed(ErrorKind::Aborted)
+        ]
     );
 }
 
@@ -576,12 +621,23 @@ enum Op {
 
 impl Arbitrary for Op {
     fn arbitrary(g: &mut Gen) -> Self {
-        const BODIES: &[&[u8]] = &[b"data: x\n\n", b":\n", b"retry: 50\n", b"id: 1\n", b"data: y", b"\n"];
+        const BODIES: &[&[u8]] = &[
+            b"data: x\n\n",
+            b":\n",
+            b"retry: 50\n",
+            b"id: 1\n",
+            b"data: y",
+            b"\n",
+        ];
         match u8::arbitrary(g) % 16 {
             0..=3 => Op::Advance(u16::arbitrary(g)),
             4..=5 => Op::Timeout,
             6 => Op::Connected,
-            7..=9 => Op::Head(*g.choose(&[200, 200, 200, 204, 404, 408, 429, 500, 503]).unwrap(), bool::arbitrary(g)),
+            7..=9 => Op::Head(
+                *g.choose(&[200, 200, 200, 204, 404, 408, 429, 500, 503])
+                    .unwrap(),
+                bool::arbitrary(g),
+            ),
             10..=11 => Op::Body(g.choose(BODIES).unwrap().to_vec()),
             12..=14 => Op::Disconnect(u8::arbitrary(g)),
             _ => {
@@ -620,7 +676,11 @@ fn run_ops(ops: &[Op], max_attempts: Option<u32>, seed: u64) -> Result<(), Strin
             }
             Op::Connected if conn_open => s.on_connected(now),
             Op::Head(status, sse) if conn_open => {
-                let ct = if *sse { "text/event-stream" } else { "text/html" };
+                let ct = if *sse {
+                    "text/event-stream"
+                } else {
+                    "text/html"
+                };
                 s.on_head(now, &head(*status, ct));
             }
             Op::Body(b) if conn_open => s.on_body(now, b),
@@ -669,7 +729,12 @@ fn run_ops(ops: &[Op], max_attempts: Option<u32>, seed: u64) -> Result<(), Strin
                     }
                     closed = true;
                 }
-                StreamOutput::Event(StreamEvent::Reconnecting { delay, attempt, max, .. }) => {
+                StreamOutput::Event(StreamEvent::Reconnecting {
+                    delay,
+                    attempt,
+                    max,
+                    ..
+                }) => {
                     if aborted {
                         return Err("Reconnecting after abort".into());
                     }

@@ -66,6 +66,9 @@ pub struct ReceivedRequest {
     pub status: Option<u16>,
     /// `true` when the server executed the request's work (a 2xx reply was chosen).
     pub executed: bool,
+    /// When the server finished its reply (last byte sent, or the connection closed or reset by the reply);
+    /// `None` while unanswered or when the connection died first.
+    pub answered_at: Option<Instant>,
 }
 
 impl ReceivedRequest {
@@ -99,6 +102,8 @@ pub struct ServerConfig {
 
 #[derive(Debug)]
 struct Active {
+    /// The request being answered (index into the log), `None` for a 400 to unparseable bytes.
+    log: Option<usize>,
     steps: VecDeque<Step>,
     /// When the next step may run (the virtual schedule, independent of how late `poll_output` is called).
     ready_at: Instant,
@@ -217,6 +222,7 @@ impl ScriptedServer {
                         body: req.body,
                         status: None,
                         executed: false,
+                        answered_at: None,
                     });
                     c.received += 1;
                 }
@@ -357,6 +363,9 @@ impl ScriptedServer {
             match a.steps.front() {
                 None => {
                     c.free_at = a.ready_at;
+                    if let Some(i) = a.log {
+                        self.log[i].answered_at = Some(a.ready_at);
+                    }
                     c.active = None;
                 }
                 Some(Step::Wait(d)) => {
@@ -369,10 +378,16 @@ impl ScriptedServer {
                     a.steps.pop_front();
                 }
                 Some(Step::Close) => {
+                    if let Some(i) = a.log {
+                        self.log[i].answered_at = Some(a.ready_at);
+                    }
                     self.close(id, false);
                     return None;
                 }
                 Some(Step::Reset) => {
+                    if let Some(i) = a.log {
+                        self.log[i].answered_at = Some(a.ready_at);
+                    }
                     self.close(id, true);
                     return None;
                 }
@@ -412,6 +427,7 @@ impl ScriptedServer {
         let free_at = self.conns.get(&id).map_or(Instant::ZERO, |c| c.free_at);
         match w {
             Waiting::Malformed(at) => Active {
+                log: None,
                 steps: plan::plan(&Reply::new(400, "bad request\n").close_after(), false, None),
                 ready_at: free_at.max(at),
             },
@@ -430,6 +446,7 @@ impl ScriptedServer {
                 let head_only = req.method == Method::HEAD;
                 let steps = plan::plan(&reply, head_only, req.tag());
                 Active {
+                    log: Some(i),
                     steps,
                     ready_at: start,
                 }

@@ -141,7 +141,7 @@ pub struct Reply {
     pub close_after: bool,
     /// Reset the connection after this many bytes of the response (0 = before the head).
     pub reset_after: Option<usize>,
-    /// Close the connection without a reply at all after `head_delay` (the server crashed on it).
+    /// Close the connection without a reply at all after `head_delay` (the server crashed after the work).
     pub drop_request: bool,
 }
 
@@ -234,10 +234,11 @@ impl Reply {
         self
     }
 
-    /// `true` when the server did the request's work: a 2xx reply. Redirects and error statuses (503, 429, …)
-    /// are answered without executing anything, so a client may repeat them without duplicating work.
+    /// `true` when the server did the request's work: a 2xx reply, even one that is then reset or dropped
+    /// (the server crashed after doing the work). Redirects and error statuses (503, 429, …) are answered
+    /// without executing anything, so a client may repeat them without duplicating work.
     pub fn executes(&self) -> bool {
-        (200..300).contains(&self.status) && !self.drop_request
+        (200..300).contains(&self.status)
     }
 }
 
