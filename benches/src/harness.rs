@@ -89,10 +89,15 @@ pub struct Row {
     pub median: PerUnit,
 }
 
-/// The served files' facts: small body length and the corpus's event sum, decoded once from the file itself.
-pub fn target_for(server: &Server, docroot: &Path) -> Result<Target, String> {
+/// The served files' facts: small body length and (when `with_sse`) the corpus's event sum, decoded once
+/// from the file itself.
+pub fn target_for(server: &Server, docroot: &Path, with_sse: bool) -> Result<Target, String> {
     let small = std::fs::read(docroot.join(&docroot::SMALL_PATH[1..])).map_err(|e| e.to_string())?;
-    let sse = std::fs::read(docroot.join(&docroot::SSE_PATH[1..])).map_err(|e| e.to_string())?;
+    let sse = if with_sse {
+        std::fs::read(docroot.join(&docroot::SSE_PATH[1..])).map_err(|e| e.to_string())?
+    } else {
+        Vec::new()
+    };
     let mut dec = SseDecoder::new(32 << 20);
     let mut sum = EventSum::default();
     dec.feed(&sse);
@@ -305,7 +310,7 @@ pub fn main_with(args: &[String], server_bin: &Path) -> Result<(), String> {
         Some(s) => s,
         None => Server::spawn(server_bin, &docroot).map_err(|e| format!("bench-server: {e}"))?,
     };
-    let target = target_for(&server, &docroot)?;
+    let target = target_for(&server, &docroot, true)?;
     eprintln!(
         "server {} at {} ({} SSE events); {} rounds{}",
         server.kind,
@@ -375,7 +380,7 @@ fn profile(args: &[String]) -> Result<(), String> {
     let n: usize = n.parse().map_err(|e: std::num::ParseIntError| e.to_string())?;
     let server = Server::from_env().ok_or("--profile needs PLUE_BENCH_ADDR")?;
     let docroot = std::env::var("PLUE_BENCH_DOCROOT").map_err(|_| "--profile needs PLUE_BENCH_DOCROOT")?;
-    let target = target_for(&server, Path::new(&docroot))?;
+    let target = target_for(&server, Path::new(&docroot), scenario == Scenario::Sse)?;
     let mut client = clients::make(name, &target)?;
     measured(client.as_mut(), scenario, n.min(16), &target)?;
     let p = measured(client.as_mut(), scenario, n, &target)?;

@@ -197,6 +197,8 @@ fn render(doc: &Value, criterion: &[Estimate]) -> String {
          event-loop thread; raw and ureq block the calling thread.\n"
     );
 
+    let _ = writeln!(p, "Where the time goes (callgrind instruction counts): [PROFILE.md](PROFILE.md).\n");
+    goals(&mut p, doc, criterion);
     let _ = writeln!(p, "## 1. Sequential keep-alive GET (small body)\n");
     scenario_table(&mut p, doc, "seq_get", "req", "raw");
     let _ = writeln!(p, "## 2a. Pipelined batch of 16 on one connection\n");
@@ -276,4 +278,107 @@ fn render(doc: &Value, criterion: &[Estimate]) -> String {
     }
     p.push('\n');
     p
+}
+
+/// The plue runtime with the lowest median of `field` in `scenario`, and that median.
+fn best_plue(doc: &Value, scenario: &str, field: &str) -> Option<(&'static str, f64)> {
+    PLUE.iter()
+        .filter_map(|c| med(doc, scenario, c, field).map(|v| (*c, v)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// Issue 8's goals, each with the measured value and whether it is met.
+fn goals(p: &mut String, doc: &Value, criterion: &[Estimate]) {
+    let _ = writeln!(p, "## Goals (issue 8) against this run\n");
+    let _ = writeln!(p, "| goal | measured | met |\n|---|---|:-:|");
+    let mut row = |goal: &str, measured: String, met: Option<bool>| {
+        let mark = match met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "–",
+        };
+        let _ = writeln!(p, "| {goal} | {measured} | {mark} |");
+    };
+    let cpu = |s: &str, c: &str| med(doc, s, c, "cpu_ns");
+    if let (Some((best, b)), Some(raw)) = (best_plue(doc, "seq_get", "cpu_ns"), cpu("seq_get", "raw")) {
+        row(
+            "best runtime within 1.10× of raw per request (client CPU, sequential GET)",
+            format!("{best}: {:.2}×", b / raw),
+            Some(b / raw <= 1.10),
+        );
+        let peers: Vec<(&str, f64)> = PEERS.iter().filter_map(|c| cpu("seq_get", c).map(|v| (*c, v))).collect();
+        let ahead = peers.iter().all(|(_, v)| b < *v);
+        let detail = peers.iter().map(|(c, v)| format!("{c} {:.2}×", b / v)).collect::<Vec<_>>().join(", ");
+        row("best runtime ahead of every peer (sequential GET, CPU)", format!("{best} vs {detail}"), Some(ahead));
+    }
+    if let (Some(t), Some(h)) = (cpu("seq_get", "plue-tokio"), cpu("seq_get", "hyper")) {
+        row("plue-tokio ahead of hyper (sequential GET, CPU)", format!("{:.2}× hyper", t / h), Some(t < h));
+    }
+    if let (Some((best, b)), Some(raw)) = (best_plue(doc, "batch16", "wall_ns"), med(doc, "batch16", "raw", "wall_ns")) {
+        let cpu_rate = best_plue(doc, "batch16", "cpu_ns")
+            .zip(cpu("batch16", "raw"))
+            .map_or(String::new(), |((c, v), r)| format!("; by client CPU {c} {:.2}×", r / v));
+        row(
+            "pipelined batch ≥ 0.85× the raw pipelined rate",
+            format!("{best}: {:.2}× raw's rate (wall){cpu_rate}", raw / b),
+            Some(raw / b >= 0.85),
+        );
+    }
+    let pool: Vec<(&str, f64)> = PLUE
+        .iter()
+        .filter_map(|c| {
+            let (r, n) = (med(doc, "seq_get", c, "wall_ns")?, med(doc, "new_conn", c, "wall_ns")?);
+            Some((*c, 1.0 - r / n))
+        })
+        .collect();
+    if let Some((c, best)) = pool.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1)) {
+        row(
+            "reused-connection latency ≥ 80% below new-connection",
+            format!("best {c}: {:.0}% lower (wall)", best * 100.0),
+            Some(best >= 0.80),
+        );
+    }
+    let dec = |name: &str| criterion.iter().find(|e| e.id == name);
+    if let Some(e) = dec("sse_decode_opencode/plue") {
+        let gbs = e.bytes.unwrap_or(0.0) / e.median_ns;
+        row("SSE decoder ≥ 1 GB/s", format!("{:.2} GB/s (criterion, in memory)", gbs), Some(gbs >= 1.0));
+    }
+    if let (Some((best, b)), Some(es)) = (best_plue(doc, "sse", "cpu_ns"), cpu("sse", "reqwest")) {
+        row(
+            "SSE end to end ≥ 20× less client CPU than eventsource-stream",
+            format!("{best}: {:.1}×", es / b),
+            Some(es / b >= 20.0),
+        );
+    }
+    if let Some((best, b)) = best_plue(doc, "seq_get", "allocs") {
+        let peers: Vec<(&str, f64)> = PEERS.iter().filter_map(|c| med(doc, "seq_get", c, "allocs").map(|v| (*c, v))).collect();
+        let detail = peers.iter().map(|(c, v)| format!("{c} {v:.1}")).collect::<Vec<_>>().join(", ");
+        row(
+            "fewer heap allocations per steady-state GET than every peer (aim: half of hyper's)",
+            format!("{best} {b:.1} vs {detail}"),
+            Some(peers.iter().all(|(_, v)| b < *v)),
+        );
+    }
+    let rss: Vec<String> = doc["rss"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["client"].as_str().is_some_and(|c| c.starts_with("plue")))
+        .map(|r| {
+            let change = r["rss2"].as_f64().unwrap_or(0.0) / r["rss1"].as_f64().unwrap_or(1.0) - 1.0;
+            format!("{} {} {:+.1}% ({}→{})", s_of(&r["client"]), s_of(&r["scenario"]), change * 100.0, r["n1"], r["n2"])
+        })
+        .collect();
+    let within = doc["rss"].as_array().into_iter().flatten().all(|r| {
+        !r["client"].as_str().is_some_and(|c| c.starts_with("plue"))
+            || (r["rss2"].as_f64().unwrap_or(0.0) / r["rss1"].as_f64().unwrap_or(1.0) - 1.0).abs() <= 0.05
+    });
+    if !rss.is_empty() {
+        row("RSS within ±5% from 100k to 1M requests (see the units: the default run is 10k→100k)", rss.join("; "), Some(within));
+    }
+    p.push('\n');
+}
+
+fn s_of(v: &Value) -> String {
+    v.as_str().unwrap_or("?").to_string()
 }
