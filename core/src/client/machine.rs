@@ -52,6 +52,22 @@ pub struct StreamOptions {
 
 /// The sans-IO HTTP/1.1 client: pool, queue, per-request flows (retry, redirect, timeouts), batches and event
 /// streams. Feed it commands and [`Input`]s, then drain [`ClientMachine::poll_output`] until [`Output::Wait`].
+///
+/// What a driver can rely on:
+/// - every [`RequestId`] gets exactly one terminal event (`Done` or `Failed`); retries and redirects happen
+///   inside, the owner sees only the final attempt's response;
+/// - every [`ConnId`] handed out with [`Output::Connect`] gets exactly one [`Output::Close`], also after
+///   [`Input::ConnectFailed`] and after the peer closed it; input for a closed connection is ignored;
+/// - writes are acknowledged in order with [`Input::Written`]: that is how the machine knows whether any byte of
+///   a request left, which decides whether it may be replayed;
+/// - reads are granted with [`Output::Read`] (also on idle connections, so a server-side close is seen) and
+///   paused with [`Output::PauseRead`] once [`MAX_UNDELIVERED`] body bytes of a request await
+///   [`ClientMachine::consumed`].
+///
+/// Decisions: a request on a reused connection that died before any response byte is replayed once at once on a
+/// fresh connection without spending a retry (the replay rules still apply); connect failures, resets and
+/// retryable statuses (408, 429, 502, 503, 504) spend one of `max_retries` each with backoff; a body larger than
+/// `max_body_size` fails the request with `TooLarge { BodySize }`.
 #[derive(Debug)]
 pub struct ClientMachine {
     pub(super) options: Options,

@@ -77,10 +77,11 @@ impl ClientMachine {
             match out {
                 StreamOutput::Connect => self.stream_connect(now, id),
                 StreamOutput::CloseConnection => {
+                    // A connect still waiting for DNS is void too.
+                    s.want_connect = false;
                     if let Some(c) = s.conn.take() {
                         self.close_quietly(c);
                     }
-                    s_want_off(self, id);
                 }
                 StreamOutput::Event(event) => {
                     if let StreamEvent::Reconnecting {
@@ -329,12 +330,5 @@ impl ClientMachine {
         );
         self.out
             .push_back(Output::Event(Event::Failed { id, error }));
-    }
-}
-
-/// After a `CloseConnection`, a connect still waiting for DNS is void.
-fn s_want_off(m: &mut ClientMachine, id: RequestId) {
-    if let Some(s) = m.streams.get_mut(&id) {
-        s.want_connect = false;
     }
 }

@@ -1284,3 +1284,41 @@ fn timeout_event_streams_use_only_their_idle_timeout() {
     assert!(h.failure(id).is_none());
     assert_eq!(h.m.in_flight(), 1);
 }
+
+/// Cost of the machine per keep-alive request (encode, decode, pool, events), no I/O:
+/// `cargo test -p plue-http-core --release --lib client_cost_per_request -- --ignored --nocapture`.
+#[test]
+#[ignore = "measurement"]
+fn client_cost_per_request() {
+    let mut m = ClientMachine::new(Options::default(), 1).unwrap();
+    let req = Request::get(URL).unwrap();
+    let resp = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n{\"healthy\":true,\"v\":\"1.0\"}\n";
+    let n = 200_000u32;
+    let mut now = Instant::ZERO;
+    let start = std::time::Instant::now();
+    let mut done = 0u32;
+    for _ in 0..n {
+        now += Duration::from_micros(10);
+        let id = m.request(now, req.clone());
+        loop {
+            match m.poll_output(now) {
+                Output::Connect { conn, .. } => m.handle_input(now, Input::Connected(conn)),
+                Output::Transmit { conn, data } => {
+                    m.handle_input(now, Input::Written(conn, data.len()));
+                    m.handle_input(now, Input::Data(conn, resp));
+                }
+                Output::Event(Event::Body { id: i, data }) => m.consumed(now, i, data.len()),
+                Output::Event(Event::Done { id: i }) if i == id => done += 1,
+                Output::Event(Event::Failed { error, .. }) => panic!("{error}"),
+                Output::Wait(_) => break,
+                _ => {}
+            }
+        }
+    }
+    let el = start.elapsed();
+    assert_eq!(done, n);
+    println!(
+        "{n} requests in {el:?}: {} ns per request",
+        el.as_nanos() / u128::from(n)
+    );
+}

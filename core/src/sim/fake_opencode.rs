@@ -90,13 +90,23 @@ impl FakeOpenCode {
             messages: Vec::new(),
         };
         let info = s.json();
-        ctx.publish_at(now, CHANNEL, event("session.created", json!({ "info": info })));
+        ctx.publish_at(
+            now,
+            CHANNEL,
+            event("session.created", json!({ "info": info })),
+        );
         self.sessions.push(s);
         Reply::json(200, &info)
     }
 
     /// Run the canned model on a prompt: publish its deltas, store the message, return it and when it is done.
-    fn prompt(&mut self, now: Instant, idx: usize, req: &ReceivedRequest, ctx: &mut Ctx) -> (Value, Instant) {
+    fn prompt(
+        &mut self,
+        now: Instant,
+        idx: usize,
+        req: &ReceivedRequest,
+        ctx: &mut Ctx,
+    ) -> (Value, Instant) {
         let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
         let text: String = body
             .get("parts")
@@ -115,7 +125,14 @@ impl FakeOpenCode {
         let part_id = self.id("prt");
         let reply = canned_reply(&text);
         let mut at = now;
-        ctx.publish_at(at, CHANNEL, event("session.status", json!({ "sessionID": sid, "status": { "type": "busy" } })));
+        ctx.publish_at(
+            at,
+            CHANNEL,
+            event(
+                "session.status",
+                json!({ "sessionID": sid, "status": { "type": "busy" } }),
+            ),
+        );
         for piece in split_words(&reply) {
             at += DELTA_PACE;
             let props = json!({
@@ -133,8 +150,19 @@ impl FakeOpenCode {
             },
             "parts": [{ "id": part_id, "sessionID": sid, "messageID": msg_id, "type": "text", "text": reply }],
         });
-        ctx.publish_at(at, CHANNEL, event("message.updated", json!({ "info": message["info"].clone() })));
-        ctx.publish_at(at, CHANNEL, event("session.idle", json!({ "sessionID": sid })));
+        ctx.publish_at(
+            at,
+            CHANNEL,
+            event(
+                "message.updated",
+                json!({ "info": message["info"].clone() }),
+            ),
+        );
+        ctx.publish_at(
+            at,
+            CHANNEL,
+            event("session.idle", json!({ "sessionID": sid })),
+        );
         self.sessions[idx].messages.push(message.clone());
         (message, at)
     }
@@ -187,7 +215,9 @@ impl Handler for FakeOpenCode {
         let parts: Vec<&str> = path.split('/').skip(1).collect();
         let m = req.method.as_str();
         match (m, parts.as_slice()) {
-            ("GET", ["global", "health"]) => Reply::json(200, &json!({ "healthy": true, "version": VERSION })),
+            ("GET", ["global", "health"]) => {
+                Reply::json(200, &json!({ "healthy": true, "version": VERSION }))
+            }
             ("GET", ["event"]) | ("GET", ["global", "event"]) => Reply::sse(SseScript {
                 items: vec![(Duration::ZERO, event("server.connected", json!({})))],
                 heartbeat: Some((HEARTBEAT, event("server.heartbeat", json!({})))),
@@ -206,7 +236,11 @@ impl Handler for FakeOpenCode {
             ("DELETE", ["session", id]) => match self.session(id) {
                 Some(i) => {
                     let s = self.sessions.remove(i);
-                    ctx.publish_at(now, CHANNEL, event("session.deleted", json!({ "info": s.json() })));
+                    ctx.publish_at(
+                        now,
+                        CHANNEL,
+                        event("session.deleted", json!({ "info": s.json() })),
+                    );
                     Reply::json(200, &Value::Bool(true))
                 }
                 None => not_found(id),
@@ -240,7 +274,10 @@ impl Handler for FakeOpenCode {
                     "default": { "demo": "canned" },
                 }),
             ),
-            _ => Reply::json(404, &json!({ "name": "NotFoundError", "data": { "message": format!("No route {m} {path}") } })),
+            _ => Reply::json(
+                404,
+                &json!({ "name": "NotFoundError", "data": { "message": format!("No route {m} {path}") } }),
+            ),
         }
     }
 }
@@ -265,7 +302,10 @@ mod tests {
     }
 
     fn post(path: &str, body: &str) -> String {
-        format!("POST {path} HTTP/1.1\r\ncontent-length: {}\r\n\r\n{body}", body.len())
+        format!(
+            "POST {path} HTTP/1.1\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
     }
 
     #[test]
@@ -273,23 +313,35 @@ mod tests {
         let mut s = FakeOpenCode::server();
         let t = Instant::from_millis(1_000);
         let health = call(&mut s, t, "GET /global/health HTTP/1.1\r\n\r\n");
-        assert!(health.ends_with(r#"{"healthy":true,"version":"1.18.34-demo"}"#), "{health}");
+        assert!(
+            health.ends_with(r#"{"healthy":true,"version":"1.18.34-demo"}"#),
+            "{health}"
+        );
 
         let ev = s.accept(t);
         s.handle_data(t, ev, b"GET /event HTTP/1.1\r\n\r\n");
         assert!(drain(&mut s, t).contains(r#"data: {"properties":{},"type":"server.connected"}"#));
 
         let created = call(&mut s, t, &post("/session", r#"{"title":"demo"}"#));
-        assert!(created.contains(r#""id":"ses_demo00000001""#) && created.contains(r#""title":"demo""#));
+        assert!(
+            created.contains(r#""id":"ses_demo00000001""#) && created.contains(r#""title":"demo""#)
+        );
         let listed = call(&mut s, t, "GET /session HTTP/1.1\r\n\r\n");
         assert!(listed.contains("ses_demo00000001"));
         let missing = call(&mut s, t, "GET /session/ses_nope HTTP/1.1\r\n\r\n");
         assert!(missing.starts_with("HTTP/1.1 404") && missing.contains("NotFoundError"));
 
-        let prompt = post("/session/ses_demo00000001/message", r#"{"parts":[{"type":"text","text":"hi there"}]}"#);
+        let prompt = post(
+            "/session/ses_demo00000001/message",
+            r#"{"parts":[{"type":"text","text":"hi there"}]}"#,
+        );
         let c = s.accept(t);
         s.handle_data(t, c, prompt.as_bytes());
-        assert_eq!(drain(&mut s, t), "", "the message answer waits for the model");
+        assert_eq!(
+            drain(&mut s, t),
+            "",
+            "the message answer waits for the model"
+        );
         // The deltas arrive on the event stream one by one, and concatenate to the reply.
         let mut deltas = String::new();
         let mut pieces = 0;
@@ -309,11 +361,21 @@ mod tests {
         }
         assert!(pieces >= 2);
         assert_eq!(deltas, "Hello from the plue demo model. You said: hi there");
-        assert!(all.contains(r#""role":"assistant""#), "the message answer came once the model finished");
+        assert!(
+            all.contains(r#""role":"assistant""#),
+            "the message answer came once the model finished"
+        );
         assert!(all.contains("session.idle"));
         let hb = drain(&mut s, t + HEARTBEAT);
         assert!(hb.contains("server.heartbeat"));
-        let gone = call(&mut s, now, "DELETE /session/ses_demo00000001 HTTP/1.1\r\n\r\n");
-        assert!(gone.contains("\r\n\r\ntrue") && gone.contains("session.deleted"), "{gone}");
+        let gone = call(
+            &mut s,
+            now,
+            "DELETE /session/ses_demo00000001 HTTP/1.1\r\n\r\n",
+        );
+        assert!(
+            gone.contains("\r\n\r\ntrue") && gone.contains("session.deleted"),
+            "{gone}"
+        );
     }
 }

@@ -59,6 +59,9 @@ pub struct Violation {
     pub at: Instant,
     /// What exactly.
     pub detail: String,
+    /// The tags of the requests or streams concerned, separated by spaces, when there are any (the traced
+    /// replay follows their history).
+    pub subject: Option<String>,
 }
 
 impl fmt::Display for Violation {
@@ -134,6 +137,8 @@ pub struct Checker {
     violation: Option<Violation>,
     stats: Stats,
     shutting_down: bool,
+    /// Executions counted per tag of requests that must not repeat.
+    executed: BTreeMap<String, u32>,
 }
 
 impl Checker {
@@ -147,6 +152,7 @@ impl Checker {
             violation: None,
             stats: Stats::default(),
             shutting_down: false,
+            executed: BTreeMap::new(),
         }
     }
 
@@ -162,11 +168,23 @@ impl Checker {
 
     /// Record a violation (the first one is kept).
     pub fn fail(&mut self, at: Instant, invariant: Invariant, detail: String) {
+        self.fail_about(at, invariant, None, detail);
+    }
+
+    /// Record a violation concerning the request or stream tagged `subject`.
+    pub fn fail_about(
+        &mut self,
+        at: Instant,
+        invariant: Invariant,
+        subject: Option<&str>,
+        detail: String,
+    ) {
         if self.violation.is_none() {
             self.violation = Some(Violation {
                 invariant,
                 at,
                 detail,
+                subject: subject.map(str::to_string),
             });
         }
     }
@@ -195,7 +213,11 @@ impl Checker {
             },
         );
         if old.is_some() {
-            self.fail(now, Invariant::ExactlyOnce, format!("{id:?} handed out twice"));
+            self.fail(
+                now,
+                Invariant::ExactlyOnce,
+                format!("{id:?} handed out twice"),
+            );
         }
     }
 
@@ -230,11 +252,20 @@ impl Checker {
     pub fn event(&mut self, now: Instant, ev: &Event) {
         let id = ev.id();
         let Some(t) = self.tracked.get_mut(&id) else {
-            return self.fail(now, Invariant::ExactlyOnce, format!("event for unknown {id:?}: {ev:?}"));
+            return self.fail(
+                now,
+                Invariant::ExactlyOnce,
+                format!("event for unknown {id:?}: {ev:?}"),
+            );
         };
         if let Some((at, _)) = &t.ended {
-            let detail = format!("{} ({id:?}) got {} after it ended at {at:?}", t.tag, short(ev));
-            return self.fail(now, Invariant::ExactlyOnce, detail);
+            let detail = format!(
+                "{} ({id:?}) got {} after it ended at {at:?}",
+                t.tag,
+                short(ev)
+            );
+            let tag = t.tag.clone();
+            return self.fail_about(now, Invariant::ExactlyOnce, Some(&tag), detail);
         }
         let mut problem: Option<(Invariant, String)> = None;
         match ev {
@@ -251,7 +282,10 @@ impl Checker {
                         other => {
                             problem = Some((
                                 Invariant::Response,
-                                format!("{} got the response of {:?} (status {})", t.tag, other, head.status),
+                                format!(
+                                    "{} got the response of {:?} (status {})",
+                                    t.tag, other, head.status
+                                ),
                             ))
                         }
                     }
@@ -259,7 +293,10 @@ impl Checker {
             }
             Event::Body { data, .. } => {
                 if t.status.is_none() {
-                    problem = Some((Invariant::Response, format!("{} got body before head", t.tag)));
+                    problem = Some((
+                        Invariant::Response,
+                        format!("{} got body before head", t.tag),
+                    ));
                 } else {
                     t.body.extend_from_slice(data);
                 }
@@ -267,16 +304,30 @@ impl Checker {
             Event::Done { .. } => {
                 self.stats.done += 1;
                 if t.stream {
-                    problem = Some((Invariant::Response, format!("stream {} ended with Done", t.tag)));
+                    problem = Some((
+                        Invariant::Response,
+                        format!("stream {} ended with Done", t.tag),
+                    ));
                 } else if t.status.is_none() {
-                    problem = Some((Invariant::Response, format!("{} done without a head", t.tag)));
+                    problem = Some((
+                        Invariant::Response,
+                        format!("{} done without a head", t.tag),
+                    ));
                 } else if t.status == Some(200) {
                     if t.body[..] != body_for(&t.tag, t.body.len())[..] {
-                        problem = Some((Invariant::Response, format!("{} body is not its own", t.tag)));
+                        problem = Some((
+                            Invariant::Response,
+                            format!("{} body is not its own", t.tag),
+                        ));
                     } else if t.content_length.is_some_and(|n| n != t.body.len()) {
                         problem = Some((
                             Invariant::Response,
-                            format!("{} body has {} bytes, content-length said {:?}", t.tag, t.body.len(), t.content_length),
+                            format!(
+                                "{} body has {} bytes, content-length said {:?}",
+                                t.tag,
+                                t.body.len(),
+                                t.content_length
+                            ),
                         ));
                     }
                 }
@@ -293,23 +344,35 @@ impl Checker {
                 if kind == ErrorKind::Aborted {
                     self.stats.aborted += 1;
                     if t.aborted_at.is_none() {
-                        problem = Some((Invariant::Response, format!("{} failed Aborted but was never aborted", t.tag)));
+                        problem = Some((
+                            Invariant::Response,
+                            format!("{} failed Aborted but was never aborted", t.tag),
+                        ));
                     }
                 }
                 if kind == ErrorKind::Shutdown && !self.shutting_down {
-                    problem = Some((Invariant::Response, format!("{} failed Shutdown before shutdown", t.tag)));
+                    problem = Some((
+                        Invariant::Response,
+                        format!("{} failed Shutdown before shutdown", t.tag),
+                    ));
                 }
                 t.ended = Some((now, Err(kind)));
             }
             Event::Stream { event, .. } => {
                 if !t.stream {
-                    problem = Some((Invariant::Response, format!("request {} got a stream event", t.tag)));
+                    problem = Some((
+                        Invariant::Response,
+                        format!("request {} got a stream event", t.tag),
+                    ));
                 } else if let StreamEvent::Reconnecting { .. } = event {
                     self.stats.reconnects += 1;
                 } else if let StreamEvent::Event(e) = event {
                     self.stats.sse_events += 1;
                     if !e.data.starts_with(&format!("{}:", t.tag)) {
-                        problem = Some((Invariant::Response, format!("stream {} got event data {:?}", t.tag, e.data)));
+                        problem = Some((
+                            Invariant::Response,
+                            format!("stream {} got event data {:?}", t.tag, e.data),
+                        ));
                     }
                 }
             }
@@ -320,7 +383,10 @@ impl Checker {
                     let late = at - d + SLACK;
                     problem = problem.or(Some((
                         Invariant::Deadline,
-                        format!("{} ended {:?} after its whole-request deadline", t.tag, late),
+                        format!(
+                            "{} ended {:?} after its whole-request deadline",
+                            t.tag, late
+                        ),
                     )));
                 }
             }
@@ -334,7 +400,8 @@ impl Checker {
             }
         }
         if let Some((inv, detail)) = problem {
-            self.fail(now, inv, detail);
+            let tag = t.tag.clone();
+            self.fail_about(now, inv, Some(&tag), detail);
         }
     }
 
@@ -369,7 +436,11 @@ impl Checker {
                 *spare.entry(host).or_default() += 1;
             }
         }
-        let mut hosts: Vec<usize> = pool_per_host.keys().chain(unknown_per_host.keys()).copied().collect();
+        let mut hosts: Vec<usize> = pool_per_host
+            .keys()
+            .chain(unknown_per_host.keys())
+            .copied()
+            .collect();
         hosts.sort_unstable();
         hosts.dedup();
         let mut distinct = 0;
@@ -381,7 +452,10 @@ impl Checker {
                 return self.fail(
                     now,
                     Invariant::PoolCap,
-                    format!("host {h} has {count} pool connections open, pool_size is {}", self.pool_size),
+                    format!(
+                        "host {h} has {count} pool connections open, pool_size is {}",
+                        self.pool_size
+                    ),
                 );
             }
             distinct += count;
@@ -390,31 +464,41 @@ impl Checker {
             self.fail(
                 now,
                 Invariant::PoolCap,
-                format!("{distinct} pool connections open across hosts, max_connections is {}", self.max_connections),
+                format!(
+                    "{distinct} pool connections open across hosts, max_connections is {}",
+                    self.max_connections
+                ),
             );
         }
     }
 
-    /// Check the servers' records: no request that must not repeat was executed twice.
+    /// Check newly received requests from the servers' records: no request that must not repeat may be executed
+    /// twice. Call with each record entry once (the runner feeds new entries after every step).
     pub fn executions<'a>(
         &mut self,
         now: Instant,
         must_not_repeat: &BTreeMap<String, ReqSpec>,
         received: impl Iterator<Item = &'a ReceivedRequest>,
     ) {
-        let mut count: BTreeMap<&str, u32> = BTreeMap::new();
         for r in received {
             let Some(tag) = r.tag() else { continue };
-            let Some(spec) = must_not_repeat.get(tag) else { continue };
+            let Some(spec) = must_not_repeat.get(tag) else {
+                continue;
+            };
             if r.executed && r.method == spec.method {
-                let n = count.entry(tag).or_default();
+                let n = self.executed.entry(tag.to_string()).or_default();
                 *n += 1;
                 if *n > 1 {
                     let detail = format!(
                         "{} {} (tag {tag}, no Idempotency-Key, no opt-in) was executed {n} times by the server",
                         spec.method, r.target
                     );
-                    return self.fail(now, Invariant::NoDuplicateExecution, detail);
+                    return self.fail_about(
+                        now,
+                        Invariant::NoDuplicateExecution,
+                        Some(tag),
+                        detail,
+                    );
                 }
             }
         }
@@ -433,7 +517,9 @@ impl Checker {
                 let tag = r.tag().unwrap_or("?");
                 let prev_tag = prev.tag().unwrap_or("?");
                 if prev_tag.starts_with('s') {
-                    let detail = format!("host {host}: {tag} was sent on the connection of event stream {prev_tag}");
+                    let detail = format!(
+                        "host {host}: {tag} was sent on the connection of event stream {prev_tag}"
+                    );
                     return self.fail(now, Invariant::ConnectionUse, detail);
                 }
                 // Arrived before the previous reply was finished: the client did not wait for it.
@@ -453,10 +539,12 @@ impl Checker {
                 };
                 if let Some(p) = problem {
                     let detail = format!(
-                        "host {host}: {p}: {} {tag} arrived while {} {prev_tag} was unanswered",
-                        r.method, prev.method
+                        "host {host}: {p}: {} {tag} arrived at {:?} on server connection {} while {} {prev_tag} \
+                         was unanswered (answered at {:?})",
+                        r.method, r.at, r.conn.0, prev.method, prev.answered_at
                     );
-                    return self.fail(now, Invariant::ConnectionUse, detail);
+                    let subject = format!("{tag} {prev_tag}");
+                    return self.fail_about(now, Invariant::ConnectionUse, Some(&subject), detail);
                 }
             }
         }
@@ -473,7 +561,11 @@ impl Checker {
                     "{} ({id:?}, issued at {:.3}s{})",
                     t.tag,
                     t.issued.as_nanos() as f64 / 1e9,
-                    if t.aborted_at.is_some() { ", aborted" } else { "" }
+                    if t.aborted_at.is_some() {
+                        ", aborted"
+                    } else {
+                        ""
+                    }
                 )
             })
             .collect();
@@ -548,13 +640,18 @@ mod tests {
         let mut c = Checker::new(&Options::default());
         let mut unsafe_reqs = BTreeMap::new();
         unsafe_reqs.insert("r1".to_string(), spec("r1", Method::POST));
-        // One execution plus a non-executed attempt (a 503) is fine.
-        let ok = [received("r1", Method::POST, true), received("r1", Method::POST, false)];
+        // One execution plus a non-executed attempt (a 503) is fine, and so are idempotent repeats.
+        let ok = [
+            received("r1", Method::POST, true),
+            received("r1", Method::POST, false),
+            received("r2", Method::PUT, true),
+            received("r2", Method::PUT, true),
+        ];
         c.executions(Instant::ZERO, &unsafe_reqs, ok.iter());
         assert!(c.violation().is_none());
-        // The same POST executed twice is caught, naming the invariant.
-        let twice = [received("r1", Method::POST, true), received("r1", Method::POST, true)];
-        c.executions(Instant::ZERO, &unsafe_reqs, twice.iter());
+        // The same POST executed again, reported later, is caught, naming the invariant.
+        let again = [received("r1", Method::POST, true)];
+        c.executions(Instant::ZERO, &unsafe_reqs, again.iter());
         let v = c.violation().expect("a double execution must be caught");
         assert_eq!(v.invariant, Invariant::NoDuplicateExecution);
         assert!(v.detail.contains("r1"));
@@ -603,7 +700,10 @@ mod tests {
             kind: ConnKind::Tagged(Some("s9".into())),
         });
         c.connections(Instant::ZERO, links);
-        assert_eq!(c.violation().unwrap().invariant, Invariant::StreamSingleConnection);
+        assert_eq!(
+            c.violation().unwrap().invariant,
+            Invariant::StreamSingleConnection
+        );
         c.finish(Instant::ZERO);
     }
 }

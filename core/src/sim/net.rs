@@ -420,7 +420,9 @@ impl SimNet {
     fn live_link(&mut self, conn: ConnId, what: &str) -> Result<&mut Link, String> {
         match self.links.get_mut(&conn) {
             Some(l) if !l.client_done => Ok(l),
-            Some(_) => Err(format!("{what} on {conn:?} after it was closed or reported failed")),
+            Some(_) => Err(format!(
+                "{what} on {conn:?} after it was closed or reported failed"
+            )),
             None => Err(format!("{what} on unknown connection {conn:?}")),
         }
     }
@@ -491,7 +493,7 @@ impl SimNet {
                     }
                 }
             }
-            Ev::ToServer(conn, data) => self.to_server(now, conn, data),
+            Ev::ToServer(conn, data) => self.deliver_to_server(now, conn, data),
             Ev::ClientFin(conn) => {
                 if let Some(link) = self.links.get(&conn) {
                     if let (Some(srv), false) = (link.srv, link.server_gone) {
@@ -537,7 +539,12 @@ impl SimNet {
     }
 
     /// Turn a delivery into the client's input, updating the link.
-    fn deliver(stats: &mut NetStats, conn: ConnId, link: &mut Link, d: Delivery) -> Option<NetInput> {
+    fn deliver(
+        stats: &mut NetStats,
+        conn: ConnId,
+        link: &mut Link,
+        d: Delivery,
+    ) -> Option<NetInput> {
         match d {
             Delivery::Data(b) => Some(NetInput::Data(conn, b)),
             Delivery::Eof => {
@@ -553,7 +560,7 @@ impl SimNet {
         }
     }
 
-    fn to_server(&mut self, now: Instant, conn: ConnId, data: Bytes) {
+    fn deliver_to_server(&mut self, now: Instant, conn: ConnId, data: Bytes) {
         let Some(link) = self.links.get_mut(&conn) else {
             return;
         };
@@ -580,7 +587,7 @@ impl SimNet {
             self.stats.idle_races += 1;
             server.disconnect(srv);
             self.server_gone(now, conn, Delivery::Eof);
-            self.to_server(now, conn, data);
+            self.deliver_to_server(now, conn, data);
             return;
         }
         server.handle_data(now, srv, &data);
@@ -643,8 +650,10 @@ impl SimNet {
                     let mut at = (now + lat).max(link.to_client_at);
                     let mut off = 0;
                     for n in pieces {
-                        self.agenda
-                            .push(at, Ev::ToClient(conn, Delivery::Data(data.slice(off..off + n))));
+                        self.agenda.push(
+                            at,
+                            Ev::ToClient(conn, Delivery::Data(data.slice(off..off + n))),
+                        );
                         off += n;
                         at += Duration::from_micros(1);
                     }
@@ -693,7 +702,11 @@ mod tests {
 
     fn net(faults: Faults) -> SimNet {
         let script = Script::new().route(Route::new("/x", vec![Reply::ok("hello")]));
-        let host = SimHost::new(A.parse().unwrap(), Some("a.sim"), ScriptedServer::new(script));
+        let host = SimHost::new(
+            A.parse().unwrap(),
+            Some("a.sim"),
+            ScriptedServer::new(script),
+        );
         SimNet::new(vec![host], faults, 7)
     }
 
@@ -733,27 +746,65 @@ mod tests {
         let mut n = net(f);
         let c = ConnId(1);
         let t0 = Instant::ZERO;
-        n.handle_output(t0, &Output::Connect { conn: c, addr: A.parse().unwrap() }).unwrap();
-        assert_eq!(run(&mut n, Instant::from_millis(100)), vec![NetInput::Connected(c)]);
-        let send = Output::Transmit { conn: c, data: Bytes::from_static(GET) };
+        n.handle_output(
+            t0,
+            &Output::Connect {
+                conn: c,
+                addr: A.parse().unwrap(),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            run(&mut n, Instant::from_millis(100)),
+            vec![NetInput::Connected(c)]
+        );
+        let send = Output::Transmit {
+            conn: c,
+            data: Bytes::from_static(GET),
+        };
         n.handle_output(t0, &send).unwrap();
         // Not reading yet: the response is held back.
         let got = run(&mut n, Instant::from_millis(100));
-        let written: usize = got.iter().map(|i| match i { NetInput::Written(_, k) => *k, _ => 0 }).sum();
+        let written: usize = got
+            .iter()
+            .map(|i| match i {
+                NetInput::Written(_, k) => *k,
+                _ => 0,
+            })
+            .sum();
         assert_eq!(written, GET.len());
         assert_eq!(data(&got), "");
-        assert_eq!(n.open_links().next().unwrap().kind, ConnKind::Tagged(Some("r1".into())));
+        assert_eq!(
+            n.open_links().next().unwrap().kind,
+            ConnKind::Tagged(Some("r1".into()))
+        );
         n.handle_output(t0, &Output::Read(c)).unwrap();
         let got = run(&mut n, Instant::from_millis(200));
         let text = data(&got);
-        assert!(text.starts_with("HTTP/1.1 200 OK\r\n") && text.ends_with("hello"), "{text}");
-        assert!(got.iter().filter(|i| matches!(i, NetInput::Data(..))).count() > 10, "cut into bytes");
+        assert!(
+            text.starts_with("HTTP/1.1 200 OK\r\n") && text.ends_with("hello"),
+            "{text}"
+        );
+        assert!(
+            got.iter()
+                .filter(|i| matches!(i, NetInput::Data(..)))
+                .count()
+                > 10,
+            "cut into bytes"
+        );
         assert_eq!(n.hosts()[0].server.requests().len(), 1);
         n.handle_output(t0, &Output::Close(c)).unwrap();
         assert_eq!(n.open_connections(), 0);
         run(&mut n, Instant::from_millis(300));
-        assert_eq!(n.hosts()[0].server.open_connections(), 0, "the server saw the close");
-        assert!(n.handle_output(t0, &send).is_err(), "writing after close breaks the contract");
+        assert_eq!(
+            n.hosts()[0].server.open_connections(),
+            0,
+            "the server saw the close"
+        );
+        assert!(
+            n.handle_output(t0, &send).is_err(),
+            "writing after close breaks the contract"
+        );
     }
 
     #[test]
@@ -761,25 +812,63 @@ mod tests {
         let mut n = net(Faults::none());
         let c = ConnId(1);
         let t0 = Instant::ZERO;
-        n.handle_output(t0, &Output::Connect { conn: c, addr: A.parse().unwrap() }).unwrap();
+        n.handle_output(
+            t0,
+            &Output::Connect {
+                conn: c,
+                addr: A.parse().unwrap(),
+            },
+        )
+        .unwrap();
         n.handle_output(t0, &Output::Read(c)).unwrap();
         run(&mut n, Instant::from_millis(1));
         n.schedule_restart(Instant::from_millis(10), 0, Duration::from_millis(100));
-        assert_eq!(run(&mut n, Instant::from_millis(20)), vec![NetInput::Failed(c, NetError::Reset)]);
+        assert_eq!(
+            run(&mut n, Instant::from_millis(20)),
+            vec![NetInput::Failed(c, NetError::Reset)]
+        );
         assert_eq!(n.open_connections(), 0);
         let t = Instant::from_millis(20);
-        n.handle_output(t, &Output::Connect { conn: ConnId(2), addr: A.parse().unwrap() }).unwrap();
+        n.handle_output(
+            t,
+            &Output::Connect {
+                conn: ConnId(2),
+                addr: A.parse().unwrap(),
+            },
+        )
+        .unwrap();
         let got = run(&mut n, Instant::from_millis(50));
-        assert_eq!(got, vec![NetInput::ConnectFailed(ConnId(2), NetError::Refused)]);
+        assert_eq!(
+            got,
+            vec![NetInput::ConnectFailed(ConnId(2), NetError::Refused)]
+        );
         let mut now = Instant::from_millis(200);
-        n.handle_output(now, &Output::Connect { conn: ConnId(3), addr: A.parse().unwrap() }).unwrap();
+        n.handle_output(
+            now,
+            &Output::Connect {
+                conn: ConnId(3),
+                addr: A.parse().unwrap(),
+            },
+        )
+        .unwrap();
         now += Duration::from_millis(1);
         assert_eq!(n.poll_input(now), Some(NetInput::Connected(ConnId(3))));
-        n.handle_output(now, &Output::Resolve { host: "a.sim".into(), port: 80 }).unwrap();
+        n.handle_output(
+            now,
+            &Output::Resolve {
+                host: "a.sim".into(),
+                port: 80,
+            },
+        )
+        .unwrap();
         now += Duration::from_millis(1);
         assert_eq!(
             n.poll_input(now),
-            Some(NetInput::Resolved { host: "a.sim".into(), port: 80, result: Ok(vec![A.parse().unwrap()]) })
+            Some(NetInput::Resolved {
+                host: "a.sim".into(),
+                port: 80,
+                result: Ok(vec![A.parse().unwrap()])
+            })
         );
     }
 
@@ -790,17 +879,34 @@ mod tests {
         let mut n = net(f);
         let c = ConnId(1);
         let t0 = Instant::ZERO;
-        n.handle_output(t0, &Output::Connect { conn: c, addr: A.parse().unwrap() }).unwrap();
+        n.handle_output(
+            t0,
+            &Output::Connect {
+                conn: c,
+                addr: A.parse().unwrap(),
+            },
+        )
+        .unwrap();
         n.handle_output(t0, &Output::Read(c)).unwrap();
         run(&mut n, Instant::from_millis(1));
-        let send = Output::Transmit { conn: c, data: Bytes::from_static(GET) };
+        let send = Output::Transmit {
+            conn: c,
+            data: Bytes::from_static(GET),
+        };
         n.handle_output(t0, &send).unwrap();
         assert!(data(&run(&mut n, Instant::from_millis(5))).ends_with("hello"));
         // Reusing the idle connection: the server closes it as the request arrives, then resets the late bytes.
         n.handle_output(Instant::from_millis(5), &send).unwrap();
         let got = run(&mut n, Instant::from_millis(50));
         assert!(got.contains(&NetInput::Eof(c)), "{got:?}");
-        assert!(got.contains(&NetInput::Failed(c, NetError::Reset)), "{got:?}");
-        assert_eq!(n.hosts()[0].server.requests().len(), 1, "the reused request was never executed");
+        assert!(
+            got.contains(&NetInput::Failed(c, NetError::Reset)),
+            "{got:?}"
+        );
+        assert_eq!(
+            n.hosts()[0].server.requests().len(),
+            1,
+            "the reused request was never executed"
+        );
     }
 }

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use super::clock::{Agenda, SimClock};
 use super::invariants::{Checker, Invariant, Stats, Violation};
-use super::net::{SimHost, SimNet};
+use super::net::{NetInput, SimHost, SimNet};
 use super::server::{ScriptedServer, TAG_HEADER};
 use super::workload::{OpKind, ReqSpec, Workload};
 use crate::client::{ClientMachine, Event, Input, Output, RequestId, StreamOptions};
@@ -24,7 +24,7 @@ const MAX_STEPS: u64 = 2_000_000;
 /// Virtual time after which a run that has not finished is declared stuck.
 const MAX_VIRTUAL: Duration = Duration::from_secs(600);
 /// Lines of trace kept for a failure report.
-const TRACE_LINES: usize = 80;
+const TRACE_LINES: usize = 60;
 
 /// What a passing run did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +45,8 @@ pub struct RunReport {
     pub virtual_time: Duration,
     /// The last lines of the trace when the run was traced, else empty.
     pub trace: Vec<String>,
+    /// The followed subject's history when the run was traced with one (see [`run_traced`]).
+    pub history: Vec<String>,
 }
 
 /// A failing run: the seed, the broken invariant, and the end of the trace.
@@ -54,18 +56,30 @@ pub struct Failure {
     pub seed: u64,
     /// What broke.
     pub violation: Violation,
-    /// The last lines of the run's trace (inputs, outputs, owner actions).
+    /// The last lines of the run's trace (inputs, outputs, owner actions, server receipts).
     pub trace: Vec<String>,
+    /// Every traced line about the violation's subject (its tag and request ids), from the start of the run.
+    pub history: Vec<String>,
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "simulation seed {} failed: {}", self.seed, self.violation)?;
+        writeln!(
+            f,
+            "simulation seed {} failed: {}",
+            self.seed, self.violation
+        )?;
         writeln!(
             f,
             "replay: PLUE_SIM_SEED={} cargo test -p plue-http-tests --test sim sim_replay_seed -- --nocapture",
             self.seed
         )?;
+        if let Some(subject) = &self.violation.subject {
+            writeln!(f, "history of {subject} ({} lines):", self.history.len())?;
+            for line in &self.history {
+                writeln!(f, "  {line}")?;
+            }
+        }
         writeln!(f, "trace tail ({} lines):", self.trace.len())?;
         for line in &self.trace {
             writeln!(f, "  {line}")?;
@@ -80,34 +94,89 @@ pub fn run_seed(seed: u64) -> Result<RunReport, Failure> {
     match run_workload(seed, Workload::generate(seed), false) {
         Ok(r) => Ok(r),
         Err(mut f) => {
-            if let Err(traced) = run_workload(seed, Workload::generate(seed), true) {
+            let focus = f.violation.subject.clone();
+            if let Err(traced) = run_traced(seed, Workload::generate(seed), focus) {
                 f.trace = traced.trace;
+                f.history = traced.history;
             }
             Err(f)
         }
     }
 }
 
+/// Run with tracing, keeping also the whole history of the request or stream tagged `focus`.
+pub fn run_traced(
+    seed: u64,
+    workload: Workload,
+    focus: Option<String>,
+) -> Result<RunReport, Failure> {
+    run_inner(seed, workload, true, focus)
+}
+
 /// Run a given workload (scenario tests build their own) with the machine seeded by `seed`.
 pub fn run_workload(seed: u64, workload: Workload, trace: bool) -> Result<RunReport, Failure> {
+    run_inner(seed, workload, trace, None)
+}
+
+fn run_inner(
+    seed: u64,
+    workload: Workload,
+    trace: bool,
+    focus: Option<String>,
+) -> Result<RunReport, Failure> {
     let mut sim = Sim::new(seed, workload, trace)?;
+    sim.focus = focus.map(|subject| Focus {
+        tags: subject.split(' ').map(str::to_string).collect(),
+        ids: Vec::new(),
+        lines: Vec::new(),
+    });
     sim.run();
     match sim.checker.violation() {
         None => Ok(RunReport {
             seed,
             ops: sim.ops.len(),
             stats: sim.checker.stats(),
-            server_requests: sim.net.hosts().iter().map(|h| h.server.requests().len()).sum(),
+            server_requests: sim
+                .net
+                .hosts()
+                .iter()
+                .map(|h| h.server.requests().len())
+                .sum(),
             steps: sim.steps,
             net: sim.net.stats(),
             virtual_time: sim.clock.now() - Instant::ZERO,
             trace: sim.trace.map(Vec::from).unwrap_or_default(),
+            history: sim.focus.map(|f| f.lines).unwrap_or_default(),
         }),
         Some(v) => Err(Failure {
             seed,
             violation: v.clone(),
             trace: sim.trace.map(Vec::from).unwrap_or_default(),
+            history: sim.focus.map(|f| f.lines).unwrap_or_default(),
         }),
+    }
+}
+
+/// The request or stream a traced replay follows from the start.
+struct Focus {
+    tags: Vec<String>,
+    /// `RequestId(n)` spellings of the ids it was given.
+    ids: Vec<String>,
+    lines: Vec<String>,
+}
+
+/// `true` when `line` names `tag` as a whole word (`r1` is not in `r13`).
+fn contains_tag(line: &str, tag: &str) -> bool {
+    line.match_indices(tag).any(|(i, _)| {
+        let after = line[i + tag.len()..].chars().next();
+        !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '.')
+    })
+}
+
+impl Focus {
+    fn matches(&self, line: &str) -> bool {
+        self.tags.iter().any(|t| contains_tag(line, t))
+            || self.ids.iter().any(|id| line.contains(id.as_str()))
     }
 }
 
@@ -127,9 +196,14 @@ struct Sim {
     ids: Vec<Vec<RequestId>>,
     must_not_repeat: BTreeMap<String, ReqSpec>,
     client_deadline: Option<Instant>,
+    /// The connection, reads and bytes of the trace's last line when it is a folded run of reads.
+    last_data: Option<(crate::client::ConnId, usize, usize)>,
+    /// Per host: server record entries already checked for executions.
+    seen: Vec<usize>,
     steps: u64,
     idle_timeout: Duration,
     trace: Option<VecDeque<String>>,
+    focus: Option<Focus>,
 }
 
 impl Sim {
@@ -142,9 +216,12 @@ impl Sim {
                 invariant: Invariant::Progress,
                 at: Instant::ZERO,
                 detail: format!("the machine refused the options: {e}"),
+                subject: None,
             },
             trace: Vec::new(),
+            history: Vec::new(),
         })?;
+        let hosts_len = w.hosts.len();
         let hosts = w
             .hosts
             .into_iter()
@@ -177,16 +254,39 @@ impl Sim {
             actions,
             must_not_repeat,
             client_deadline: None,
+            seen: vec![0; hosts_len],
+            last_data: None,
             steps: 0,
             idle_timeout,
             trace: trace.then(VecDeque::new),
+            focus: None,
         })
     }
 
     fn note(&mut self, what: impl FnOnce() -> String) {
+        self.last_data = None;
         if let Some(t) = &mut self.trace {
+            let what = what();
+            // Runs of one-byte writes and reads would fill the tail: fold repeats of the same step into a count.
+            if let Some(last) = t.back_mut() {
+                if let Some((body, count)) = last.split_once(" ×") {
+                    if body.ends_with(what.as_str()) {
+                        let n: u64 = count.parse().unwrap_or(1);
+                        *last = format!("{body} ×{}", n + 1);
+                        return;
+                    }
+                } else if last.ends_with(what.as_str()) && !what.starts_with("owner") {
+                    last.push_str(" ×2");
+                    return;
+                }
+            }
             let now = self.clock.now().as_nanos() as f64 / 1e9;
-            let mut line = format!("{now:>10.6}s {}", what());
+            let mut line = format!("{now:>10.6}s {what}");
+            if let Some(f) = &mut self.focus {
+                if f.matches(&what) && f.lines.len() < 400 {
+                    f.lines.push(line.clone());
+                }
+            }
             if line.len() > 240 {
                 let mut cut = 240;
                 while !line.is_char_boundary(cut) {
@@ -213,6 +313,7 @@ impl Sim {
         }
         let now = self.clock.now();
         self.checker.finish(now);
+        self.check_connection_use();
         if self.broken() {
             return;
         }
@@ -226,7 +327,8 @@ impl Sim {
         self.drain();
         self.settle();
         let (wire, machine) = (self.net.open_connections(), self.client.open_connections());
-        self.checker.no_leak(now, "after cleanup past pool_idle_timeout", wire, machine);
+        self.checker
+            .no_leak(now, "after cleanup past pool_idle_timeout", wire, machine);
         self.checker.shutting_down();
         self.note(|| "owner: shutdown".into());
         self.client.shutdown(now);
@@ -236,15 +338,53 @@ impl Sim {
         self.checker.no_leak(now, "after shutdown", wire, machine);
         if self.client.in_flight() > 0 {
             let n = self.client.in_flight();
-            self.checker.fail(now, Invariant::NoLeak, format!("{n} requests in flight after shutdown"));
+            self.checker.fail(
+                now,
+                Invariant::NoLeak,
+                format!("{n} requests in flight after shutdown"),
+            );
         }
-        self.check_executions();
+        self.check_new_executions();
     }
 
-    fn check_executions(&mut self) {
+    /// Feed the servers' new record entries to the execution check.
+    fn check_new_executions(&mut self) {
         let now = self.clock.now();
-        let received = self.net.hosts().iter().flat_map(|h| h.server.requests().iter());
-        self.checker.executions(now, &self.must_not_repeat, received);
+        for (i, h) in self.net.hosts().iter().enumerate() {
+            let log = h.server.requests();
+            if log.len() > self.seen[i] {
+                let new = &log[self.seen[i]..];
+                if let Some(t) = &mut self.trace {
+                    for r in new {
+                        let line = format!(
+                            "{:>10.6}s server {i} received {} {} (tag {}, server conn {}, request #{} on it)",
+                            now.as_nanos() as f64 / 1e9,
+                            r.method,
+                            r.target,
+                            r.tag().unwrap_or("-"),
+                            r.conn.0,
+                            r.index_on_conn + 1
+                        );
+                        if let Some(f) = &mut self.focus {
+                            if f.matches(&line) {
+                                f.lines.push(line.clone());
+                            }
+                        }
+                        t.push_back(line);
+                        if t.len() > TRACE_LINES {
+                            t.pop_front();
+                        }
+                    }
+                }
+                self.checker
+                    .executions(now, &self.must_not_repeat, new.iter());
+                self.seen[i] = log.len();
+            }
+        }
+    }
+
+    fn check_connection_use(&mut self) {
+        let now = self.clock.now();
         for (i, h) in self.net.hosts().iter().enumerate() {
             self.checker.connection_use(now, i, h.server.requests());
         }
@@ -268,7 +408,11 @@ impl Sim {
             };
             if next - Instant::ZERO > MAX_VIRTUAL {
                 let now = self.clock.now();
-                self.checker.fail(now, Invariant::Progress, format!("still running after {MAX_VIRTUAL:?} of virtual time"));
+                self.checker.fail(
+                    now,
+                    Invariant::Progress,
+                    format!("still running after {MAX_VIRTUAL:?} of virtual time"),
+                );
                 return;
             }
             self.clock.advance_to(next);
@@ -314,9 +458,10 @@ impl Sim {
             if self.broken() {
                 return;
             }
-            self.note(|| format!("in  {input:?}"));
+            self.note_input(&input);
             self.client.handle_input(now, input.as_input());
             self.drain();
+            self.check_new_executions();
         }
     }
 
@@ -326,8 +471,14 @@ impl Sim {
                 OpKind::Request(spec) => {
                     let Some(req) = self.build(&spec) else { return };
                     let id = self.client.request(now, req);
-                    self.note(|| format!("owner: request {} {} {} -> {id:?}", spec.tag, spec.method, spec.url));
+                    self.note(|| {
+                        format!(
+                            "owner: request {} {} {} -> {id:?}",
+                            spec.tag, spec.method, spec.url
+                        )
+                    });
                     self.checker.issued(now, id, &spec, false);
+                    self.follow(&spec.tag, id);
                     self.ids[i] = vec![id];
                 }
                 OpKind::Batch(specs) => {
@@ -335,14 +486,22 @@ impl Sim {
                     let Some(reqs) = reqs else { return };
                     let ids = self.client.batch(now, reqs);
                     self.note(|| {
-                        let tags: Vec<String> = specs.iter().map(|s| format!("{} {}", s.tag, s.method)).collect();
+                        let tags: Vec<String> = specs
+                            .iter()
+                            .map(|s| format!("{} {}", s.tag, s.method))
+                            .collect();
                         format!("owner: batch [{}] -> {ids:?}", tags.join(", "))
                     });
                     for (id, spec) in ids.iter().zip(&specs) {
                         self.checker.issued(now, *id, spec, false);
+                        self.follow(&spec.tag, *id);
                     }
                     if ids.len() != specs.len() {
-                        self.checker.fail(now, Invariant::ExactlyOnce, "batch returned the wrong number of ids".into());
+                        self.checker.fail(
+                            now,
+                            Invariant::ExactlyOnce,
+                            "batch returned the wrong number of ids".into(),
+                        );
                     }
                     self.ids[i] = ids;
                 }
@@ -351,12 +510,59 @@ impl Sim {
                     let id = self.client.subscribe(now, req, StreamOptions::default());
                     self.note(|| format!("owner: subscribe {} {} -> {id:?}", spec.tag, spec.url));
                     self.checker.issued(now, id, &spec, true);
+                    self.follow(&spec.tag, id);
                     self.ids[i] = vec![id];
                     self.actions.push(now + abort_after, Action::AbortStream(i));
                 }
                 OpKind::Abort { target } => self.abort(now, target),
             },
             Action::AbortStream(i) => self.abort(now, i),
+        }
+    }
+
+    /// Trace an input; consecutive reads on one connection fold into one line (one-byte splits are common).
+    fn note_input(&mut self, input: &NetInput) {
+        let Some(t) = &mut self.trace else { return };
+        if let NetInput::Data(c, b) = input {
+            if let (Some((lc, reads, bytes)), Some(last)) = (&mut self.last_data, t.back_mut()) {
+                if lc == c {
+                    *reads += 1;
+                    *bytes += b.len();
+                    if let Some(i) = last.find(" bytes in ") {
+                        let start = last[..i].rfind(' ').map_or(0, |k| k + 1);
+                        let tail = last[i..]
+                            .split_once(" reads")
+                            .map_or("", |x| x.1)
+                            .to_string();
+                        *last = format!(
+                            "{}{} bytes in {} reads{}",
+                            &last[..start],
+                            bytes,
+                            reads,
+                            tail
+                        );
+                    }
+                    return;
+                }
+            }
+            let preview = String::from_utf8_lossy(&b[..b.len().min(48)]).replace("\r\n", "⏎");
+            let line = format!(
+                "in  Data({c:?}) {} bytes in 1 reads, first: {preview}",
+                b.len()
+            );
+            self.note(|| line);
+            self.last_data = Some((*c, 1, b.len()));
+            return;
+        }
+        self.note(|| format!("in  {input:?}"));
+    }
+
+    /// Remember the id the followed tag was given, so lines naming only the id are kept too.
+    fn follow(&mut self, tag: &str, id: RequestId) {
+        if let Some(f) = &mut self.focus {
+            if f.tags.iter().any(|t| t == tag) {
+                f.ids.push(format!("{id:?}"));
+            }
         }
     }
 
@@ -369,7 +575,8 @@ impl Sim {
     }
 
     fn build(&mut self, spec: &ReqSpec) -> Option<Request> {
-        let mut b = Request::builder(spec.method.clone(), spec.url.clone()).header(TAG_HEADER, &spec.tag);
+        let mut b =
+            Request::builder(spec.method.clone(), spec.url.clone()).header(TAG_HEADER, &spec.tag);
         if spec.idempotency_key {
             b = b.header("idempotency-key", format!("key-{}", spec.tag));
         }
@@ -383,7 +590,11 @@ impl Sim {
             Ok(r) => Some(r),
             Err(e) => {
                 let now = self.clock.now();
-                self.checker.fail(now, Invariant::Progress, format!("workload request {} invalid: {e}", spec.tag));
+                self.checker.fail(
+                    now,
+                    Invariant::Progress,
+                    format!("workload request {} invalid: {e}", spec.tag),
+                );
                 None
             }
         }
@@ -395,11 +606,18 @@ impl Sim {
             let now = self.clock.now();
             self.steps += 1;
             if self.steps > MAX_STEPS {
-                self.checker.fail(now, Invariant::Progress, format!("more than {MAX_STEPS} steps: livelock"));
+                self.checker.fail(
+                    now,
+                    Invariant::Progress,
+                    format!("more than {MAX_STEPS} steps: livelock"),
+                );
                 return;
             }
             let out = self.client.poll_output(now);
-            self.note(|| format!("out {}", describe(&out)));
+            // Waits are left out of the trace: every read moves a deadline, and `in Timeout` shows when one fired.
+            if !matches!(out, Output::Wait(_)) {
+                self.note(|| format!("out {}", describe(&out)));
+            }
             match out {
                 Output::Wait(d) => {
                     self.client_deadline = d;
@@ -430,7 +648,9 @@ fn describe(out: &Output) -> String {
             let head = String::from_utf8_lossy(&data[..data.len().min(60)]).replace("\r\n", "⏎");
             format!("Transmit({conn:?}, {} bytes: {head})", data.len())
         }
-        Output::Event(Event::Body { id, data }) => format!("Event Body({id:?}, {} bytes)", data.len()),
+        Output::Event(Event::Body { id, data }) => {
+            format!("Event Body({id:?}, {} bytes)", data.len())
+        }
         Output::Event(Event::Head { id, head }) => format!(
             "Event Head({id:?}, {} tag {:?})",
             head.status,
@@ -445,20 +665,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sim_runner_first_seeds() {
-        for seed in 0..20 {
-            match run_seed(seed) {
-                Err(f) => panic!("{f}"),
-                Ok(r) => eprintln!("{r:?}"),
-            }
+    fn sim_runner_seeds_pass_replay_identically_and_do_real_work() {
+        for seed in 0..8 {
+            let a = run_seed(seed).unwrap_or_else(|f| panic!("{f}"));
+            let b = run_seed(seed).unwrap_or_else(|f| panic!("{f}"));
+            assert_eq!(a, b, "seed {seed} must replay identically");
+            assert!(a.ops >= 20);
+            assert!(a.stats.done > 0 && a.server_requests > 0, "{a:?}");
         }
     }
-}
-#[cfg(test)]
-mod peek {
+
     #[test]
-    fn sim_peek() {
-        let r = super::run_workload(0, super::Workload::generate(0), true).unwrap();
-        for l in r.trace { eprintln!("{l}"); }
+    fn sim_runner_traced_replay_keeps_the_subjects_history() {
+        let w = Workload::generate(3);
+        let first = match &w.ops[0].kind {
+            OpKind::Request(s) | OpKind::Stream { spec: s, .. } => s.tag.clone(),
+            OpKind::Batch(v) => v[0].tag.clone(),
+            OpKind::Abort { .. } => unreachable!("the first operation is never an abort"),
+        };
+        let r = run_inner(3, w, true, Some(first.clone())).unwrap_or_else(|f| panic!("{f}"));
+        assert!(!r.trace.is_empty() && r.trace.len() <= TRACE_LINES);
+        assert!(r.history.len() >= 2, "{:?}", r.history);
+        assert!(r.history[0].contains("owner: ") && r.history[0].contains(first.as_str()));
+        let plain = run_workload(3, Workload::generate(3), false).unwrap();
+        assert_eq!(
+            (plain.stats, plain.steps),
+            (r.stats, r.steps),
+            "tracing must not change the run"
+        );
     }
 }

@@ -115,7 +115,14 @@ pub struct Workload {
 /// checker can tell a correct body from a mixed-up one).
 pub fn body_for(tag: &str, len: usize) -> Bytes {
     let unit = format!("{tag};");
-    Bytes::from(unit.as_bytes().iter().copied().cycle().take(len).collect::<Vec<u8>>())
+    Bytes::from(
+        unit.as_bytes()
+            .iter()
+            .copied()
+            .cycle()
+            .take(len)
+            .collect::<Vec<u8>>(),
+    )
 }
 
 /// The data of event `k` of stream `tag`.
@@ -282,7 +289,10 @@ impl Gen {
         match self.rng.below(100) {
             0..=44 => vec![ok],
             45..=54 => {
-                let mut busy = Reply::new([503, 502, 429, 504, 408][self.rng.below(5) as usize], "busy");
+                let mut busy = Reply::new(
+                    [503, 502, 429, 504, 408][self.rng.below(5) as usize],
+                    "busy",
+                );
                 if self.rng.chance(1, 3) {
                     busy = busy.header("retry-after", "0");
                 }
@@ -341,7 +351,9 @@ impl Gen {
                 1 => self.sse(&tag, &mut k, SseEnd::End, false),
                 2 => self.sse(&tag, &mut k, SseEnd::Reset, false),
                 3 => self.sse(&tag, &mut k, SseEnd::Hang, false),
-                _ => self.sse(&tag, &mut k, SseEnd::Hang, false).reset_after(self.rng.below(300) as usize),
+                _ => self
+                    .sse(&tag, &mut k, SseEnd::Hang, false)
+                    .reset_after(self.rng.below(300) as usize),
             };
             replies.push(r);
         }

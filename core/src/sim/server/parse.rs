@@ -252,11 +252,10 @@ impl RequestParser {
             headers,
             body: Bytes::new(),
         };
-        let chunked = req
-            .headers
-            .get_all("transfer-encoding")
-            .iter()
-            .any(|v| v.to_str().is_ok_and(|s| s.to_ascii_lowercase().contains("chunked")));
+        let chunked = req.headers.get_all("transfer-encoding").iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|s| s.to_ascii_lowercase().contains("chunked"))
+        });
         let lengths: Vec<&HeaderValue> = req.headers.get_all("content-length").iter().collect();
         if chunked {
             if !lengths.is_empty() {
@@ -349,7 +348,10 @@ mod tests {
         assert_eq!(all(bad, 100).unwrap_err(), ParseError::BadFraming);
         let bad = b"PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
         assert_eq!(all(bad, 100).unwrap_err(), ParseError::BadChunk);
-        assert_eq!(all(b"\x01\x02 nonsense\r\n\r\n", 3).unwrap_err(), ParseError::MalformedHead);
+        assert_eq!(
+            all(b"\x01\x02 nonsense\r\n\r\n", 3).unwrap_err(),
+            ParseError::MalformedHead
+        );
         let ten = b"GET / HTTP/1.0\r\n\r\n";
         assert!(all(ten, 4).unwrap()[0].wants_close());
     }

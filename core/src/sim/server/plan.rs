@@ -54,11 +54,7 @@ pub(crate) fn plan(reply: &Reply, head_only: bool, tag: Option<&str>) -> VecDequ
             if piece.is_empty() {
                 continue;
             }
-            steps.push_back(Step::Send(if chunked {
-                chunk(&piece)
-            } else {
-                piece
-            }));
+            steps.push_back(Step::Send(if chunked { chunk(&piece) } else { piece }));
         }
         match sse_tail {
             Some((SseEnd::Hang, heartbeat, channel)) => {
@@ -105,8 +101,15 @@ fn body_pieces(reply: &Reply) -> (Vec<(Duration, Bytes)>, Option<SseTail>) {
             (pieces, None)
         }
         ReplyBody::Sse(s) => {
-            let pieces = s.items.iter().map(|(d, item)| (*d, item.encode())).collect();
-            (pieces, Some((s.end, s.heartbeat.clone(), s.channel.clone())))
+            let pieces = s
+                .items
+                .iter()
+                .map(|(d, item)| (*d, item.encode()))
+                .collect();
+            (
+                pieces,
+                Some((s.end, s.heartbeat.clone(), s.channel.clone())),
+            )
         }
     }
 }
@@ -197,7 +200,9 @@ mod tests {
 
     #[test]
     fn sim_plan_frames_bodies_and_cuts_resets() {
-        let r = Reply::ok("hello").framing(Framing::Chunked).drip(2, Duration::from_millis(5));
+        let r = Reply::ok("hello")
+            .framing(Framing::Chunked)
+            .drip(2, Duration::from_millis(5));
         let p = plan(&r, false, Some("t1"));
         let wire = String::from_utf8(sent(&p)).unwrap();
         assert!(wire.starts_with("HTTP/1.1 200 OK\r\n"));
@@ -207,7 +212,9 @@ mod tests {
         assert_eq!(sent(&cut).len(), 10);
         assert_eq!(cut.back(), Some(&Step::Reset));
         let head = plan(&Reply::ok("abc"), true, None);
-        assert!(String::from_utf8(sent(&head)).unwrap().contains("content-length: 3"));
+        assert!(String::from_utf8(sent(&head))
+            .unwrap()
+            .contains("content-length: 3"));
         assert!(!String::from_utf8(sent(&head)).unwrap().ends_with("abc"));
     }
 
@@ -220,6 +227,13 @@ mod tests {
             channel: None,
         });
         let p = plan(&r, false, None);
-        assert!(matches!(p.back(), Some(Step::Hang { heartbeat: Some(_), chunked: true, .. })));
+        assert!(matches!(
+            p.back(),
+            Some(Step::Hang {
+                heartbeat: Some(_),
+                chunked: true,
+                ..
+            })
+        ));
     }
 }

@@ -329,9 +329,10 @@ impl Script {
 impl Handler for Script {
     fn handle(&mut self, _now: Instant, req: &ReceivedRequest, _ctx: &mut Ctx) -> Reply {
         let path = req.path();
-        let found = self.routes.iter_mut().find(|r| {
-            r.path == path && r.method.as_ref().is_none_or(|m| *m == req.method)
-        });
+        let found = self
+            .routes
+            .iter_mut()
+            .find(|r| r.path == path && r.method.as_ref().is_none_or(|m| *m == req.method));
         match found {
             Some(route) if !route.replies.is_empty() => {
                 let i = route.used.min(route.replies.len() - 1);

@@ -24,8 +24,14 @@ fn drain(s: &mut ScriptedServer, now: Instant) -> (String, bool, bool, Option<In
 #[test]
 fn sim_server_pipelined_requests_answer_in_order_and_record_reuse() {
     let script = Script::new()
-        .route(Route::new("/slow", vec![Reply::ok("slow").delay_head(Duration::from_millis(50))]))
-        .route(Route::new("/fast", vec![Reply::ok("fast").framing(Framing::Chunked)]));
+        .route(Route::new(
+            "/slow",
+            vec![Reply::ok("slow").delay_head(Duration::from_millis(50))],
+        ))
+        .route(Route::new(
+            "/fast",
+            vec![Reply::ok("fast").framing(Framing::Chunked)],
+        ));
     let mut s = ScriptedServer::new(script);
     let c = s.accept(ms(0));
     s.handle_data(
@@ -58,7 +64,11 @@ fn sim_server_replies_in_script_order_then_repeat_last() {
     let mut statuses = Vec::new();
     for i in 0..3 {
         let c = s.accept(ms(i));
-        s.handle_data(ms(i), c, b"POST /r?x=1 HTTP/1.1\r\ncontent-length: 2\r\n\r\nhi");
+        s.handle_data(
+            ms(i),
+            c,
+            b"POST /r?x=1 HTTP/1.1\r\ncontent-length: 2\r\n\r\nhi",
+        );
         let (text, ..) = drain(&mut s, ms(i));
         statuses.push(text[9..12].to_string());
     }
@@ -71,8 +81,14 @@ fn sim_server_replies_in_script_order_then_repeat_last() {
 #[test]
 fn sim_server_reset_mid_body_and_close_delimited() {
     let script = Script::new()
-        .route(Route::new("/cut", vec![Reply::ok("0123456789").reset_after(40)]))
-        .route(Route::new("/eof", vec![Reply::ok("body").framing(Framing::CloseDelimited)]));
+        .route(Route::new(
+            "/cut",
+            vec![Reply::ok("0123456789").reset_after(40)],
+        ))
+        .route(Route::new(
+            "/eof",
+            vec![Reply::ok("body").framing(Framing::CloseDelimited)],
+        ));
     let mut s = ScriptedServer::new(script);
     let c = s.accept(ms(0));
     s.handle_data(ms(0), c, b"GET /cut HTTP/1.1\r\n\r\n");
@@ -100,7 +116,11 @@ fn sim_server_sse_heartbeats_and_publishes() {
                     channel: Some("bus".into()),
                 });
             }
-            ctx.publish_at(now + Duration::from_millis(5), "bus", SseItem::event("delta", "x"));
+            ctx.publish_at(
+                now + Duration::from_millis(5),
+                "bus",
+                SseItem::event("delta", "x"),
+            );
             Reply::ok("queued")
         }
     }
@@ -111,7 +131,11 @@ fn sim_server_sse_heartbeats_and_publishes() {
     assert!(text.contains("text/event-stream") && text.contains("event: hello\n"));
     assert_eq!(wait, Some(ms(10_000)));
     let c = s.accept(ms(1));
-    s.handle_data(ms(1), c, b"POST /prompt HTTP/1.1\r\ncontent-length: 0\r\n\r\n");
+    s.handle_data(
+        ms(1),
+        c,
+        b"POST /prompt HTTP/1.1\r\ncontent-length: 0\r\n\r\n",
+    );
     let (text, _, _, wait) = drain(&mut s, ms(1));
     assert!(text.contains("queued"));
     assert_eq!(wait, Some(ms(6)));
@@ -144,4 +168,27 @@ fn sim_server_idle_timeout_and_malformed_request() {
     s.handle_data(ms(0), c, b"GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n");
     let (text, closed, ..) = drain(&mut s, ms(0));
     assert!(text.starts_with("HTTP/1.1 400") && closed);
+}
+
+#[test]
+fn sim_server_answered_at_is_the_last_byte_not_a_trailing_pause() {
+    let script = Script::new().route(Route::new(
+        "/empty",
+        vec![Reply::ok("").stall_body(Duration::from_secs(2))],
+    ));
+    let mut s = ScriptedServer::new(script);
+    let c = s.accept(ms(0));
+    s.handle_data(
+        ms(10),
+        c,
+        b"GET /empty HTTP/1.1\r\n\r\nGET /empty HTTP/1.1\r\n\r\n",
+    );
+    let (text, ..) = drain(&mut s, ms(10));
+    assert!(text.contains("content-length: 0"));
+    // The second reply waits for the first plan's pause, but the first reply was complete at its head.
+    drain(&mut s, ms(2_010));
+    drain(&mut s, ms(4_010));
+    let log = s.requests();
+    assert_eq!(log[0].answered_at, Some(ms(10)));
+    assert_eq!(log[1].answered_at, Some(ms(2_010)));
 }
