@@ -12,7 +12,9 @@ static ALLOC: CountingAlloc = CountingAlloc;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Err(e) = plue_http_benches::harness::main_with(&args, env!("CARGO_BIN_EXE_bench-server").as_ref()) {
+    if let Err(e) =
+        plue_http_benches::harness::main_with(&args, env!("CARGO_BIN_EXE_bench-server").as_ref())
+    {
         eprintln!("bench failed: {e}");
         std::process::exit(1);
     }

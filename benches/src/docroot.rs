@@ -6,7 +6,8 @@ use std::path::Path;
 /// Small body route: an OpenCode-health-sized JSON answer.
 pub const SMALL_PATH: &str = "/small";
 /// The small body, byte for byte.
-pub const SMALL_BODY: &[u8] = br#"{"healthy":true,"version":"0.0.0-bench","pid":4242,"uptime":12345,"ok":"plue-http bench"}"#;
+pub const SMALL_BODY: &[u8] =
+    br#"{"healthy":true,"version":"0.0.0-bench","pid":4242,"uptime":12345,"ok":"plue-http bench"}"#;
 /// 1 MiB body route.
 pub const LARGE_PATH: &str = "/1m";
 /// Size of the 1 MiB body.
@@ -18,7 +19,9 @@ pub const SSE_SEED: u64 = 0x5EED_0C0D;
 
 /// The 1 MiB body: a fixed byte pattern.
 pub fn large_body() -> Vec<u8> {
-    (0..LARGE_LEN).map(|i| b"0123456789abcdef"[i % 16]).collect()
+    (0..LARGE_LEN)
+        .map(|i| b"0123456789abcdef"[i % 16])
+        .collect()
 }
 
 /// The SSE corpus served at [`SSE_PATH`]: `events` OpenCode-shaped events.

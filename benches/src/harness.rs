@@ -63,12 +63,24 @@ impl Config {
         };
         Config {
             quick,
-            rounds: if quick { 1 } else { var("PLUE_BENCH_ROUNDS").unwrap_or(5).max(1) },
+            rounds: if quick {
+                1
+            } else {
+                var("PLUE_BENCH_ROUNDS").unwrap_or(5).max(1)
+            },
             clients,
             n: ns,
-            sse_events: if quick { 2_000 } else { var("PLUE_BENCH_SSE_EVENTS").unwrap_or(crate::corpus::OPENCODE_EVENTS) },
+            sse_events: if quick {
+                2_000
+            } else {
+                var("PLUE_BENCH_SSE_EVENTS").unwrap_or(crate::corpus::OPENCODE_EVENTS)
+            },
             rss_steps,
-            sse_rss_reads: if !quick && std::env::var("PLUE_BENCH_RSS_FULL").is_ok() { (1, 5) } else { (1, 2) },
+            sse_rss_reads: if !quick && std::env::var("PLUE_BENCH_RSS_FULL").is_ok() {
+                (1, 5)
+            } else {
+                (1, 2)
+            },
             idle_conns: if quick { 4 } else { 8 },
         }
     }
@@ -92,7 +104,8 @@ pub struct Row {
 /// The served files' facts: small body length and (when `with_sse`) the corpus's event sum, decoded once
 /// from the file itself.
 pub fn target_for(server: &Server, docroot: &Path, with_sse: bool) -> Result<Target, String> {
-    let small = std::fs::read(docroot.join(&docroot::SMALL_PATH[1..])).map_err(|e| e.to_string())?;
+    let small =
+        std::fs::read(docroot.join(&docroot::SMALL_PATH[1..])).map_err(|e| e.to_string())?;
     let sse = if with_sse {
         std::fs::read(docroot.join(&docroot::SSE_PATH[1..])).map_err(|e| e.to_string())?
     } else {
@@ -127,7 +140,12 @@ fn expected(scenario: Scenario, n: usize, target: &Target) -> (u64, u64) {
 }
 
 /// Run `scenario` once on `client` and check it did exactly the expected work.
-fn measured(client: &mut dyn Subject, scenario: Scenario, n: usize, target: &Target) -> Result<PerUnit, String> {
+fn measured(
+    client: &mut dyn Subject,
+    scenario: Scenario,
+    n: usize,
+    target: &Target,
+) -> Result<PerUnit, String> {
     let (p, work) = per_unit(|| {
         let work = client.run(scenario, n)?;
         Ok((work.units, work))
@@ -149,12 +167,20 @@ fn measured(client: &mut dyn Subject, scenario: Scenario, n: usize, target: &Tar
 }
 
 /// All scenarios × clients, `cfg.rounds` interleaved rounds (the client order rotates every round).
-pub fn run_rounds(cfg: &Config, target: &Target, subjects: &mut [Box<dyn Subject>]) -> Result<Vec<Row>, String> {
+pub fn run_rounds(
+    cfg: &Config,
+    target: &Target,
+    subjects: &mut [Box<dyn Subject>],
+) -> Result<Vec<Row>, String> {
     // Warm-up: connections open, runtimes started, lazy statics built, buffers grown.
     for s in subjects.iter_mut() {
         for scenario in Scenario::ALL {
             if s.supports(scenario) {
-                let n = if scenario == Scenario::Sse { 1 } else { 16.max(cfg.n[scenario.name()] / 10) };
+                let n = if scenario == Scenario::Sse {
+                    1
+                } else {
+                    16.max(cfg.n[scenario.name()] / 10)
+                };
                 measured(s.as_mut(), scenario, n, target)?;
             }
         }
@@ -171,7 +197,10 @@ pub fn run_rounds(cfg: &Config, target: &Target, subjects: &mut [Box<dyn Subject
                 }
                 let p = measured(s.as_mut(), scenario, n, target)?;
                 let name = s.name();
-                match rows.iter_mut().find(|r| r.scenario == scenario.name() && r.client == name) {
+                match rows
+                    .iter_mut()
+                    .find(|r| r.scenario == scenario.name() && r.client == name)
+                {
                     Some(r) => r.samples.push(p),
                     None => rows.push(Row {
                         scenario: scenario.name(),
@@ -213,17 +242,43 @@ pub fn idle_pool(name: &str, conns: usize, target: &Target) -> Result<Value, Str
 
 /// RSS flatness in a child process of its own (so no other client's memory is in it): `steps.0` units of
 /// `scenario` (requests; for SSE, whole corpus reads), an RSS reading, up to `steps.1`, another reading.
-pub fn rss_in_child(name: &str, scenario: Scenario, steps: (usize, usize), target: &Target) -> Result<Value, String> {
+pub fn rss_in_child(
+    name: &str,
+    scenario: Scenario,
+    steps: (usize, usize),
+    target: &Target,
+) -> Result<Value, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let out = Command::new(exe)
-        .args(["--rss-child", name, scenario.name(), &target.addr.to_string()])
-        .args([target.small_len, target.sse.count as usize, steps.0, steps.1].map(|n| n.to_string()))
+        .args([
+            "--rss-child",
+            name,
+            scenario.name(),
+            &target.addr.to_string(),
+        ])
+        .args(
+            [
+                target.small_len,
+                target.sse.count as usize,
+                steps.0,
+                steps.1,
+            ]
+            .map(|n| n.to_string()),
+        )
         .output()
         .map_err(|e| e.to_string())?;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_default();
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_default();
     serde_json::from_str(line).map_err(|_| {
-        format!("rss child {name} failed: {}{}", stdout, String::from_utf8_lossy(&out.stderr))
+        format!(
+            "rss child {name} failed: {}{}",
+            stdout,
+            String::from_utf8_lossy(&out.stderr)
+        )
     })
 }
 
@@ -234,20 +289,33 @@ pub fn rss_child(args: &[String]) -> Result<(), String> {
         return Err("usage: --rss-child NAME seq_get|sse ADDR SMALL_LEN SSE_COUNT N1 N2".into());
     };
     let parse = |s: &str| s.parse::<usize>().map_err(|e| e.to_string());
-    let addr = addr.parse().map_err(|e: std::net::AddrParseError| e.to_string())?;
-    let scenario = if scenario == "sse" { Scenario::Sse } else { Scenario::Seq };
+    let addr = addr
+        .parse()
+        .map_err(|e: std::net::AddrParseError| e.to_string())?;
+    let scenario = if scenario == "sse" {
+        Scenario::Sse
+    } else {
+        Scenario::Seq
+    };
     let target = Target {
         addr,
         base: format!("http://{addr}"),
         small_len: parse(small_len)?,
-        sse: EventSum { count: parse(sse_count)? as u64, sum: 0 },
+        sse: EventSum {
+            count: parse(sse_count)? as u64,
+            sum: 0,
+        },
     };
     let (n1, n2) = (parse(n1)?, parse(n2)?);
     let mut client = clients::make(name, &target)?;
     let (mut done, mut units) = (0, 0u64);
     let mut step = |to: usize, client: &mut Box<dyn Subject>| -> Result<(u64, u64, u64), String> {
         while done < to {
-            let chunk = if scenario == Scenario::Sse { 1 } else { (to - done).min(10_000) };
+            let chunk = if scenario == Scenario::Sse {
+                1
+            } else {
+                (to - done).min(10_000)
+            };
             units += client.run(scenario, chunk)?.units;
             done += chunk;
         }
@@ -269,12 +337,19 @@ pub fn results_path(quick: bool) -> PathBuf {
         return PathBuf::from(p);
     }
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plue-bench");
-    dir.join(if quick { "results-test.json" } else { "results.json" })
+    dir.join(if quick {
+        "results-test.json"
+    } else {
+        "results.json"
+    })
 }
 
 /// Print a plain table of medians to stderr.
 pub fn print_rows(rows: &[Row]) {
-    eprintln!("{:<10} {:<12} {:>12} {:>12} {:>10} {:>12}", "scenario", "client", "cpu ns/u", "wall ns/u", "allocs/u", "bytes/u");
+    eprintln!(
+        "{:<10} {:<12} {:>12} {:>12} {:>10} {:>12}",
+        "scenario", "client", "cpu ns/u", "wall ns/u", "allocs/u", "bytes/u"
+    );
     for r in rows {
         let m = r.median;
         eprintln!(
@@ -294,12 +369,17 @@ pub fn main_with(args: &[String], server_bin: &Path) -> Result<(), String> {
     }
     let cfg = Config::from_env(args);
     let load_start = loadavg();
-    assert!(alloc::installed(), "the counting allocator must be the global allocator");
+    assert!(
+        alloc::installed(),
+        "the counting allocator must be the global allocator"
+    );
     // The docroot: the one the script wrote for nginx, or a fresh one for the bundled server.
     let external = if cfg.quick { None } else { Server::from_env() };
     let docroot = match (&external, std::env::var("PLUE_BENCH_DOCROOT")) {
         (Some(_), Ok(dir)) => PathBuf::from(dir),
-        (Some(_), Err(_)) => return Err("PLUE_BENCH_ADDR needs PLUE_BENCH_DOCROOT (the files nginx serves)".into()),
+        (Some(_), Err(_)) => {
+            return Err("PLUE_BENCH_ADDR needs PLUE_BENCH_DOCROOT (the files nginx serves)".into())
+        }
         (None, _) => {
             let dir = std::env::temp_dir().join(format!("plue-bench-{}", std::process::id()));
             docroot::write(&dir, cfg.sse_events).map_err(|e| e.to_string())?;
@@ -317,7 +397,11 @@ pub fn main_with(args: &[String], server_bin: &Path) -> Result<(), String> {
         server.addr,
         target.sse.count,
         cfg.rounds,
-        if cfg.quick { " (quick: cargo test --benches)" } else { "" }
+        if cfg.quick {
+            " (quick: cargo test --benches)"
+        } else {
+            ""
+        }
     );
     let mut subjects = cfg
         .clients
@@ -334,8 +418,17 @@ pub fn main_with(args: &[String], server_bin: &Path) -> Result<(), String> {
         idle.push(idle_pool(name, cfg.idle_conns, &target)?);
         rss.push(rss_in_child(name, Scenario::Seq, cfg.rss_steps, &target)?);
     }
-    for name in cfg.clients.iter().filter(|n| n.starts_with("plue") || *n == "reqwest") {
-        rss.push(rss_in_child(name, Scenario::Sse, cfg.sse_rss_reads, &target)?);
+    for name in cfg
+        .clients
+        .iter()
+        .filter(|n| n.starts_with("plue") || *n == "reqwest")
+    {
+        rss.push(rss_in_child(
+            name,
+            Scenario::Sse,
+            cfg.sse_rss_reads,
+            &target,
+        )?);
     }
     eprintln!("idle pool: {}", Value::Array(idle.clone()));
     eprintln!("rss: {}", Value::Array(rss.clone()));
@@ -359,7 +452,11 @@ pub fn main_with(args: &[String], server_bin: &Path) -> Result<(), String> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     }
-    std::fs::write(&path, serde_json::to_vec_pretty(&doc).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    std::fs::write(
+        &path,
+        serde_json::to_vec_pretty(&doc).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
     eprintln!("results: {}", path.display());
     if server.kind.starts_with("bench-server") {
         let _ = std::fs::remove_dir_all(&docroot);
@@ -377,9 +474,12 @@ fn profile(args: &[String]) -> Result<(), String> {
         .into_iter()
         .find(|s| s.name() == scenario)
         .ok_or_else(|| format!("no scenario {scenario}"))?;
-    let n: usize = n.parse().map_err(|e: std::num::ParseIntError| e.to_string())?;
+    let n: usize = n
+        .parse()
+        .map_err(|e: std::num::ParseIntError| e.to_string())?;
     let server = Server::from_env().ok_or("--profile needs PLUE_BENCH_ADDR")?;
-    let docroot = std::env::var("PLUE_BENCH_DOCROOT").map_err(|_| "--profile needs PLUE_BENCH_DOCROOT")?;
+    let docroot =
+        std::env::var("PLUE_BENCH_DOCROOT").map_err(|_| "--profile needs PLUE_BENCH_DOCROOT")?;
     let target = target_for(&server, Path::new(&docroot), scenario == Scenario::Sse)?;
     let mut client = clients::make(name, &target)?;
     measured(client.as_mut(), scenario, n.min(16), &target)?;

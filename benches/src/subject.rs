@@ -74,7 +74,14 @@ impl EventSum {
     /// Fold one event in.
     pub fn add(&mut self, event: &str, data: &str, id: &str) {
         let mut h = self.sum ^ 0xcbf2_9ce4_8422_2325;
-        for part in [event.as_bytes(), b"\0", data.as_bytes(), b"\0", id.as_bytes(), b"\n"] {
+        for part in [
+            event.as_bytes(),
+            b"\0",
+            data.as_bytes(),
+            b"\0",
+            id.as_bytes(),
+            b"\n",
+        ] {
             for &b in part {
                 h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
             }
@@ -100,7 +107,10 @@ pub trait Subject {
 /// Check a small-body answer.
 pub fn check_small(status: u16, len: usize, target: &Target) -> Result<u64, String> {
     if status != 200 || len != target.small_len {
-        return Err(format!("bad answer: status {status}, {len} body bytes (want 200, {})", target.small_len));
+        return Err(format!(
+            "bad answer: status {status}, {len} body bytes (want 200, {})",
+            target.small_len
+        ));
     }
     Ok(len as u64)
 }

@@ -45,15 +45,24 @@ struct Estimate {
 fn criterion_estimates(dir: &Path) -> Vec<Estimate> {
     let mut out = Vec::new();
     let read = |p: &Path| -> Option<Value> { serde_json::from_slice(&std::fs::read(p).ok()?).ok() };
-    let Ok(groups) = std::fs::read_dir(dir) else { return out };
+    let Ok(groups) = std::fs::read_dir(dir) else {
+        return out;
+    };
     for group in groups.filter_map(Result::ok) {
-        let Ok(benches) = std::fs::read_dir(group.path()) else { continue };
+        let Ok(benches) = std::fs::read_dir(group.path()) else {
+            continue;
+        };
         for bench in benches.filter_map(Result::ok) {
             let new = bench.path().join("new");
-            let (Some(est), Some(meta)) = (read(&new.join("estimates.json")), read(&new.join("benchmark.json"))) else {
+            let (Some(est), Some(meta)) = (
+                read(&new.join("estimates.json")),
+                read(&new.join("benchmark.json")),
+            ) else {
                 continue;
             };
-            let Some(median_ns) = est["median"]["point_estimate"].as_f64() else { continue };
+            let Some(median_ns) = est["median"]["point_estimate"].as_f64() else {
+                continue;
+            };
             out.push(Estimate {
                 id: meta["full_id"].as_str().unwrap_or_default().to_string(),
                 median_ns,
@@ -148,7 +157,11 @@ fn peer_table(page: &mut String, doc: &Value, scenarios: &[&str]) {
                 continue;
             }
             let mut cells = vec![ratio(cpu, med(doc, s, "raw", "cpu_ns"))];
-            cells.extend(PEERS.iter().map(|peer| ratio(cpu, med(doc, s, peer, "cpu_ns"))));
+            cells.extend(
+                PEERS
+                    .iter()
+                    .map(|peer| ratio(cpu, med(doc, s, peer, "cpu_ns"))),
+            );
             let _ = writeln!(page, "| {s} | {p} | {} |", cells.join(" | "));
         }
     }
@@ -197,7 +210,10 @@ fn render(doc: &Value, criterion: &[Estimate]) -> String {
          event-loop thread; raw and ureq block the calling thread.\n"
     );
 
-    let _ = writeln!(p, "Where the time goes (callgrind instruction counts): [PROFILE.md](PROFILE.md).\n");
+    let _ = writeln!(
+        p,
+        "Where the time goes (callgrind instruction counts): [PROFILE.md](PROFILE.md).\n"
+    );
     goals(&mut p, doc, criterion);
     let _ = writeln!(p, "## 1. Sequential keep-alive GET (small body)\n");
     scenario_table(&mut p, doc, "seq_get", "req", "raw");
@@ -210,56 +226,108 @@ fn render(doc: &Value, criterion: &[Estimate]) -> String {
     );
     scenario_table(&mut p, doc, "conc16", "req", "hyper");
     let _ = writeln!(p, "## Ratios against the peers (client CPU per request, plue ÷ peer: below 1.00× plue is ahead)\n");
-    peer_table(&mut p, doc, &["seq_get", "batch16", "conc16", "new_conn", "sse"]);
+    peer_table(
+        &mut p,
+        doc,
+        &["seq_get", "batch16", "conc16", "new_conn", "sse"],
+    );
 
-    let _ = writeln!(p, "## 3. Pool efficiency: reused connection vs a new connection every request\n");
-    let _ = writeln!(p, "New connection = the same GET with `Connection: close`.\n");
+    let _ = writeln!(
+        p,
+        "## 3. Pool efficiency: reused connection vs a new connection every request\n"
+    );
+    let _ = writeln!(
+        p,
+        "New connection = the same GET with `Connection: close`.\n"
+    );
     scenario_table(&mut p, doc, "new_conn", "req", "raw");
     let _ = writeln!(p, "| client | wall µs reused | wall µs new | reused is lower by | CPU µs reused | CPU µs new |\n|---|--:|--:|--:|--:|--:|");
     for c in clients_in(doc, "new_conn") {
-        let (rw, nw) = (med(doc, "seq_get", &c, "wall_ns"), med(doc, "new_conn", &c, "wall_ns"));
-        let (rc, nc) = (med(doc, "seq_get", &c, "cpu_ns"), med(doc, "new_conn", &c, "cpu_ns"));
+        let (rw, nw) = (
+            med(doc, "seq_get", &c, "wall_ns"),
+            med(doc, "new_conn", &c, "wall_ns"),
+        );
+        let (rc, nc) = (
+            med(doc, "seq_get", &c, "cpu_ns"),
+            med(doc, "new_conn", &c, "cpu_ns"),
+        );
         let lower = match (rw, nw) {
             (Some(r), Some(n)) if n > 0.0 => format!("{:.0}%", (1.0 - r / n) * 100.0),
             _ => "–".into(),
         };
         let f = |v: Option<f64>| v.map_or("–".into(), us);
-        let _ = writeln!(p, "| {c} | {} | {} | {lower} | {} | {} |", f(rw), f(nw), f(rc), f(nc));
+        let _ = writeln!(
+            p,
+            "| {c} | {} | {} | {lower} | {} | {} |",
+            f(rw),
+            f(nw),
+            f(rc),
+            f(nc)
+        );
     }
     p.push('\n');
 
-    let _ = writeln!(p, "## 4. SSE end to end (whole corpus as owned events; per event)\n");
+    let _ = writeln!(
+        p,
+        "## 4. SSE end to end (whole corpus as owned events; per event)\n"
+    );
     scenario_table(&mut p, doc, "sse", "event", "raw");
     if let (Some(best), Some(es)) = (
-        PLUE.iter().filter_map(|c| med(doc, "sse", c, "cpu_ns")).reduce(f64::min),
+        PLUE.iter()
+            .filter_map(|c| med(doc, "sse", c, "cpu_ns"))
+            .reduce(f64::min),
         med(doc, "sse", "reqwest", "cpu_ns"),
     ) {
-        let _ = writeln!(p, "Best plue runtime vs eventsource-stream over reqwest, client CPU: **{:.1}× less**.\n", es / best);
+        let _ = writeln!(
+            p,
+            "Best plue runtime vs eventsource-stream over reqwest, client CPU: **{:.1}× less**.\n",
+            es / best
+        );
     }
     if !criterion.is_empty() {
         let _ = writeln!(p, "### Criterion (in-memory, no I/O)\n");
         let _ = writeln!(p, "| benchmark | median time | throughput |\n|---|--:|--:|");
         for e in criterion {
-            let tp = e.bytes.map_or("–".into(), |b| format!("{:.0} MB/s", b / e.median_ns * 1e3));
+            let tp = e.bytes.map_or("–".into(), |b| {
+                format!("{:.0} MB/s", b / e.median_ns * 1e3)
+            });
             let _ = writeln!(p, "| {} | {} µs | {tp} |", e.id, us(e.median_ns));
         }
         p.push('\n');
     }
 
     let _ = writeln!(p, "## 5. Memory\n");
-    let _ = writeln!(p, "Heap allocations per steady-state GET are the `allocs/req` column of table 1.\n");
+    let _ = writeln!(
+        p,
+        "Heap allocations per steady-state GET are the `allocs/req` column of table 1.\n"
+    );
     let _ = writeln!(p, "### Heap bytes per idle pooled connection\n");
     let _ = writeln!(p, "A fresh client, one request, then a burst of concurrent requests; live heap growth ÷ new sockets.\n");
-    let _ = writeln!(p, "| client | new connections | heap bytes per idle connection |\n|---|--:|--:|");
+    let _ = writeln!(
+        p,
+        "| client | new connections | heap bytes per idle connection |\n|---|--:|--:|"
+    );
     for r in doc["idle_pool"].as_array().into_iter().flatten() {
-        let per = r["heap_bytes_per_idle_conn"]
-            .as_f64()
-            .map_or_else(|| "– (no new connection opened)".to_string(), |b| format!("{b:.0}"));
-        let _ = writeln!(p, "| {} | {} | {per} |", s(&r["client"]), r["extra_connections"]);
+        let per = r["heap_bytes_per_idle_conn"].as_f64().map_or_else(
+            || "– (no new connection opened)".to_string(),
+            |b| format!("{b:.0}"),
+        );
+        let _ = writeln!(
+            p,
+            "| {} | {} | {per} |",
+            s(&r["client"]),
+            r["extra_connections"]
+        );
     }
     p.push('\n');
-    let _ = writeln!(p, "### RSS over many requests / SSE events (each client alone in a child process)\n");
-    let _ = writeln!(p, "Sequential GETs, or whole SSE corpus reads (events counted).\n");
+    let _ = writeln!(
+        p,
+        "### RSS over many requests / SSE events (each client alone in a child process)\n"
+    );
+    let _ = writeln!(
+        p,
+        "Sequential GETs, or whole SSE corpus reads (events counted).\n"
+    );
     let _ = writeln!(p, "| client | measure | units | RSS | units | RSS | RSS change | peak RSS (VmHWM) change |\n|---|---|--:|--:|--:|--:|--:|--:|");
     for r in doc["rss"].as_array().into_iter().flatten() {
         let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
@@ -300,24 +368,46 @@ fn goals(p: &mut String, doc: &Value, criterion: &[Estimate]) {
         let _ = writeln!(p, "| {goal} | {measured} | {mark} |");
     };
     let cpu = |s: &str, c: &str| med(doc, s, c, "cpu_ns");
-    if let (Some((best, b)), Some(raw)) = (best_plue(doc, "seq_get", "cpu_ns"), cpu("seq_get", "raw")) {
+    if let (Some((best, b)), Some(raw)) =
+        (best_plue(doc, "seq_get", "cpu_ns"), cpu("seq_get", "raw"))
+    {
         row(
             "best runtime within 1.10× of raw per request (client CPU, sequential GET)",
             format!("{best}: {:.2}×", b / raw),
             Some(b / raw <= 1.10),
         );
-        let peers: Vec<(&str, f64)> = PEERS.iter().filter_map(|c| cpu("seq_get", c).map(|v| (*c, v))).collect();
+        let peers: Vec<(&str, f64)> = PEERS
+            .iter()
+            .filter_map(|c| cpu("seq_get", c).map(|v| (*c, v)))
+            .collect();
         let ahead = peers.iter().all(|(_, v)| b < *v);
-        let detail = peers.iter().map(|(c, v)| format!("{c} {:.2}×", b / v)).collect::<Vec<_>>().join(", ");
-        row("best runtime ahead of every peer (sequential GET, CPU)", format!("{best} vs {detail}"), Some(ahead));
+        let detail = peers
+            .iter()
+            .map(|(c, v)| format!("{c} {:.2}×", b / v))
+            .collect::<Vec<_>>()
+            .join(", ");
+        row(
+            "best runtime ahead of every peer (sequential GET, CPU)",
+            format!("{best} vs {detail}"),
+            Some(ahead),
+        );
     }
     if let (Some(t), Some(h)) = (cpu("seq_get", "plue-tokio"), cpu("seq_get", "hyper")) {
-        row("plue-tokio ahead of hyper (sequential GET, CPU)", format!("{:.2}× hyper", t / h), Some(t < h));
+        row(
+            "plue-tokio ahead of hyper (sequential GET, CPU)",
+            format!("{:.2}× hyper", t / h),
+            Some(t < h),
+        );
     }
-    if let (Some((best, b)), Some(raw)) = (best_plue(doc, "batch16", "wall_ns"), med(doc, "batch16", "raw", "wall_ns")) {
+    if let (Some((best, b)), Some(raw)) = (
+        best_plue(doc, "batch16", "wall_ns"),
+        med(doc, "batch16", "raw", "wall_ns"),
+    ) {
         let cpu_rate = best_plue(doc, "batch16", "cpu_ns")
             .zip(cpu("batch16", "raw"))
-            .map_or(String::new(), |((c, v), r)| format!("; by client CPU {c} {:.2}×", r / v));
+            .map_or(String::new(), |((c, v), r)| {
+                format!("; by client CPU {c} {:.2}×", r / v)
+            });
         row(
             "pipelined batch ≥ 0.85× the raw pipelined rate",
             format!("{best}: {:.2}× raw's rate (wall){cpu_rate}", raw / b),
@@ -327,7 +417,10 @@ fn goals(p: &mut String, doc: &Value, criterion: &[Estimate]) {
     let pool: Vec<(&str, f64)> = PLUE
         .iter()
         .filter_map(|c| {
-            let (r, n) = (med(doc, "seq_get", c, "wall_ns")?, med(doc, "new_conn", c, "wall_ns")?);
+            let (r, n) = (
+                med(doc, "seq_get", c, "wall_ns")?,
+                med(doc, "new_conn", c, "wall_ns")?,
+            );
             Some((*c, 1.0 - r / n))
         })
         .collect();
@@ -341,7 +434,11 @@ fn goals(p: &mut String, doc: &Value, criterion: &[Estimate]) {
     let dec = |name: &str| criterion.iter().find(|e| e.id == name);
     if let Some(e) = dec("sse_decode_opencode/plue") {
         let gbs = e.bytes.unwrap_or(0.0) / e.median_ns;
-        row("SSE decoder ≥ 1 GB/s", format!("{:.2} GB/s (criterion, in memory)", gbs), Some(gbs >= 1.0));
+        row(
+            "SSE decoder ≥ 1 GB/s",
+            format!("{:.2} GB/s (criterion, in memory)", gbs),
+            Some(gbs >= 1.0),
+        );
     }
     if let (Some((best, b)), Some(es)) = (best_plue(doc, "sse", "cpu_ns"), cpu("sse", "reqwest")) {
         row(
@@ -351,8 +448,15 @@ fn goals(p: &mut String, doc: &Value, criterion: &[Estimate]) {
         );
     }
     if let Some((best, b)) = best_plue(doc, "seq_get", "allocs") {
-        let peers: Vec<(&str, f64)> = PEERS.iter().filter_map(|c| med(doc, "seq_get", c, "allocs").map(|v| (*c, v))).collect();
-        let detail = peers.iter().map(|(c, v)| format!("{c} {v:.1}")).collect::<Vec<_>>().join(", ");
+        let peers: Vec<(&str, f64)> = PEERS
+            .iter()
+            .filter_map(|c| med(doc, "seq_get", c, "allocs").map(|v| (*c, v)))
+            .collect();
+        let detail = peers
+            .iter()
+            .map(|(c, v)| format!("{c} {v:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         row(
             "fewer heap allocations per steady-state GET than every peer (aim: half of hyper's)",
             format!("{best} {b:.1} vs {detail}"),
@@ -365,16 +469,29 @@ fn goals(p: &mut String, doc: &Value, criterion: &[Estimate]) {
         .flatten()
         .filter(|r| r["client"].as_str().is_some_and(|c| c.starts_with("plue")))
         .map(|r| {
-            let change = r["rss2"].as_f64().unwrap_or(0.0) / r["rss1"].as_f64().unwrap_or(1.0) - 1.0;
-            format!("{} {} {:+.1}% ({}→{})", s_of(&r["client"]), s_of(&r["scenario"]), change * 100.0, r["n1"], r["n2"])
+            let change =
+                r["rss2"].as_f64().unwrap_or(0.0) / r["rss1"].as_f64().unwrap_or(1.0) - 1.0;
+            format!(
+                "{} {} {:+.1}% ({}→{})",
+                s_of(&r["client"]),
+                s_of(&r["scenario"]),
+                change * 100.0,
+                r["n1"],
+                r["n2"]
+            )
         })
         .collect();
     let within = doc["rss"].as_array().into_iter().flatten().all(|r| {
         !r["client"].as_str().is_some_and(|c| c.starts_with("plue"))
-            || (r["rss2"].as_f64().unwrap_or(0.0) / r["rss1"].as_f64().unwrap_or(1.0) - 1.0).abs() <= 0.05
+            || (r["rss2"].as_f64().unwrap_or(0.0) / r["rss1"].as_f64().unwrap_or(1.0) - 1.0).abs()
+                <= 0.05
     });
     if !rss.is_empty() {
-        row("RSS within ±5% from 100k to 1M requests (see the units: the default run is 10k→100k)", rss.join("; "), Some(within));
+        row(
+            "RSS within ±5% from 100k to 1M requests (see the units: the default run is 10k→100k)",
+            rss.join("; "),
+            Some(within),
+        );
     }
     p.push('\n');
 }

@@ -37,7 +37,9 @@ fn main() -> io::Result<()> {
             .unwrap_or(plue_http_benches::corpus::OPENCODE_EVENTS);
         return docroot::write(Path::new(&dir), events);
     }
-    let dir = PathBuf::from(arg("--docroot").ok_or_else(|| io::Error::other("--docroot DIR is required"))?);
+    let dir = PathBuf::from(
+        arg("--docroot").ok_or_else(|| io::Error::other("--docroot DIR is required"))?,
+    );
     let addr = arg("--addr").unwrap_or_else(|| "127.0.0.1:0".into());
     let mut routes = HashMap::new();
     for (path, content_type) in [

@@ -49,7 +49,12 @@ async fn get(
     let req = req.body(Empty::new()).map_err(|e| e.to_string())?;
     let resp = client.request(req).await.map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
     check_small(status, body.len(), target)
 }
 
@@ -69,7 +74,8 @@ impl Subject for Hyper {
             match scenario {
                 Scenario::Seq | Scenario::NewConn => {
                     for _ in 0..n {
-                        work.check += get(client, uri, scenario == Scenario::NewConn, target).await?;
+                        work.check +=
+                            get(client, uri, scenario == Scenario::NewConn, target).await?;
                         work.units += 1;
                     }
                 }
@@ -97,7 +103,9 @@ impl Subject for Hyper {
     fn burst(&mut self, tasks: usize) -> Result<(), String> {
         let (client, uri, target) = (&self.client, &self.uri, &self.target);
         self.rt.block_on(async {
-            let mut all: FuturesUnordered<_> = (0..tasks).map(|_| get(client, uri, false, target)).collect();
+            let mut all: FuturesUnordered<_> = (0..tasks)
+                .map(|_| get(client, uri, false, target))
+                .collect();
             while let Some(r) = all.next().await {
                 r?;
             }

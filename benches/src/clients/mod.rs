@@ -18,7 +18,15 @@ pub fn current_thread() -> Result<tokio::runtime::Runtime, String> {
 }
 
 /// Names accepted by [`make`], in report order.
-pub const NAMES: [&str; 7] = ["raw", "plue-tokio", "plue-smol", "plue-mio", "hyper", "reqwest", "ureq"];
+pub const NAMES: [&str; 7] = [
+    "raw",
+    "plue-tokio",
+    "plue-smol",
+    "plue-mio",
+    "hyper",
+    "reqwest",
+    "ureq",
+];
 
 /// A fresh client by name.
 pub fn make(name: &str, target: &Target) -> Result<Box<dyn Subject>, String> {

@@ -64,10 +64,13 @@ pub struct PlueAsync<R: Runtime, E: BlockOn> {
 }
 
 /// plue-http on tokio.
-pub fn tokio(target: &Target) -> Result<PlueAsync<plue_http_tokio::TokioRuntime, TokioExec>, String> {
+pub fn tokio(
+    target: &Target,
+) -> Result<PlueAsync<plue_http_tokio::TokioRuntime, TokioExec>, String> {
     let rt = super::current_thread()?;
     let runtime = plue_http_tokio::TokioRuntime::new(rt.handle().clone());
-    let client = driver::Client::with_runtime(runtime, options(target)).map_err(|e| e.to_string())?;
+    let client =
+        driver::Client::with_runtime(runtime, options(target)).map_err(|e| e.to_string())?;
     Ok(PlueAsync {
         name: "plue-tokio",
         exec: TokioExec(rt),
@@ -117,7 +120,11 @@ impl<R: Runtime, E: BlockOn> Subject for PlueAsync<R, E> {
                 Scenario::Batch16 => {
                     for _ in 0..n / 16 {
                         let reqs = (0..16)
-                            .map(|_| Request::builder(Method::GET, SMALL_PATH).base(client.base_url()).build())
+                            .map(|_| {
+                                Request::builder(Method::GET, SMALL_PATH)
+                                    .base(client.base_url())
+                                    .build()
+                            })
                             .collect::<Result<Vec<_>, _>>()
                             .map_err(|e| e.to_string())?;
                         for resp in client.batch(reqs).await {
@@ -155,13 +162,18 @@ impl<R: Runtime, E: BlockOn> Subject for PlueAsync<R, E> {
                                     seen += 1;
                                 }
                                 Some(Ok(StreamEvent::Connected)) => {}
-                                Some(Ok(other)) => return Err(format!("sse: unexpected {other:?}")),
+                                Some(Ok(other)) => {
+                                    return Err(format!("sse: unexpected {other:?}"))
+                                }
                                 Some(Err(e)) => return Err(e.to_string()),
                                 None => break,
                             }
                         }
                     }
-                    work = Work { units: sum.count, check: sum.sum };
+                    work = Work {
+                        units: sum.count,
+                        check: sum.sum,
+                    };
                 }
             }
             Ok(work)
@@ -171,8 +183,9 @@ impl<R: Runtime, E: BlockOn> Subject for PlueAsync<R, E> {
     fn burst(&mut self, tasks: usize) -> Result<(), String> {
         let (client, target) = (&self.client, &self.target);
         self.exec.block_on(async {
-            let mut all: FuturesUnordered<_> =
-                (0..tasks).map(|_| async move { checked(client.get(SMALL_PATH).await, target) }).collect();
+            let mut all: FuturesUnordered<_> = (0..tasks)
+                .map(|_| async move { checked(client.get(SMALL_PATH).await, target) })
+                .collect();
             while let Some(r) = all.next().await {
                 r?;
             }
@@ -208,7 +221,10 @@ impl PlueMio {
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| e.to_string())?;
-        handles.into_iter().map(|h| checked(h.wait(), &self.target)).sum()
+        handles
+            .into_iter()
+            .map(|h| checked(h.wait(), &self.target))
+            .sum()
     }
 }
 
@@ -241,7 +257,11 @@ impl Subject for PlueMio {
             Scenario::Batch16 => {
                 for _ in 0..n / 16 {
                     let reqs = (0..16)
-                        .map(|_| Request::builder(Method::GET, SMALL_PATH).base(client.base_url()).build())
+                        .map(|_| {
+                            Request::builder(Method::GET, SMALL_PATH)
+                                .base(client.base_url())
+                                .build()
+                        })
                         .collect::<Result<Vec<_>, _>>()
                         .map_err(|e| e.to_string())?;
                     for resp in client.batch(reqs) {
@@ -275,7 +295,10 @@ impl Subject for PlueMio {
                         }
                     }
                 }
-                work = Work { units: sum.count, check: sum.sum };
+                work = Work {
+                    units: sum.count,
+                    check: sum.sum,
+                };
             }
         }
         Ok(work)

@@ -115,13 +115,19 @@ impl Subject for Raw {
                 for _ in 0..n {
                     self.exchange(1)?;
                 }
-                Ok(Work { units: n as u64, check: n as u64 * small })
+                Ok(Work {
+                    units: n as u64,
+                    check: n as u64 * small,
+                })
             }
             Scenario::Batch16 => {
                 for _ in 0..n / 16 {
                     self.exchange(16)?;
                 }
-                Ok(Work { units: (n / 16 * 16) as u64, check: (n / 16 * 16) as u64 * small })
+                Ok(Work {
+                    units: (n / 16 * 16) as u64,
+                    check: (n / 16 * 16) as u64 * small,
+                })
             }
             Scenario::NewConn => {
                 // Read by the parsed length and drop the socket, as the clients do (no wait for the FIN).
@@ -134,7 +140,10 @@ impl Subject for Raw {
                         return Err("raw: not a 200 reply".into());
                     }
                 }
-                Ok(Work { units: n as u64, check: n as u64 * small })
+                Ok(Work {
+                    units: n as u64,
+                    check: n as u64 * small,
+                })
             }
             // Raw socket + the core's SSE decoder: the floor for turning the corpus into owned events.
             Scenario::Sse => {
@@ -142,7 +151,10 @@ impl Subject for Raw {
                 for _ in 0..n {
                     read_sse(&self.target, &mut sum)?;
                 }
-                Ok(Work { units: sum.count, check: sum.sum })
+                Ok(Work {
+                    units: sum.count,
+                    check: sum.sum,
+                })
             }
             Scenario::Conc16 => Err("raw has no concurrent mode".into()),
         }

@@ -38,7 +38,12 @@ impl Reqwest {
     }
 }
 
-async fn get(client: &reqwest::Client, url: &str, close: bool, target: &Target) -> Result<u64, String> {
+async fn get(
+    client: &reqwest::Client,
+    url: &str,
+    close: bool,
+    target: &Target,
+) -> Result<u64, String> {
     let mut req = client.get(url);
     if close {
         req = req.header(reqwest::header::CONNECTION, "close");
@@ -66,7 +71,8 @@ impl Subject for Reqwest {
             match scenario {
                 Scenario::Seq | Scenario::NewConn => {
                     for _ in 0..n {
-                        work.check += get(client, url, scenario == Scenario::NewConn, target).await?;
+                        work.check +=
+                            get(client, url, scenario == Scenario::NewConn, target).await?;
                         work.units += 1;
                     }
                 }
@@ -88,14 +94,21 @@ impl Subject for Reqwest {
                 Scenario::Sse => {
                     let mut sum = EventSum::default();
                     for _ in 0..n {
-                        let resp = client.get(sse_url).send().await.map_err(|e| e.to_string())?;
+                        let resp = client
+                            .get(sse_url)
+                            .send()
+                            .await
+                            .map_err(|e| e.to_string())?;
                         let mut events = resp.bytes_stream().eventsource();
                         while let Some(ev) = events.next().await {
                             let ev = ev.map_err(|e| e.to_string())?;
                             sum.add(&ev.event, &ev.data, &ev.id);
                         }
                     }
-                    work = Work { units: sum.count, check: sum.sum };
+                    work = Work {
+                        units: sum.count,
+                        check: sum.sum,
+                    };
                 }
                 Scenario::Batch16 => return Err("reqwest cannot pipeline".into()),
             }
@@ -106,7 +119,9 @@ impl Subject for Reqwest {
     fn burst(&mut self, tasks: usize) -> Result<(), String> {
         let (client, url, target) = (&self.client, self.url.as_str(), &self.target);
         self.rt.block_on(async {
-            let mut all: FuturesUnordered<_> = (0..tasks).map(|_| get(client, url, false, target)).collect();
+            let mut all: FuturesUnordered<_> = (0..tasks)
+                .map(|_| get(client, url, false, target))
+                .collect();
             while let Some(r) = all.next().await {
                 r?;
             }

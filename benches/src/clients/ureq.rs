@@ -75,7 +75,10 @@ impl Subject for Ureq {
                     })
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().unwrap_or(Err("panicked".into()))).collect()
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or(Err("panicked".into())))
+                .collect()
         });
         results.into_iter().collect()
     }
