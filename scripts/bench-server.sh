@@ -84,7 +84,7 @@ CONF
         version=$(nginx -v 2>&1 | sed 's/.*: //')
         echo "PLUE_BENCH_SERVER=$version"
     else
-        "$server_bin" --docroot "$dir/docroot" --addr "127.0.0.1:$port" >"$dir/bench-server.out" &
+        "$server_bin" --docroot "$dir/docroot" --addr "127.0.0.1:$port" >"$dir/bench-server.out" 2>&1 </dev/null &
         echo $! >"$dir/bench-server.pid"
         echo "PLUE_BENCH_SERVER='bench-server (bundled)'"
     fi

@@ -18,3 +18,5 @@ if [[ ${PLUE_BENCH_SKIP_CRITERION:-} != 1 ]]; then
     [[ -f benches/benches/codec.rs ]] && { cargo bench -p plue-http-benches --bench codec -- --noplot 2>&1 | tail -n 40 || true; }
 fi
 scripts/bench-report.sh
+# The numbers behind the page, committed beside it.
+cp target/plue-bench/results.json benches/results.json

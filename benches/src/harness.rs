@@ -464,27 +464,46 @@ pub fn main_with(args: &[String], server_bin: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// `--profile CLIENT SCENARIO N` against `$PLUE_BENCH_ADDR` (docroot `$PLUE_BENCH_DOCROOT`): only that work,
-/// after one warm-up run, for `valgrind --tool=callgrind` (instruction counts are repeatable here; time is not).
+/// `--profile CLIENT SCENARIO[,SCENARIO…] N` against `$PLUE_BENCH_ADDR` (docroot `$PLUE_BENCH_DOCROOT`): only
+/// that work, each scenario after one warm-up run, in order on one client (to find interactions), for
+/// `valgrind --tool=callgrind` (instruction counts are repeatable here; time is not).
 fn profile(args: &[String]) -> Result<(), String> {
-    let [name, scenario, n] = args else {
-        return Err("usage: --profile CLIENT SCENARIO N".into());
+    let [name, scenarios, n] = args else {
+        return Err("usage: --profile CLIENT SCENARIO[,SCENARIO...] N".into());
     };
-    let scenario = Scenario::ALL
-        .into_iter()
-        .find(|s| s.name() == scenario)
-        .ok_or_else(|| format!("no scenario {scenario}"))?;
+    let scenarios = scenarios
+        .split(',')
+        .map(|name| {
+            Scenario::ALL
+                .into_iter()
+                .find(|s| s.name() == name)
+                .ok_or_else(|| format!("no scenario {name}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let n: usize = n
         .parse()
         .map_err(|e: std::num::ParseIntError| e.to_string())?;
     let server = Server::from_env().ok_or("--profile needs PLUE_BENCH_ADDR")?;
     let docroot =
         std::env::var("PLUE_BENCH_DOCROOT").map_err(|_| "--profile needs PLUE_BENCH_DOCROOT")?;
-    let target = target_for(&server, Path::new(&docroot), scenario == Scenario::Sse)?;
+    let target = target_for(
+        &server,
+        Path::new(&docroot),
+        scenarios.contains(&Scenario::Sse),
+    )?;
     let mut client = clients::make(name, &target)?;
-    measured(client.as_mut(), scenario, n.min(16), &target)?;
-    let p = measured(client.as_mut(), scenario, n, &target)?;
-    eprintln!("{name} {}: {p:?}", scenario.name());
+    // `PLUE_BENCH_PAUSE_MS`: idle time before each scenario (timers that fire only after a while).
+    let pause = std::env::var("PLUE_BENCH_PAUSE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    for scenario in scenarios {
+        std::thread::sleep(Duration::from_millis(pause));
+        let n = if scenario == Scenario::Sse { 1 } else { n };
+        measured(client.as_mut(), scenario, n.min(16), &target)?;
+        let p = measured(client.as_mut(), scenario, n, &target)?;
+        eprintln!("{name} {}: {p:?}", scenario.name());
+    }
     Ok(())
 }
 
