@@ -131,7 +131,12 @@ impl Resp {
             Framing::Chunked if !self.http10 => {
                 let mut rest = &self.body[..];
                 // Only non-zero sizes: cycling a filter over all-zero sizes would never yield (an endless test).
-                let nonzero: Vec<usize> = self.chunk_sizes.iter().filter(|s| **s > 0).map(|s| usize::from(*s)).collect();
+                let nonzero: Vec<usize> = self
+                    .chunk_sizes
+                    .iter()
+                    .filter(|s| **s > 0)
+                    .map(|s| usize::from(*s))
+                    .collect();
                 let mut sizes = nonzero.iter().cycle();
                 while !rest.is_empty() {
                     let n = sizes.next().copied().unwrap_or(rest.len()).min(rest.len());
