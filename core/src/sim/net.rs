@@ -15,7 +15,8 @@ use bytes::{Bytes, BytesMut};
 use super::clock::Agenda;
 use super::faults::{cut_points, Faults};
 use super::server::{ScriptedServer, SrvConn, SrvOutput, TAG_HEADER};
-use crate::client::{ConnId, Input, Output};
+pub use crate::client::NetInput;
+use crate::client::{ConnId, Output};
 use crate::error::NetError;
 use crate::rng::Rng;
 use crate::time::{earliest, Instant};
@@ -42,51 +43,6 @@ impl SimHost {
             server,
             down_until: None,
             server_deadline: None,
-        }
-    }
-}
-
-/// An [`Input`] that owns its bytes, queued for the client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NetInput {
-    /// See [`Input::Connected`].
-    Connected(ConnId),
-    /// See [`Input::ConnectFailed`].
-    ConnectFailed(ConnId, NetError),
-    /// See [`Input::Data`].
-    Data(ConnId, Bytes),
-    /// See [`Input::Written`].
-    Written(ConnId, usize),
-    /// See [`Input::Eof`].
-    Eof(ConnId),
-    /// See [`Input::Failed`].
-    Failed(ConnId, NetError),
-    /// See [`Input::Resolved`].
-    Resolved {
-        /// Host.
-        host: String,
-        /// Port.
-        port: u16,
-        /// Result.
-        result: Result<Vec<SocketAddr>, NetError>,
-    },
-}
-
-impl NetInput {
-    /// Borrow as the machine's [`Input`].
-    pub fn as_input(&self) -> Input<'_> {
-        match self {
-            NetInput::Connected(c) => Input::Connected(*c),
-            NetInput::ConnectFailed(c, e) => Input::ConnectFailed(*c, *e),
-            NetInput::Data(c, b) => Input::Data(*c, b),
-            NetInput::Written(c, n) => Input::Written(*c, *n),
-            NetInput::Eof(c) => Input::Eof(*c),
-            NetInput::Failed(c, e) => Input::Failed(*c, *e),
-            NetInput::Resolved { host, port, result } => Input::Resolved {
-                host: host.clone(),
-                port: *port,
-                result: result.clone(),
-            },
         }
     }
 }
