@@ -667,6 +667,15 @@ mod tests {
     }
 
     /// Every input up to `until`, stepping through the network's deadlines.
+    /// Ask the network for connection `c` to the host at [`A`].
+    fn connect(n: &mut SimNet, at: Instant, c: ConnId) {
+        let connect = Output::Connect {
+            conn: c,
+            addr: A.parse().unwrap(),
+        };
+        n.handle_output(at, &connect).unwrap();
+    }
+
     fn run(n: &mut SimNet, until: Instant) -> Vec<NetInput> {
         let mut got = Vec::new();
         let mut now = Instant::ZERO;
@@ -702,14 +711,7 @@ mod tests {
         let mut n = net(f);
         let c = ConnId(1);
         let t0 = Instant::ZERO;
-        n.handle_output(
-            t0,
-            &Output::Connect {
-                conn: c,
-                addr: A.parse().unwrap(),
-            },
-        )
-        .unwrap();
+        connect(&mut n, t0, c);
         assert_eq!(
             run(&mut n, Instant::from_millis(100)),
             vec![NetInput::Connected(c)]
@@ -768,14 +770,7 @@ mod tests {
         let mut n = net(Faults::none());
         let c = ConnId(1);
         let t0 = Instant::ZERO;
-        n.handle_output(
-            t0,
-            &Output::Connect {
-                conn: c,
-                addr: A.parse().unwrap(),
-            },
-        )
-        .unwrap();
+        connect(&mut n, t0, c);
         n.handle_output(t0, &Output::Read(c)).unwrap();
         run(&mut n, Instant::from_millis(1));
         n.schedule_restart(Instant::from_millis(10), 0, Duration::from_millis(100));
@@ -785,28 +780,14 @@ mod tests {
         );
         assert_eq!(n.open_connections(), 0);
         let t = Instant::from_millis(20);
-        n.handle_output(
-            t,
-            &Output::Connect {
-                conn: ConnId(2),
-                addr: A.parse().unwrap(),
-            },
-        )
-        .unwrap();
+        connect(&mut n, t, ConnId(2));
         let got = run(&mut n, Instant::from_millis(50));
         assert_eq!(
             got,
             vec![NetInput::ConnectFailed(ConnId(2), NetError::Refused)]
         );
         let mut now = Instant::from_millis(200);
-        n.handle_output(
-            now,
-            &Output::Connect {
-                conn: ConnId(3),
-                addr: A.parse().unwrap(),
-            },
-        )
-        .unwrap();
+        connect(&mut n, now, ConnId(3));
         now += Duration::from_millis(1);
         assert_eq!(n.poll_input(now), Some(NetInput::Connected(ConnId(3))));
         n.handle_output(
@@ -835,14 +816,7 @@ mod tests {
         let mut n = net(f);
         let c = ConnId(1);
         let t0 = Instant::ZERO;
-        n.handle_output(
-            t0,
-            &Output::Connect {
-                conn: c,
-                addr: A.parse().unwrap(),
-            },
-        )
-        .unwrap();
+        connect(&mut n, t0, c);
         n.handle_output(t0, &Output::Read(c)).unwrap();
         run(&mut n, Instant::from_millis(1));
         let send = Output::Transmit {
