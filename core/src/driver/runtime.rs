@@ -69,3 +69,17 @@ pub trait ChildProcess: Send + 'static {
     /// Wait for it to exit (reaps it: no zombie).
     fn wait(&mut self) -> impl Future<Output = io::Result<ExitStatus>> + Send;
 }
+
+/// Entropy for [`Runtime::entropy`]: the standard library's per-process random hash keys (seeded by the OS),
+/// mixed with the wall clock. Every runtime seeds the core's RNG from it. Not for cryptography.
+pub fn os_entropy() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    h.finish()
+}
