@@ -71,7 +71,10 @@ pub(crate) fn open<R: Runtime>(
                     .await;
             }
             Some(Ok((r, w))) => {
-                if tx.send(Msg::Net(NetInput::Connected(conn))).await.is_ok() {
+                // Not a match guard (as clippy suggests): a guard's await would hold `r` and `w` by reference,
+                // and the future would need them to be `Sync`.
+                let reported = tx.send(Msg::Net(NetInput::Connected(conn))).await.is_ok();
+                if reported {
                     let io = Io {
                         conn,
                         gate: read_rx,
