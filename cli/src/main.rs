@@ -7,7 +7,6 @@
 mod args;
 mod backend;
 mod cmd;
-mod embedded;
 mod fail;
 mod manager;
 mod net;
@@ -19,6 +18,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use plue_cli::embedded;
 use plue_http_core::client::Options;
 
 use args::{Cli, Command};

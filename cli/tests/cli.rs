@@ -342,11 +342,15 @@ fn children(pid: u32) -> Vec<u32> {
 
 /// Everything a child prints on stdout and stderr, as it arrives, on one channel.
 fn merged_output(child: &mut std::process::Child) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel::<String>();
-    let pipes: [Box<dyn Read + Send>; 2] = [
+    pipe_output(vec![
         Box::new(child.stdout.take().unwrap()),
         Box::new(child.stderr.take().unwrap()),
-    ];
+    ])
+}
+
+/// What the pipes deliver, as it arrives, on one channel (a reader thread per pipe).
+fn pipe_output(pipes: Vec<Box<dyn Read + Send>>) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel::<String>();
     for mut pipe in pipes {
         let tx = tx.clone();
         std::thread::spawn(move || {
@@ -492,20 +496,7 @@ fn cli_real_opencode_events_show_a_session_created_by_another_plue() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn plue events");
-    let mut stdout = tail.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0
-                || tx
-                    .send(String::from_utf8_lossy(&buf[..n]).into_owned())
-                    .is_err()
-            {
-                break;
-            }
-        }
-    });
+    let rx = pipe_output(vec![Box::new(tail.stdout.take().unwrap())]);
     // The stream is live once its first event (server.connected) is printed.
     let mut out = rx
         .recv_timeout(Duration::from_secs(30))

@@ -173,21 +173,38 @@ impl ApiError {
     }
 }
 
+/// A head for unit tests: `status`, HTTP/1.1, these fields in order.
+#[cfg(test)]
+pub(crate) fn test_head(status: u16, headers: &[(&str, &str)]) -> ResponseHead {
+    let mut map = HeaderMap::new();
+    for (k, v) in headers {
+        map.append(
+            http::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    ResponseHead {
+        status: StatusCode::from_u16(status).unwrap(),
+        version: Version::HTTP_11,
+        headers: map,
+    }
+}
+
+/// A whole response for unit tests (see [`test_head`]).
+#[cfg(test)]
+pub(crate) fn test_response(status: u16, headers: &[(&str, &str)], body: &'static str) -> Response {
+    Response::new(
+        test_head(status, headers),
+        Bytes::from_static(body.as_bytes()),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn resp(status: u16, ct: &str, body: &'static str) -> Response {
-        let mut headers = HeaderMap::new();
-        headers.insert("Content-Type", ct.parse().unwrap());
-        Response::new(
-            ResponseHead {
-                status: StatusCode::from_u16(status).unwrap(),
-                version: Version::HTTP_11,
-                headers,
-            },
-            Bytes::from_static(body.as_bytes()),
-        )
+        test_response(status, &[("Content-Type", ct)], body)
     }
 
     #[test]

@@ -23,7 +23,6 @@ mod host;
 pub mod opencode;
 
 use std::future::Future;
-use std::hash::{BuildHasher, Hasher};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake};
@@ -52,17 +51,6 @@ pub struct Client {
     front: Front,
 }
 
-fn entropy() -> u64 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default(),
-    );
-    h.finish()
-}
-
 fn io_error(e: std::io::Error) -> Error {
     Error::new(ErrorKind::ConnectionFailed {
         cause: driver::net_error(&e),
@@ -78,7 +66,7 @@ impl Client {
         let wake: driver::Wake = Arc::new(move || {
             let _ = w.wake();
         });
-        let (front, machine, router) = Front::new(options, entropy(), Some(wake))?;
+        let (front, machine, router) = Front::new(options, driver::os_entropy(), Some(wake))?;
         let event_loop = Loop::new(poll, machine, router, waker);
         // Detached: the loop ends by itself once the front and every handle are gone.
         std::thread::Builder::new()

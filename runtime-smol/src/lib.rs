@@ -20,7 +20,6 @@
 #![deny(missing_docs)]
 
 use std::future::Future;
-use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::SocketAddr;
 use std::process::{Command, ExitStatus, Stdio};
@@ -72,14 +71,7 @@ impl driver::Runtime for SmolRuntime {
     }
 
     fn entropy(&self) -> u64 {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or_default(),
-        );
-        h.finish()
+        driver::os_entropy()
     }
 
     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, fut: F) {

@@ -17,7 +17,6 @@
 #![deny(missing_docs)]
 
 use std::future::Future;
-use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::SocketAddr;
 use std::process::{Command, ExitStatus, Stdio};
@@ -102,7 +101,7 @@ impl driver::Runtime for TokioRuntime {
     }
 
     fn entropy(&self) -> u64 {
-        entropy()
+        driver::os_entropy()
     }
 
     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, fut: F) {
@@ -187,17 +186,6 @@ impl ChildProcess for Child {
     }
 }
 
-/// Entropy from the standard library's per-process random hash keys, mixed with the clock.
-fn entropy() -> u64 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default(),
-    );
-    h.finish()
-}
 
 /// SIGTERM to `pid`; `None` (already reaped) does nothing, so a reused pid is never hit.
 fn terminate(pid: Option<u32>) -> io::Result<()> {

@@ -1,11 +1,10 @@
-//! `chat`: subscribe to `/event` first, send `prompt_async`, print `message.part.delta` text as it arrives,
-//! then the final text of the assistant's message.
+//! `chat`: subscribe to `/event` first, send `prompt_async`, print the assistant's text as it streams (the
+//! core's [`ReplyFollower`] picks it out of the events), then the final text of the assistant's message.
 
-use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use plue_http_core::opencode::{
-    Event, MessageWithParts, ModelRef, PromptInput, Role, SessionCreate, SessionStatus,
+    Event, MessageWithParts, ModelRef, PromptInput, ReplyFollower, ReplyUpdate, Role, SessionCreate,
 };
 use plue_http_core::sse::StreamEvent;
 use serde_json::json;
@@ -25,7 +24,7 @@ pub struct Reply {
     pub session: String,
     /// The assistant's final text.
     pub text: String,
-    /// `message.part.delta` pieces printed while it streamed.
+    /// Text pieces printed while it streamed.
     pub pieces: usize,
     /// From sending the prompt to `session.idle`.
     pub took: Duration,
@@ -101,12 +100,9 @@ pub fn stream_reply(
         oc.api.prompt_async(session, &input),
     )?;
     let deadline = started + PROMPT_LIMIT;
-    // Message roles and non-text parts (reasoning, tools) as the server announces them: their deltas are not
-    // the visible reply. (The core's `ReplyFollower` needs the assistant message announced before its deltas,
-    // which the embedded fake does not do yet, so unannounced messages count as the assistant's here.)
-    let mut roles: HashMap<String, Role> = HashMap::new();
-    let mut hidden: HashSet<String> = HashSet::new();
-    let mut active = false;
+    // The core's follower tells the assistant's visible text from the user's own text, reasoning and tool parts,
+    // and other sessions; it fills in text a reconnect lost.
+    let mut follower = ReplyFollower::new(session);
     let mut pieces = 0usize;
     loop {
         let ev = match sub.next_until(Some(deadline)) {
@@ -131,37 +127,13 @@ pub fn stream_reply(
                 ))
             }
         };
-        if ev.session_id() != Some(session) {
-            continue;
-        }
-        match ev {
-            Event::MessageUpdated { info } => {
-                active |= info.role == Role::Assistant;
-                roles.insert(info.id, info.role);
-            }
-            Event::MessagePartUpdated { part }
-                if part.kind != "text" || part.synthetic == Some(true) =>
-            {
-                hidden.insert(part.id);
-            }
-            Event::SessionStatus { status, .. } => active |= status == SessionStatus::Busy,
-            Event::MessagePartDelta {
-                message_id,
-                part_id,
-                field,
-                delta,
-                ..
-            } if field == "text"
-                && roles.get(&message_id) != Some(&Role::User)
-                && !hidden.contains(&part_id) =>
-            {
-                // Text appended to a part of a message that is not the user's: the assistant's reply.
-                active = true;
+        match follower.handle(&ev) {
+            Some(ReplyUpdate::Text(delta)) => {
                 pieces += 1;
                 oc.ui.piece(&delta);
                 oc.ui.emit(&json!({"type": "delta", "text": delta}));
             }
-            Event::SessionError { error, .. } => {
+            Some(ReplyUpdate::Error(error)) => {
                 if pieces > 0 {
                     oc.ui.piece("\n");
                 }
@@ -172,8 +144,8 @@ pub fn stream_reply(
                     .to_string();
                 return Err(oc.plain(Exit::Api, "get the reply", &msg));
             }
-            Event::SessionIdle { .. } if active => break,
-            _ => {}
+            Some(ReplyUpdate::Idle) => break,
+            None => {}
         }
     }
     let took = started.elapsed();

@@ -1,6 +1,6 @@
-//! Serves a sans-IO [`ScriptedServer`] over real TCP on 127.0.0.1: the embedded demo server's transport.
-//!
-//! Adapted from the tests crate's loopback host (`tests/src/loopback.rs`), which the binary cannot depend on.
+//! Serves a sans-IO [`ScriptedServer`] over real TCP on 127.0.0.1: the embedded demo server's transport, and
+//! the loopback host the tests crate (`plue_http_tests::loopback`) runs the tokio, smol and mio drivers against,
+//! so they meet the same server as the simulation.
 //!
 //! One thread runs a small mio loop: it accepts, moves bytes between sockets and the server, and sleeps until
 //! the server's next deadline. The server sits behind a mutex so a test can read what it received.
@@ -32,12 +32,14 @@ enum Ctl {
 /// A scripted server listening on a loopback port. Stops when dropped.
 pub struct Loopback {
     addr: SocketAddr,
+    server: Arc<Mutex<ScriptedServer>>,
     ctl: Sender<Ctl>,
     waker: Arc<Waker>,
     thread: Option<JoinHandle<()>>,
+    accepted: Arc<Mutex<Accepted>>,
 }
 
-/// Connection counts seen by the host.
+/// Connection counts seen by the host (for pool-cap assertions).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Accepted {
     /// Connections accepted in total.
@@ -64,8 +66,8 @@ impl Loopback {
             poll,
             listener: Some(listener),
             addr,
-            server,
-            accepted,
+            server: server.clone(),
+            accepted: accepted.clone(),
             rx,
             epoch: StdInstant::now(),
             conns: HashMap::new(),
@@ -78,15 +80,32 @@ impl Loopback {
             .spawn(move || host.run())?;
         Ok(Loopback {
             addr,
+            server,
             ctl,
             waker,
             thread: Some(thread),
+            accepted,
         })
+    }
+
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// `http://127.0.0.1:port`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The server (to read its request log).
+    pub fn server(&self) -> MutexGuard<'_, ScriptedServer> {
+        self.server.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Connection counts.
+    pub fn accepted(&self) -> Accepted {
+        *self.accepted.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Restart the server: reset every connection, refuse connections for `down`, then listen again on the

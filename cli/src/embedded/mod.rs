@@ -1,5 +1,5 @@
 //! The embedded default backend: the simulation's fake OpenCode server
-//! ([`FakeOpenCode`](plue_http_core::sim::fake_opencode::FakeOpenCode), a sans-IO handler of the scripted server)
+//! ([`FakeOpenCode`], a sans-IO handler of the scripted server)
 //! served over TCP on loopback by a background thread ([`host::Loopback`]). It needs nothing installed, so
 //! `plue demo` and every command work on a fresh clone.
 

@@ -146,15 +146,7 @@ impl ClientMachine {
         self.drain_codec(now, c, NetError::Closed);
         // Whatever the codec made of it, a connection the peer closed is finished.
         if self.conns.contains_key(&c) {
-            self.conn_lost(
-                now,
-                c,
-                ErrorKind::ConnectionFailed {
-                    cause: NetError::Closed,
-                },
-                NetError::Closed,
-                None,
-            );
+            self.conn_closed(now, c);
         }
     }
 
@@ -294,15 +286,7 @@ impl ClientMachine {
             };
             conn.drained += data.len();
             if conn.drained > MAX_DRAIN {
-                self.conn_lost(
-                    now,
-                    c,
-                    ErrorKind::ConnectionFailed {
-                        cause: NetError::Closed,
-                    },
-                    NetError::Closed,
-                    None,
-                );
+                self.conn_closed(now, c);
             }
             return;
         };
@@ -316,15 +300,7 @@ impl ClientMachine {
                     max: max_body,
                 },
             );
-            self.conn_lost(
-                now,
-                c,
-                ErrorKind::ConnectionFailed {
-                    cause: NetError::Closed,
-                },
-                NetError::Closed,
-                None,
-            );
+            self.conn_closed(now, c);
             return;
         }
         flow.undelivered += data.len();
@@ -354,15 +330,7 @@ impl ClientMachine {
         };
         if conn.close_announced {
             // Anything still queued behind this response was never processed: it is replayed.
-            self.conn_lost(
-                now,
-                c,
-                ErrorKind::ConnectionFailed {
-                    cause: NetError::Closed,
-                },
-                NetError::Closed,
-                None,
-            );
+            self.conn_closed(now, c);
         } else {
             self.maybe_resume(now, c);
             self.make_idle(now, c);
@@ -441,6 +409,15 @@ impl ClientMachine {
             NetError::Closed,
             Some((front, phase)),
         );
+    }
+
+    /// [`ClientMachine::conn_lost`] for a connection that is closed with no timeout involved (the peer closed
+    /// it, or the machine drops it): a request mid-response fails with `ConnectionFailed { Closed }`.
+    pub(super) fn conn_closed(&mut self, now: Instant, c: ConnId) {
+        let error = ErrorKind::ConnectionFailed {
+            cause: NetError::Closed,
+        };
+        self.conn_lost(now, c, error, NetError::Closed, None);
     }
 
     /// Close pooled connection `c` and judge every request still on it. `responding_error` is the error of a

@@ -48,6 +48,65 @@ pub enum Input<'a> {
     Timeout,
 }
 
+/// An [`Input`] that owns its bytes: what socket and resolver tasks (the async driver) or the simulated network
+/// queue for the machine's owner, who hands each one in with [`NetInput::as_input`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetInput {
+    /// See [`Input::Connected`].
+    Connected(ConnId),
+    /// See [`Input::ConnectFailed`].
+    ConnectFailed(ConnId, NetError),
+    /// See [`Input::Data`].
+    Data(ConnId, Bytes),
+    /// See [`Input::Written`].
+    Written(ConnId, usize),
+    /// See [`Input::Eof`].
+    Eof(ConnId),
+    /// See [`Input::Failed`].
+    Failed(ConnId, NetError),
+    /// See [`Input::Resolved`].
+    Resolved {
+        /// The host as asked.
+        host: String,
+        /// The port as asked.
+        port: u16,
+        /// Addresses, or why resolution failed.
+        result: Result<Vec<SocketAddr>, NetError>,
+    },
+}
+
+impl NetInput {
+    /// Borrow as the machine's [`Input`].
+    pub fn as_input(&self) -> Input<'_> {
+        match self {
+            NetInput::Connected(c) => Input::Connected(*c),
+            NetInput::ConnectFailed(c, e) => Input::ConnectFailed(*c, *e),
+            NetInput::Data(c, b) => Input::Data(*c, b),
+            NetInput::Written(c, n) => Input::Written(*c, *n),
+            NetInput::Eof(c) => Input::Eof(*c),
+            NetInput::Failed(c, e) => Input::Failed(*c, *e),
+            NetInput::Resolved { host, port, result } => Input::Resolved {
+                host: host.clone(),
+                port: *port,
+                result: result.clone(),
+            },
+        }
+    }
+
+    /// The connection it reports on (`None` for a resolution).
+    pub fn conn(&self) -> Option<ConnId> {
+        match self {
+            NetInput::Connected(c)
+            | NetInput::ConnectFailed(c, _)
+            | NetInput::Data(c, _)
+            | NetInput::Written(c, _)
+            | NetInput::Eof(c)
+            | NetInput::Failed(c, _) => Some(*c),
+            NetInput::Resolved { .. } => None,
+        }
+    }
+}
+
 /// Something the core asks the driver to do, or tells it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {

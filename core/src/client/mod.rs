@@ -19,6 +19,6 @@ mod stream;
 mod tests;
 
 pub use crate::pool::HostStats;
-pub use io::{ConnId, Event, Input, Output, RequestId};
+pub use io::{ConnId, Event, Input, NetInput, Output, RequestId};
 pub use machine::{ClientMachine, StreamOptions, MAX_UNDELIVERED};
 pub use options::Options;

@@ -12,11 +12,11 @@
 //!   completed a response (a connection that never answered may not understand pipelining), and never behind a
 //!   request whose method is not idempotent (RFC 9112 §9.3.2): the batch waits there for that response.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use super::conn::{Conn, Phase as ConnPhase, Role};
 use super::dns::Lookup;
-use super::flow::State;
+use super::flow::{Flow, State};
 use super::io::{ConnId, Output, RequestId};
 use super::machine::ClientMachine;
 use crate::error::NetError;
@@ -38,6 +38,22 @@ pub(crate) struct Health {
 pub(crate) struct Batch {
     pub pending: VecDeque<RequestId>,
     pub conn: Option<ConnId>,
+}
+
+impl Batch {
+    /// Drop members at the front that are no longer waiting to be sent as part of batch `b` (finished,
+    /// aborted, or already sent).
+    fn skip_gone(&mut self, flows: &BTreeMap<RequestId, Flow>, b: u64) {
+        while let Some(m) = self.pending.front() {
+            let live = flows.get(m).is_some_and(|f| {
+                f.batch == Some(b) && matches!(f.state, State::Held | State::Waiting)
+            });
+            if live {
+                break;
+            }
+            self.pending.pop_front();
+        }
+    }
 }
 
 impl ClientMachine {
@@ -179,15 +195,7 @@ impl ClientMachine {
                 }
                 return;
             };
-            while let Some(m) = batch.pending.front() {
-                let live = self.flows.get(m).is_some_and(|f| {
-                    f.batch == Some(b) && matches!(f.state, State::Held | State::Waiting)
-                });
-                if live {
-                    break;
-                }
-                batch.pending.pop_front();
-            }
+            batch.skip_gone(&self.flows, b);
             let Some(&next) = batch.pending.front() else {
                 self.batches.remove(&b);
                 if let Some(conn) = self.conns.get_mut(&c) {
@@ -213,15 +221,7 @@ impl ClientMachine {
         let Some(batch) = self.batches.get_mut(&b) else {
             return;
         };
-        while let Some(m) = batch.pending.front() {
-            let live = self.flows.get(m).is_some_and(|f| {
-                f.batch == Some(b) && matches!(f.state, State::Held | State::Waiting)
-            });
-            if live {
-                break;
-            }
-            batch.pending.pop_front();
-        }
+        batch.skip_gone(&self.flows, b);
         let Some(&front) = batch.pending.front() else {
             let conn = batch.conn;
             self.batches.remove(&b);

@@ -126,16 +126,9 @@ fn remove_dot_segments(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::{HeaderMap, StatusCode, Version};
 
     fn head(status: u16, location: &str) -> ResponseHead {
-        let mut headers = HeaderMap::new();
-        headers.insert("location", location.parse().unwrap());
-        ResponseHead {
-            status: StatusCode::from_u16(status).unwrap(),
-            version: Version::HTTP_11,
-            headers,
-        }
+        crate::response::test_head(status, &[("location", location)])
     }
 
     #[test]

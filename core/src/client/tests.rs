@@ -118,6 +118,14 @@ impl Harness {
         id
     }
 
+    /// GET `url` on a new connection, which opens: the common start of a test.
+    fn get_connected(&mut self, url: &str) -> (RequestId, ConnId) {
+        let id = self.get(url);
+        let c = self.last_conn();
+        self.connect(c);
+        (id, c)
+    }
+
     fn send(&mut self, req: Request) -> RequestId {
         let id = self.m.request(self.now, req);
         self.drain();
@@ -240,9 +248,7 @@ fn pool_reuses_a_keep_alive_connection() {
 #[test]
 fn pool_dead_pooled_connection_replays_on_a_fresh_one() {
     let mut h = Harness::new(Harness::opts());
-    h.get(URL);
-    let c1 = h.last_conn();
-    h.connect(c1);
+    let (_, c1) = h.get_connected(URL);
     h.reply(c1, OK_HI);
     // The server closed the idle connection just as we reuse it: the write fails, nothing was written.
     h.auto_write = false;
@@ -270,9 +276,7 @@ fn pool_dead_pooled_connection_replays_on_a_fresh_one() {
 #[test]
 fn pool_stale_keep_alive_get_replays_even_when_written() {
     let mut h = Harness::new(Harness::opts());
-    h.get(URL);
-    let c1 = h.last_conn();
-    h.connect(c1);
+    let (_, c1) = h.get_connected(URL);
     h.reply(c1, OK_HI);
     let g = h.get(URL);
     h.input(Input::Eof(c1));
@@ -287,9 +291,7 @@ fn pool_stale_keep_alive_get_replays_even_when_written() {
 #[cfg(not(feature = "fault-replay-written"))]
 fn client_post_is_never_replayed_after_its_bytes_were_written() {
     let mut h = Harness::new(Harness::opts());
-    h.get(URL);
-    let c1 = h.last_conn();
-    h.connect(c1);
+    let (_, c1) = h.get_connected(URL);
     h.reply(c1, OK_HI);
     let post = h.send(
         Request::builder(Method::POST, URL)
@@ -362,9 +364,7 @@ fn pool_total_cap_evicts_idle_of_another_host() {
 #[test]
 fn pool_idle_connections_expire_with_server_keep_alive() {
     let mut h = Harness::new(Harness::opts());
-    h.get(URL);
-    let c1 = h.last_conn();
-    h.connect(c1);
+    let (_, c1) = h.get_connected(URL);
     h.reply(
         c1,
         b"HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\nContent-Length: 0\r\n\r\n",
@@ -382,9 +382,7 @@ fn pool_idle_connections_expire_with_server_keep_alive() {
 #[test]
 fn pool_release_idle_and_connection_close_are_honoured() {
     let mut h = Harness::new(Harness::opts());
-    h.get(URL);
-    let c1 = h.last_conn();
-    h.connect(c1);
+    let (_, c1) = h.get_connected(URL);
     h.reply(
         c1,
         b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
@@ -393,9 +391,7 @@ fn pool_release_idle_and_connection_close_are_honoured() {
         h.is_closed(c1),
         "a response that said close is never reused"
     );
-    h.get(URL);
-    let c2 = h.last_conn();
-    h.connect(c2);
+    let (_, c2) = h.get_connected(URL);
     h.reply(c2, OK_HI);
     assert!(!h.is_closed(c2));
     h.m.release_idle();
@@ -408,9 +404,7 @@ fn pool_release_idle_and_connection_close_are_honoured() {
 #[test]
 fn retry_503_honours_retry_after_and_hides_the_failed_attempt() {
     let mut h = Harness::new(Harness::opts());
-    let id = h.get(URL);
-    let c1 = h.last_conn();
-    h.connect(c1);
+    let (id, c1) = h.get_connected(URL);
     h.reply(
         c1,
         b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 2\r\nContent-Length: 4\r\n\r\nbusy",
@@ -431,9 +425,7 @@ fn retry_runs_out_and_returns_the_last_503_as_a_response() {
     let mut o = Harness::opts();
     o.max_retries = 2;
     let mut h = Harness::new(o);
-    let id = h.get(URL);
-    let c1 = h.last_conn();
-    h.connect(c1);
+    let (id, c1) = h.get_connected(URL);
     for _ in 0..3 {
         h.reply(c1, b"HTTP/1.1 503 Nope\r\nContent-Length: 0\r\n\r\n");
         if h.done(id) {
@@ -515,9 +507,7 @@ fn timeout_response_head_phase() {
     o.max_retries = 0;
     o.read_timeout = Some(secs(5));
     let mut h = Harness::new(o);
-    let id = h.get(URL);
-    let c1 = h.last_conn();
-    h.connect(c1);
+    let (id, c1) = h.get_connected(URL);
     h.advance(secs(5));
     assert!(h.is_closed(c1));
     assert_eq!(
@@ -533,9 +523,7 @@ fn timeout_body_idle_phase_after_the_head() {
     let mut o = Harness::opts();
     o.read_timeout = Some(secs(5));
     let mut h = Harness::new(o);
-    let id = h.get(URL);
-    let c1 = h.last_conn();
-    h.connect(c1);
+    let (id, c1) = h.get_connected(URL);
     h.reply(c1, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab");
     h.advance(secs(4));
     h.reply(c1, b"cd");
@@ -635,9 +623,7 @@ fn redirect_too_many_is_an_error() {
     let mut o = Harness::opts();
     o.max_redirects = 2;
     let mut h = Harness::new(o);
-    let id = h.get(URL);
-    let c1 = h.last_conn();
-    h.connect(c1);
+    let (id, c1) = h.get_connected(URL);
     for _ in 0..3 {
         h.reply(
             c1,
@@ -839,17 +825,13 @@ fn client_abort_at_each_phase() {
     assert!(h.failure(b).unwrap().is_aborted());
     assert!(h.is_closed(c1));
     // Waiting for the head: the connection is closed (mid-exchange).
-    let c = h.get(URL);
-    let c2 = h.last_conn();
-    h.connect(c2);
+    let (c, c2) = h.get_connected(URL);
     h.m.abort(h.now, c);
     h.drain();
     assert!(h.failure(c).unwrap().is_aborted());
     assert!(h.is_closed(c2));
     // Mid-body.
-    let d = h.get(URL);
-    let c3 = h.last_conn();
-    h.connect(c3);
+    let (d, c3) = h.get_connected(URL);
     h.reply(c3, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab");
     h.m.abort(h.now, d);
     h.drain();
@@ -910,9 +892,7 @@ fn client_backpressure_pauses_reading_past_one_mib() {
     let mut o = Harness::opts();
     o.read_timeout = Some(secs(5));
     let mut h = Harness::new(o);
-    let id = h.get(URL);
-    let c1 = h.last_conn();
-    h.connect(c1);
+    let (id, c1) = h.get_connected(URL);
     assert!(h.conns[&c1].reading);
     let size = MAX_UNDELIVERED + 10;
     h.reply(
@@ -1209,9 +1189,7 @@ fn client_random_workloads_catch_the_fault_switch() {
 #[test]
 fn client_fault_switch_replays_a_written_post_only_when_enabled() {
     let mut h = Harness::new(Harness::opts());
-    h.get(URL);
-    let c1 = h.last_conn();
-    h.connect(c1);
+    let (_, c1) = h.get_connected(URL);
     h.reply(c1, OK_HI);
     let post = h.send(
         Request::builder(Method::POST, URL)
@@ -1284,42 +1262,4 @@ fn timeout_event_streams_use_only_their_idle_timeout() {
     )));
     assert!(h.failure(id).is_none());
     assert_eq!(h.m.in_flight(), 1);
-}
-
-/// Cost of the machine per keep-alive request (encode, decode, pool, events), no I/O:
-/// `cargo test -p plue-http-core --release --lib client_cost_per_request -- --ignored --nocapture`.
-#[test]
-#[ignore = "measurement"]
-fn client_cost_per_request() {
-    let mut m = ClientMachine::new(Options::default(), 1).unwrap();
-    let req = Request::get(URL).unwrap();
-    let resp = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n{\"healthy\":true,\"v\":\"1.0\"}\n";
-    let n = 200_000u32;
-    let mut now = Instant::ZERO;
-    let start = std::time::Instant::now();
-    let mut done = 0u32;
-    for _ in 0..n {
-        now += Duration::from_micros(10);
-        let id = m.request(now, req.clone());
-        loop {
-            match m.poll_output(now) {
-                Output::Connect { conn, .. } => m.handle_input(now, Input::Connected(conn)),
-                Output::Transmit { conn, data } => {
-                    m.handle_input(now, Input::Written(conn, data.len()));
-                    m.handle_input(now, Input::Data(conn, resp));
-                }
-                Output::Event(Event::Body { id: i, data }) => m.consumed(now, i, data.len()),
-                Output::Event(Event::Done { id: i }) if i == id => done += 1,
-                Output::Event(Event::Failed { error, .. }) => panic!("{error}"),
-                Output::Wait(_) => break,
-                _ => {}
-            }
-        }
-    }
-    let el = start.elapsed();
-    assert_eq!(done, n);
-    println!(
-        "{n} requests in {el:?}: {} ns per request",
-        el.as_nanos() / u128::from(n)
-    );
 }

@@ -8,9 +8,9 @@ use async_channel::{Receiver, Sender};
 use bytes::Bytes;
 use futures_lite::future::or;
 
-use super::router::{Msg, NetMsg};
+use super::router::Msg;
 use super::runtime::{ConnRead, ConnWrite, Runtime};
-use crate::client::ConnId;
+use crate::client::{ConnId, NetInput};
 use crate::error::NetError;
 
 /// Size of one read. Reads are copied out into exactly-sized `Bytes`, so this buffer is reused.
@@ -67,21 +67,23 @@ pub(crate) fn open<R: Runtime>(
             None => {}
             Some(Err(e)) => {
                 let _ = tx
-                    .send(Msg::Net(NetMsg::ConnectFailed(conn, net_error(&e))))
+                    .send(Msg::Net(NetInput::ConnectFailed(conn, net_error(&e))))
                     .await;
             }
             Some(Ok((r, w))) => {
-                if tx.send(Msg::Net(NetMsg::Connected(conn))).await.is_err() {
-                    return;
+                // Not a match guard (as clippy suggests): a guard's await would hold `r` and `w` by reference,
+                // and the future would need them to be `Sync`.
+                let reported = tx.send(Msg::Net(NetInput::Connected(conn))).await.is_ok();
+                if reported {
+                    let io = Io {
+                        conn,
+                        gate: read_rx,
+                        data: write_rx,
+                        close: close_rx,
+                        tx,
+                    };
+                    io.run(r, w).await;
                 }
-                let io = Io {
-                    conn,
-                    gate: read_rx,
-                    data: write_rx,
-                    close: close_rx,
-                    tx,
-                };
-                io.run(r, w).await;
             }
         }
     });
@@ -161,7 +163,7 @@ impl Io {
                     out = (!bytes.is_empty()).then_some((bytes, 0));
                     continue;
                 }
-                Step::Wrote(Ok(0)) => NetMsg::Failed(conn, NetError::Closed),
+                Step::Wrote(Ok(0)) => NetInput::Failed(conn, NetError::Closed),
                 Step::Wrote(Ok(n)) => {
                     if let Some((bytes, off)) = &mut out {
                         *off += n;
@@ -169,21 +171,21 @@ impl Io {
                             out = None;
                         }
                     }
-                    NetMsg::Written(conn, n)
+                    NetInput::Written(conn, n)
                 }
                 Step::Read(Ok(0)) => {
                     eof = true;
-                    NetMsg::Eof(conn)
+                    NetInput::Eof(conn)
                 }
-                Step::Read(Ok(n)) => NetMsg::Data(conn, Bytes::copy_from_slice(&buf[..n])),
+                Step::Read(Ok(n)) => NetInput::Data(conn, Bytes::copy_from_slice(&buf[..n])),
                 Step::Read(Err(e)) | Step::Wrote(Err(e))
                     if e.kind() == io::ErrorKind::Interrupted =>
                 {
                     continue
                 }
-                Step::Read(Err(e)) | Step::Wrote(Err(e)) => NetMsg::Failed(conn, net_error(&e)),
+                Step::Read(Err(e)) | Step::Wrote(Err(e)) => NetInput::Failed(conn, net_error(&e)),
             };
-            let failed = matches!(msg, NetMsg::Failed(..));
+            let failed = matches!(msg, NetInput::Failed(..));
             if self.tx.send(Msg::Net(msg)).await.is_err() || failed {
                 return;
             }

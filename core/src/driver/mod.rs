@@ -31,4 +31,4 @@ pub use handles::{
     StreamingResponse,
 };
 pub use router::{Applied, Router, Wake};
-pub use runtime::{ChildProcess, ConnRead, ConnWrite, Runtime};
+pub use runtime::{os_entropy, ChildProcess, ConnRead, ConnWrite, Runtime};

@@ -3,15 +3,12 @@
 //! Shared by the async driver task and by drivers that own the machine some other way (the mio event loop),
 //! so every runtime hands out the same handles and routes events the same way.
 
-use core::net::SocketAddr;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_channel::{Receiver, Sender};
-use bytes::Bytes;
 
-use crate::client::{ClientMachine, ConnId, Event, RequestId, StreamOptions};
-use crate::error::NetError;
+use crate::client::{ClientMachine, Event, NetInput, RequestId, StreamOptions};
 use crate::request::Request;
 use crate::time::Instant;
 
@@ -33,22 +30,8 @@ pub(crate) enum Msg {
     Consumed(u64, usize),
     ReleaseIdle,
     Shutdown,
-    Net(NetMsg),
-}
-
-/// A connection or resolver task's report, turned into an `Input` by the async driver.
-pub(crate) enum NetMsg {
-    Connected(ConnId),
-    ConnectFailed(ConnId, NetError),
-    Data(ConnId, Bytes),
-    Written(ConnId, usize),
-    Eof(ConnId),
-    Failed(ConnId, NetError),
-    Resolved {
-        host: String,
-        port: u16,
-        result: Result<Vec<SocketAddr>, NetError>,
-    },
+    /// A connection or resolver task's report.
+    Net(NetInput),
 }
 
 /// Wakes a machine owner that is not an async task (e.g. a `mio::Waker`).
@@ -135,7 +118,7 @@ impl Router {
         m: &mut ClientMachine,
         now: Instant,
         msg: Msg,
-    ) -> Option<NetMsg> {
+    ) -> Option<NetInput> {
         match msg {
             Msg::Request { token, req, events } => {
                 let id = m.request(now, req);

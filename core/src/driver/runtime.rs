@@ -71,3 +71,13 @@ pub trait ChildProcess: Send + 'static {
     /// Wait for it to exit (reaps it: no zombie).
     fn wait(&mut self) -> impl Future<Output = io::Result<ExitStatus>> + Send;
 }
+
+/// Entropy for [`Runtime::entropy`]: the standard library's random hash keys, which the OS seeds once per thread
+/// and which differ for every `RandomState`. No clock is read. Every runtime seeds the core's RNG from it.
+/// Not for cryptography.
+pub fn os_entropy() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0x706c_7565); // any fixed input: the randomness is in the keys
+    h.finish()
+}

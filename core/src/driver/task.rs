@@ -8,9 +8,9 @@ use async_channel::Sender;
 use futures_lite::future::or;
 
 use super::conn::{self, ConnHandle};
-use super::router::{Msg, NetMsg, Router};
+use super::router::{Msg, Router};
 use super::runtime::Runtime;
-use crate::client::{ClientMachine, ConnId, Input, Output};
+use crate::client::{ClientMachine, ConnId, Input, NetInput, Output};
 use crate::error::NetError;
 use crate::time::Instant;
 
@@ -93,24 +93,12 @@ impl<R: Runtime> Driver<R> {
         }
     }
 
-    fn net(&mut self, now: Instant, net: NetMsg) {
+    fn net(&mut self, now: Instant, net: NetInput) {
         // A closed connection's tasks may still report; the core accepts no input for it any more.
-        let live = |c: &ConnId| self.conns.contains_key(c);
-        let input = match &net {
-            NetMsg::Connected(c) if live(c) => Input::Connected(*c),
-            NetMsg::ConnectFailed(c, e) if live(c) => Input::ConnectFailed(*c, *e),
-            NetMsg::Data(c, data) if live(c) => Input::Data(*c, data),
-            NetMsg::Written(c, n) if live(c) => Input::Written(*c, *n),
-            NetMsg::Eof(c) if live(c) => Input::Eof(*c),
-            NetMsg::Failed(c, e) if live(c) => Input::Failed(*c, *e),
-            NetMsg::Resolved { host, port, result } => Input::Resolved {
-                host: host.clone(),
-                port: *port,
-                result: result.clone(),
-            },
-            _ => return,
-        };
-        self.machine.handle_input(now, input);
+        if net.conn().is_some_and(|c| !self.conns.contains_key(&c)) {
+            return;
+        }
+        self.machine.handle_input(now, net.as_input());
     }
 
     /// Drain outputs until `Wait`, performing each; returns the deadline to sleep until.
@@ -128,7 +116,7 @@ impl<R: Runtime> Driver<R> {
                             Err(_) => Err(NetError::Resolve),
                         };
                         let _ = tx
-                            .send(Msg::Net(NetMsg::Resolved { host, port, result }))
+                            .send(Msg::Net(NetInput::Resolved { host, port, result }))
                             .await;
                     });
                 }

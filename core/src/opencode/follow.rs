@@ -4,7 +4,9 @@
 //! other sessions. [`ReplyFollower`] keeps what it needs to tell them apart (the session's assistant messages and
 //! the kinds of their parts, both announced before their deltas) and turns the stream into [`ReplyUpdate`]s.
 //! A `message.part.updated` that carries more text than the deltas delivered (a delta lost while the stream was
-//! reconnecting) yields the missing suffix, so the text always ends complete.
+//! reconnecting) yields the missing suffix, so the text always ends complete. A `session.idle` that comes before
+//! the session was seen working (a busy `session.status` or an assistant message) ends an earlier prompt, not
+//! this one, and is ignored.
 
 use std::collections::HashMap;
 
@@ -12,6 +14,7 @@ use serde_json::Value;
 
 use super::events::Event;
 use super::message::Role;
+use super::session::SessionStatus;
 
 /// What a reply did.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +44,8 @@ pub struct ReplyFollower {
     order: Vec<String>,
     /// Part ids known not to be text (reasoning, tools, …).
     other: Vec<String>,
+    /// The session was seen working on the prompt: only then does `session.idle` end it.
+    working: bool,
     idle: bool,
 }
 
@@ -53,6 +58,7 @@ impl ReplyFollower {
             parts: HashMap::new(),
             order: Vec::new(),
             other: Vec::new(),
+            working: false,
             idle: false,
         }
     }
@@ -102,7 +108,12 @@ impl ReplyFollower {
             Event::MessageUpdated { info } => {
                 if info.role == Role::Assistant && !self.assistant.contains(&info.id) {
                     self.assistant.push(info.id.clone());
+                    self.working = true;
                 }
+                None
+            }
+            Event::SessionStatus { status, .. } => {
+                self.working |= *status == SessionStatus::Busy;
                 None
             }
             Event::MessagePartUpdated { part } => {
@@ -139,7 +150,7 @@ impl ReplyFollower {
                 self.part(part_id, message_id).text.push_str(delta);
                 Some(ReplyUpdate::Text(delta.clone()))
             }
-            Event::SessionIdle { .. } if !self.idle => {
+            Event::SessionIdle { .. } if self.working && !self.idle => {
                 self.idle = true;
                 Some(ReplyUpdate::Idle)
             }
@@ -223,6 +234,18 @@ mod tests {
             Some(ReplyUpdate::Text("Hi".into()))
         );
         assert_eq!(r.message_text("msg_a"), "Hi");
+        assert_eq!(
+            r.handle(&ev(
+                r#"{"type":"session.idle","properties":{"sessionID":"ses_1"}}"#
+            )),
+            Some(ReplyUpdate::Idle)
+        );
+        // An idle before the session was seen working ends an earlier prompt.
+        let mut early = ReplyFollower::new("ses_1");
+        let idle = ev(r#"{"type":"session.idle","properties":{"sessionID":"ses_1"}}"#);
+        assert_eq!(early.handle(&idle), None);
+        early.handle(&ev(r#"{"type":"session.status","properties":{"sessionID":"ses_1","status":{"type":"busy"}}}"#));
+        assert_eq!(early.handle(&idle), Some(ReplyUpdate::Idle));
         assert!(matches!(
             r.handle(&ev(r#"{"type":"session.error","properties":{"sessionID":"ses_1","error":{"name":"UnknownError"}}}"#)),
             Some(ReplyUpdate::Error(Some(_)))

@@ -21,8 +21,6 @@ macro_rules! fixture {
 pub mod calls;
 pub mod error;
 pub mod events;
-#[cfg(feature = "sim")]
-pub mod fake;
 pub mod follow;
 pub mod health;
 pub mod message;

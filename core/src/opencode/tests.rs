@@ -1,23 +1,13 @@
 //! Typed calls and events against real OpenCode 1.18.34 responses (`tests/fixtures/opencode/`).
 
-use bytes::Bytes;
-use http::{HeaderMap, Method, StatusCode, Version};
+use http::Method;
 
 use super::*;
 use crate::error::ErrorKind;
-use crate::response::{Response, ResponseHead};
+use crate::response::{test_response, Response};
 
 fn resp(status: u16, body: &'static str) -> Response {
-    let mut headers = HeaderMap::new();
-    headers.insert("content-type", "application/json".parse().unwrap());
-    Response::new(
-        ResponseHead {
-            status: StatusCode::from_u16(status).unwrap(),
-            version: Version::HTTP_11,
-            headers,
-        },
-        Bytes::from_static(body.as_bytes()),
-    )
+    test_response(status, &[("content-type", "application/json")], body)
 }
 
 fn api() -> Api {
@@ -158,14 +148,7 @@ fn opencode_message_calls_parse_real_server_responses() {
         .parse(&resp(200, fixture!("message_get.json")))
         .unwrap();
     assert_eq!(one.text(), "Hello from the mock.");
-    let empty = Response::new(
-        ResponseHead {
-            status: StatusCode::NO_CONTENT,
-            version: Version::HTTP_11,
-            headers: HeaderMap::new(),
-        },
-        Bytes::new(),
-    );
+    let empty = test_response(204, &[], "");
     a.prompt_async("ses_1", &PromptInput::text("x"))
         .unwrap()
         .parse(&empty)

@@ -1,7 +1,7 @@
 //! RetryPolicy, backoff and Retry-After tests.
 
 use super::*;
-use http::{HeaderMap, Method, StatusCode, Version};
+use http::Method;
 use quickcheck::QuickCheck;
 
 use crate::request::RequestBuilder;
@@ -12,19 +12,9 @@ fn req(method: Method) -> Request {
         .unwrap()
 }
 
+/// A 503 with these fields.
 fn head(headers: &[(&str, &str)]) -> ResponseHead {
-    let mut map = HeaderMap::new();
-    for (k, v) in headers {
-        map.append(
-            http::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-            v.parse().unwrap(),
-        );
-    }
-    ResponseHead {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        version: Version::HTTP_11,
-        headers: map,
-    }
+    crate::response::test_head(503, headers)
 }
 
 const NET: NetError = NetError::Reset;

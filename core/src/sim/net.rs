@@ -15,7 +15,8 @@ use bytes::{Bytes, BytesMut};
 use super::clock::Agenda;
 use super::faults::{cut_points, Faults};
 use super::server::{ScriptedServer, SrvConn, SrvOutput, TAG_HEADER};
-use crate::client::{ConnId, Input, Output};
+pub use crate::client::NetInput;
+use crate::client::{ConnId, Output};
 use crate::error::NetError;
 use crate::rng::Rng;
 use crate::time::{earliest, Instant};
@@ -42,51 +43,6 @@ impl SimHost {
             server,
             down_until: None,
             server_deadline: None,
-        }
-    }
-}
-
-/// An [`Input`] that owns its bytes, queued for the client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NetInput {
-    /// See [`Input::Connected`].
-    Connected(ConnId),
-    /// See [`Input::ConnectFailed`].
-    ConnectFailed(ConnId, NetError),
-    /// See [`Input::Data`].
-    Data(ConnId, Bytes),
-    /// See [`Input::Written`].
-    Written(ConnId, usize),
-    /// See [`Input::Eof`].
-    Eof(ConnId),
-    /// See [`Input::Failed`].
-    Failed(ConnId, NetError),
-    /// See [`Input::Resolved`].
-    Resolved {
-        /// Host.
-        host: String,
-        /// Port.
-        port: u16,
-        /// Result.
-        result: Result<Vec<SocketAddr>, NetError>,
-    },
-}
-
-impl NetInput {
-    /// Borrow as the machine's [`Input`].
-    pub fn as_input(&self) -> Input<'_> {
-        match self {
-            NetInput::Connected(c) => Input::Connected(*c),
-            NetInput::ConnectFailed(c, e) => Input::ConnectFailed(*c, *e),
-            NetInput::Data(c, b) => Input::Data(*c, b),
-            NetInput::Written(c, n) => Input::Written(*c, *n),
-            NetInput::Eof(c) => Input::Eof(*c),
-            NetInput::Failed(c, e) => Input::Failed(*c, *e),
-            NetInput::Resolved { host, port, result } => Input::Resolved {
-                host: host.clone(),
-                port: *port,
-                result: result.clone(),
-            },
         }
     }
 }
@@ -711,6 +667,15 @@ mod tests {
     }
 
     /// Every input up to `until`, stepping through the network's deadlines.
+    /// Ask the network for connection `c` to the host at [`A`].
+    fn connect(n: &mut SimNet, at: Instant, c: ConnId) {
+        let connect = Output::Connect {
+            conn: c,
+            addr: A.parse().unwrap(),
+        };
+        n.handle_output(at, &connect).unwrap();
+    }
+
     fn run(n: &mut SimNet, until: Instant) -> Vec<NetInput> {
         let mut got = Vec::new();
         let mut now = Instant::ZERO;
@@ -746,14 +711,7 @@ mod tests {
         let mut n = net(f);
         let c = ConnId(1);
         let t0 = Instant::ZERO;
-        n.handle_output(
-            t0,
-            &Output::Connect {
-                conn: c,
-                addr: A.parse().unwrap(),
-            },
-        )
-        .unwrap();
+        connect(&mut n, t0, c);
         assert_eq!(
             run(&mut n, Instant::from_millis(100)),
             vec![NetInput::Connected(c)]
@@ -812,14 +770,7 @@ mod tests {
         let mut n = net(Faults::none());
         let c = ConnId(1);
         let t0 = Instant::ZERO;
-        n.handle_output(
-            t0,
-            &Output::Connect {
-                conn: c,
-                addr: A.parse().unwrap(),
-            },
-        )
-        .unwrap();
+        connect(&mut n, t0, c);
         n.handle_output(t0, &Output::Read(c)).unwrap();
         run(&mut n, Instant::from_millis(1));
         n.schedule_restart(Instant::from_millis(10), 0, Duration::from_millis(100));
@@ -829,28 +780,14 @@ mod tests {
         );
         assert_eq!(n.open_connections(), 0);
         let t = Instant::from_millis(20);
-        n.handle_output(
-            t,
-            &Output::Connect {
-                conn: ConnId(2),
-                addr: A.parse().unwrap(),
-            },
-        )
-        .unwrap();
+        connect(&mut n, t, ConnId(2));
         let got = run(&mut n, Instant::from_millis(50));
         assert_eq!(
             got,
             vec![NetInput::ConnectFailed(ConnId(2), NetError::Refused)]
         );
         let mut now = Instant::from_millis(200);
-        n.handle_output(
-            now,
-            &Output::Connect {
-                conn: ConnId(3),
-                addr: A.parse().unwrap(),
-            },
-        )
-        .unwrap();
+        connect(&mut n, now, ConnId(3));
         now += Duration::from_millis(1);
         assert_eq!(n.poll_input(now), Some(NetInput::Connected(ConnId(3))));
         n.handle_output(
@@ -879,14 +816,7 @@ mod tests {
         let mut n = net(f);
         let c = ConnId(1);
         let t0 = Instant::ZERO;
-        n.handle_output(
-            t0,
-            &Output::Connect {
-                conn: c,
-                addr: A.parse().unwrap(),
-            },
-        )
-        .unwrap();
+        connect(&mut n, t0, c);
         n.handle_output(t0, &Output::Read(c)).unwrap();
         run(&mut n, Instant::from_millis(1));
         let send = Output::Transmit {

@@ -1,26 +1,11 @@
 //! EventStream tests: every transition, then random input sequences against the machine's invariants.
 
 use super::*;
+use crate::response::test_head as head_with;
 use crate::sse::SseEvent;
-use http::{HeaderMap, StatusCode, Version};
 use quickcheck::{Arbitrary, Gen, QuickCheck};
 
 const S: Duration = Duration::from_secs(1);
-
-fn head_with(status: u16, headers: &[(&str, &str)]) -> ResponseHead {
-    let mut map = HeaderMap::new();
-    for (k, v) in headers {
-        map.append(
-            http::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-            v.parse().unwrap(),
-        );
-    }
-    ResponseHead {
-        status: StatusCode::from_u16(status).unwrap(),
-        version: Version::HTTP_11,
-        headers: map,
-    }
-}
 
 fn head(status: u16, content_type: &str) -> ResponseHead {
     head_with(status, &[("content-type", content_type)])

@@ -148,8 +148,8 @@ pub struct ScriptedServer {
     next_conn: u64,
     log: Vec<ReceivedRequest>,
     out: VecDeque<SrvOutput>,
-    /// Scheduled publishes, ordered by time then sequence.
-    publishes: BTreeMap<(Instant, u64), (String, SseItem)>,
+    /// Scheduled publishes (channel, cancellation tag, item), ordered by time then sequence.
+    publishes: BTreeMap<(Instant, u64), (String, Option<String>, SseItem)>,
     next_publish: u64,
 }
 
@@ -308,7 +308,7 @@ impl ScriptedServer {
             if entry.key().0 > now {
                 return Some(entry.key().0);
             }
-            let (channel, item) = entry.remove();
+            let (channel, _tag, item) = entry.remove();
             let frame = item.encode();
             for (id, c) in &self.conns {
                 let hanging = c.active.as_ref().and_then(|a| match a.steps.front() {
@@ -440,9 +440,13 @@ impl ScriptedServer {
                 let start = free_at.max(self.log[i].at);
                 let mut ctx = Ctx::default();
                 let reply = self.handler.handle(start, &self.log[i], &mut ctx);
-                for (at, channel, item) in ctx.publishes {
+                for tag in &ctx.cancels {
                     self.publishes
-                        .insert((at, self.next_publish), (channel, item));
+                        .retain(|_, (_, t, _)| t.as_deref() != Some(tag.as_str()));
+                }
+                for (at, channel, tag, item) in ctx.publishes {
+                    self.publishes
+                        .insert((at, self.next_publish), (channel, tag, item));
                     self.next_publish += 1;
                 }
                 let req = &mut self.log[i];

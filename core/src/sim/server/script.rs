@@ -242,16 +242,32 @@ impl Reply {
     }
 }
 
-/// What a handler may do besides answering: publish to event-stream channels.
+/// One scheduled publish: when, to which channel, its cancellation tag, and the item.
+pub(crate) type Publish = (Instant, String, Option<String>, SseItem);
+
+/// What a handler may do besides answering: publish to event-stream channels, and take back publishes that
+/// have not been sent yet (an aborted reply stops streaming).
 #[derive(Debug, Default)]
 pub struct Ctx {
-    pub(crate) publishes: Vec<(Instant, String, SseItem)>,
+    pub(crate) publishes: Vec<Publish>,
+    pub(crate) cancels: Vec<String>,
 }
 
 impl Ctx {
     /// Send `item` at `at` on every stream that has joined `channel` by then.
     pub fn publish_at(&mut self, at: Instant, channel: &str, item: SseItem) {
-        self.publishes.push((at, channel.to_string(), item));
+        self.publishes.push((at, channel.to_string(), None, item));
+    }
+
+    /// [`Ctx::publish_at`], with a tag [`Ctx::cancel`] can name later.
+    pub fn publish_tagged(&mut self, at: Instant, channel: &str, tag: &str, item: SseItem) {
+        self.publishes
+            .push((at, channel.to_string(), Some(tag.to_string()), item));
+    }
+
+    /// Drop every publish tagged `tag` that has not been sent yet (applied before this call's own publishes).
+    pub fn cancel(&mut self, tag: &str) {
+        self.cancels.push(tag.to_string());
     }
 }
 
