@@ -186,7 +186,6 @@ impl ChildProcess for Child {
     }
 }
 
-
 /// SIGTERM to `pid`; `None` (already reaped) does nothing, so a reused pid is never hit.
 fn terminate(pid: Option<u32>) -> io::Result<()> {
     let Some(pid) = pid
