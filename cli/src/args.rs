@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::net::RuntimeKind;
+use crate::rt::RuntimeKind;
 
 const AFTER_HELP: &str = "\
 Server selection: --url (or OPENCODE_URL) talks to a running OpenCode server; otherwise --spawn starts one

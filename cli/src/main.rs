@@ -1,18 +1,16 @@
 //! The `plue` command: talk to an OpenCode server, or stand one up. See `plue --help` and cli/README.md.
 //!
-//! Layout: [`args`] (clap), [`backend`] (which server), [`net`] (one blocking face over tokio/smol/mio),
-//! [`oc`] (typed calls, timed, with one-sentence errors), [`watch`] (drives the core's health monitor),
-//! [`manager`] (drives the core's supervisor over `std::process`), [`embedded`] (the demo server), [`cmd`].
+//! Layout: [`args`] (clap), [`rt`] (`--runtime`: the runtime's OpenCode client, health watch and server
+//! manager, blocked on), [`backend`] (which server; a supervised one for `--spawn` and `serve`), [`oc`] (typed
+//! calls, timed, with one-sentence errors), [`embedded`] (the demo server), [`cmd`], [`ui`], [`fail`].
 
 mod args;
 mod backend;
 mod cmd;
 mod fail;
-mod manager;
-mod net;
 mod oc;
+mod rt;
 mod ui;
-mod watch;
 
 use std::process::ExitCode;
 use std::sync::Arc;

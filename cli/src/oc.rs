@@ -1,70 +1,51 @@
-//! The OpenCode connection the commands use: the core's typed calls, sent on the chosen runtime, timed, and
-//! turned into one-sentence failures.
+//! The OpenCode connection the commands use: the runtime's [`OpenCode`] client, with each call blocked on,
+//! timed for `-v`, and turned into a one-sentence failure.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use plue_http::ErrorKind;
-use plue_http_core::client::StreamOptions;
-use plue_http_core::opencode::{Api, Call};
+use plue_http::Error;
+use plue_http_core::driver::opencode::OpenCode;
 
 use crate::fail::{Exit, Fail};
-use crate::net::{Http, Subscription};
 use crate::ui::Ui;
 
-/// An OpenCode server, its API and the output.
+/// An OpenCode server and the output. Derefs to the typed client.
 #[derive(Debug, Clone)]
 pub struct Oc {
-    /// Builds the requests (base URL, directory, auth).
-    pub api: Api,
-    /// Sends them.
-    pub http: Http,
+    /// The typed client (follows a restarted server).
+    pub opencode: OpenCode,
     /// Shows results.
     pub ui: Arc<Ui>,
 }
 
+impl std::ops::Deref for Oc {
+    type Target = OpenCode;
+    fn deref(&self) -> &OpenCode {
+        &self.opencode
+    }
+}
+
 impl Oc {
-    /// Send a typed call. `doing` completes "Could not …" ("list sessions"); `done` names the success
+    /// Wait for a typed call. `doing` completes "Could not …" ("list sessions"); `done` names the success
     /// ("Sessions listed") for `-v` latency lines and later error messages.
     pub fn call<T>(
         &self,
         doing: &str,
         done: &str,
-        call: Result<Call<T>, ErrorKind>,
+        call: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Fail> {
-        let call = call.map_err(|e| self.fail(doing, e))?;
-        let (req, parse) = call.into_parts();
-        let target = format!("{} {}", req.method(), req.url());
         let started = Instant::now();
-        let resp = self
-            .http
-            .send(req)
+        let value = futures_lite::future::block_on(call)
             .map_err(|e| Fail::from_error(doing, &e, self.ui.last_ok()))?;
-        let value = parse(&resp).map_err(|e| {
-            Fail::from_error(
-                &format!("{doing} ({target})"),
-                &plue_http::Error::new(e),
-                self.ui.last_ok(),
-            )
-        })?;
         self.ui.done(done, started.elapsed());
         Ok(value)
     }
 
-    /// A failure building a request (bad id, bad URL).
-    pub fn fail(&self, doing: &str, e: ErrorKind) -> Fail {
-        Fail::from_error(doing, &plue_http::Error::new(e), self.ui.last_ok())
-    }
-
-    /// Subscribe to `/event` (or `/global/event`) with the client's reconnect settings.
-    pub fn events(&self, global: bool) -> Result<Subscription, Fail> {
-        let req = if global {
-            self.api.global_event_request()
-        } else {
-            self.api.event_request()
-        }
-        .map_err(|e| self.fail("subscribe to events", e))?;
-        Ok(self.http.subscribe(req, StreamOptions::default()))
+    /// `doing` failed with `e` (a stream's error).
+    pub fn fail(&self, doing: &str, e: &Error) -> Fail {
+        Fail::from_error(doing, e, self.ui.last_ok())
     }
 
     /// A failure that is not an HTTP error.

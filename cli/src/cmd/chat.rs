@@ -3,15 +3,18 @@
 
 use std::time::{Duration, Instant};
 
+use futures_lite::StreamExt;
+use plue_http_core::driver::opencode::{EventItem, Events};
 use plue_http_core::opencode::{
-    Event, MessageWithParts, ModelRef, PromptInput, ReplyFollower, ReplyUpdate, Role, SessionCreate,
+    Event, HealthConfig, MessageWithParts, ModelRef, PromptInput, ReplyFollower, ReplyUpdate, Role,
 };
 use plue_http_core::sse::StreamEvent;
 use serde_json::json;
 
+use crate::backend::cause_text;
 use crate::fail::{Exit, Fail};
-use crate::net::{Next, Subscription};
 use crate::oc::Oc;
+use crate::rt::block_until;
 use crate::ui::millis;
 
 /// How long a prompt may take in all.
@@ -30,42 +33,53 @@ pub struct Reply {
     pub took: Duration,
 }
 
-/// Subscribe to `/event` and wait for its first event (the server is up and the stream is live), so no event of
-/// the prompt can be missed.
-pub fn subscribe_live(oc: &Oc) -> Result<Subscription, Fail> {
+/// Subscribe to `/event` and wait for its first event, the health monitor's way (within
+/// `first_event_timeout` of subscribing, or of the response head): the server is up and the stream is live,
+/// so no event of a prompt can be missed. Returns the stream and the first event's type (`{}` for the legacy
+/// empty event). A refused or broken connection is exit 3, no event in time exit 4.
+/// `doing` completes "Could not …" in a failure.
+pub fn subscribe_live(oc: &Oc, doing: &str) -> Result<(Events<Event>, String), Fail> {
     let started = Instant::now();
-    let sub = oc.events(false)?;
+    let within = HealthConfig::default().first_event_timeout;
+    let mut events = oc.events();
     let spin = oc.ui.spinner("Connecting to OpenCode server...");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match sub.next_until(Some(deadline)) {
-            Next::Event(StreamEvent::Event(_)) => break,
-            Next::Event(StreamEvent::Reconnecting { cause, .. }) => {
-                drop(spin);
-                return Err(oc.plain(
-                    Exit::Connect,
-                    &format!("subscribe to {}/event", oc.api.base_url()),
-                    &crate::backend::cause_text(&cause),
-                ));
+    let mut deadline = started + within;
+    let first = loop {
+        match block_until(events.next(), Some(deadline)) {
+            Some(Some(Ok(EventItem::Event(ev)))) => break ev.kind().to_string(),
+            Some(Some(Ok(EventItem::Stream(StreamEvent::Event(sse))))) => {
+                break if sse.data.trim() == "{}" {
+                    "{}".to_string()
+                } else {
+                    "an event".to_string()
+                };
             }
-            Next::Event(_) => {}
-            Next::End(e) => {
-                drop(spin);
-                return Err(Fail::from_error("subscribe to events", &e, oc.ui.last_ok()));
+            Some(Some(Ok(EventItem::Stream(StreamEvent::Connected)))) => {
+                deadline = Instant::now() + within;
             }
-            Next::Timeout => {
+            Some(Some(Ok(EventItem::Stream(StreamEvent::Reconnecting { cause, .. })))) => {
                 drop(spin);
-                return Err(oc.plain(
-                    Exit::Timeout,
-                    "subscribe to events",
-                    "no event arrived within 10 s",
-                ));
+                return Err(oc.plain(Exit::Connect, doing, &cause_text(&cause)));
+            }
+            Some(Some(Ok(_))) => {}
+            Some(Some(Err(e))) => {
+                drop(spin);
+                return Err(oc.fail("subscribe to events", &e));
+            }
+            Some(None) => {
+                drop(spin);
+                return Err(oc.plain(Exit::Connect, doing, "the event stream ended"));
+            }
+            None => {
+                drop(spin);
+                let why = format!("no event arrived on /event within {} s", within.as_secs());
+                return Err(oc.plain(Exit::Timeout, doing, &why));
             }
         }
-    }
+    };
     drop(spin);
     oc.ui.done("Event stream connected", started.elapsed());
-    Ok(sub)
+    Ok((events, first))
 }
 
 /// The session to chat in: `given`, or a new one.
@@ -76,7 +90,7 @@ pub fn session_for(oc: &Oc, given: Option<String>) -> Result<String, Fail> {
             let s = oc.call(
                 "create a session",
                 "Session created",
-                oc.api.session_create(&SessionCreate::default()),
+                oc.session_create(None, None),
             )?;
             oc.ui.info(&format!("Session {} created", s.id));
             Ok(s.id)
@@ -87,7 +101,7 @@ pub fn session_for(oc: &Oc, given: Option<String>) -> Result<String, Fail> {
 /// Send `text` to `session` and stream the reply to stdout (pieces as they come; JSON lines with `--json`).
 pub fn stream_reply(
     oc: &Oc,
-    sub: &Subscription,
+    events: &mut Events<Event>,
     session: &str,
     text: &str,
     model: Option<ModelRef>,
@@ -97,7 +111,7 @@ pub fn stream_reply(
     oc.call(
         "send the prompt",
         "Prompt sent",
-        oc.api.prompt_async(session, &input),
+        oc.prompt_async(session, &input),
     )?;
     let deadline = started + PROMPT_LIMIT;
     // The core's follower tells the assistant's visible text from the user's own text, reasoning and tool parts,
@@ -105,21 +119,21 @@ pub fn stream_reply(
     let mut follower = ReplyFollower::new(session);
     let mut pieces = 0usize;
     loop {
-        let ev = match sub.next_until(Some(deadline)) {
-            Next::Event(StreamEvent::Event(sse)) => match Event::parse(&sse.data) {
-                Ok(ev) => ev,
-                Err(_) => continue,
-            },
-            Next::Event(StreamEvent::Reconnecting { attempt, cause, .. }) => {
+        let ev = match block_until(events.next(), Some(deadline)) {
+            Some(Some(Ok(EventItem::Event(ev)))) => ev,
+            Some(Some(Ok(EventItem::Stream(StreamEvent::Reconnecting { attempt, cause, .. })))) => {
                 oc.ui.info(&format!(
                     "Connection lost ({}). Reconnecting... (attempt {attempt})",
-                    crate::backend::cause_text(&cause)
+                    cause_text(&cause)
                 ));
                 continue;
             }
-            Next::Event(_) => continue,
-            Next::End(e) => return Err(Fail::from_error("follow the reply", &e, oc.ui.last_ok())),
-            Next::Timeout => {
+            Some(Some(Ok(_))) => continue,
+            Some(Some(Err(e))) => return Err(oc.fail("follow the reply", &e)),
+            Some(None) => {
+                return Err(oc.plain(Exit::Connect, "follow the reply", "the event stream ended"))
+            }
+            None => {
                 return Err(oc.plain(
                     Exit::Timeout,
                     "get the reply",
@@ -153,11 +167,7 @@ pub fn stream_reply(
         oc.ui.piece("\n");
     }
     oc.ui.done("Reply received", took);
-    let messages = oc.call(
-        "fetch the reply",
-        "Messages fetched",
-        oc.api.messages(session),
-    )?;
+    let messages = oc.call("fetch the reply", "Messages fetched", oc.messages(session))?;
     let text = messages
         .iter()
         .rev()
@@ -185,9 +195,10 @@ pub fn run(
             Fail::usage(format!("The model {m:?} is not provider/model (e.g. anthropic/claude-sonnet-4); nothing was sent."))
         })?),
     };
-    let sub = subscribe_live(oc)?;
+    let doing = format!("subscribe to {}event", oc.api().base_url());
+    let (mut events, _) = subscribe_live(oc, &doing)?;
     let session = session_for(oc, session)?;
-    let reply = stream_reply(oc, &sub, &session, text, model)?;
+    let reply = stream_reply(oc, &mut events, &session, text, model)?;
     oc.ui.out(&format!("Final reply: {}", reply.text));
     oc.ui.info(&format!(
         "Reply complete in {} ({} streamed pieces, session {})",

@@ -1,16 +1,18 @@
 //! `demo`: the whole flow against the embedded server, one clear line per step.
 //!
-//! Health through `/event` (the core's health monitor, in the background for the whole demo), a session, a
+//! Health through `/event` (the runtime's health watch, in the background for the whole demo), a session, a
 //! streamed chat, the provider list; then the server restarts (its connections are reset and the port refuses
-//! for a moment): the monitor reports "Connection lost. Reconnecting... (attempt k/3)" and the recovery, while a
+//! for a moment): the watch reports "Connection lost. Reconnecting... (attempt k/3)" and the recovery, while a
 //! request made during the outage waits for the connection to come back and then completes.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use futures_lite::StreamExt;
 use plue_http_core::client::Options;
-use plue_http_core::opencode::{HealthConfig, HealthState, SessionCreate};
-use plue_http_core::sse::StreamEvent;
+use plue_http_core::driver::opencode::{reconnect_notice, Report};
+use plue_http_core::opencode::{HealthConfig, HealthState};
 
 use crate::backend::{self, Settings};
 use crate::cmd::chat;
@@ -18,7 +20,6 @@ use crate::embedded::Embedded;
 use crate::fail::{Exit, Fail};
 use crate::oc::Oc;
 use crate::ui::{millis, Ui};
-use crate::watch::{healthy, Background, Notice};
 
 /// The stream's reconnect backoff base: attempt 1 waits 200–400 ms, attempt 2 another 400–800 ms.
 const RETRY_DELAY: Duration = Duration::from_millis(400);
@@ -34,6 +35,69 @@ fn say(ui: &Ui, text: &str) {
 
 fn secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
+}
+
+/// The watch's latest verdict, for the demo's thread to wait on: the queued request waits for `Healthy`.
+#[derive(Debug)]
+struct Gate {
+    state: Mutex<HealthState>,
+    cv: Condvar,
+}
+
+impl Gate {
+    fn set(&self, s: HealthState) {
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = s;
+        self.cv.notify_all();
+    }
+
+    /// Wait until `healthy` is the verdict's health (at most `timeout`); the verdict then, or `None`.
+    fn wait(&self, timeout: Duration, healthy: bool) -> Option<HealthState> {
+        let g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (g, res) = self
+            .cv
+            .wait_timeout_while(g, timeout, |s| {
+                matches!(s, HealthState::Healthy { .. }) != healthy
+            })
+            .unwrap_or_else(|e| e.into_inner());
+        (!res.timed_out()).then(|| g.clone())
+    }
+}
+
+/// Print the watch's reports as demo lines, then publish the verdict on the gate (so a waiter sees a verdict
+/// only after it was printed). Ends when the watch stops.
+fn narrate(
+    reports: futures_lite::stream::Boxed<Report>,
+    ui: Arc<Ui>,
+    gate: Arc<Gate>,
+    max: u32,
+    outage: Arc<Mutex<Option<Instant>>>,
+) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut seen_healthy = false;
+        for report in futures_lite::stream::block_on(reports) {
+            let Report::Health(state) = report else {
+                continue;
+            };
+            match &state {
+                // The first verdict is step 1's line, printed by the demo itself.
+                HealthState::Healthy { .. } if !seen_healthy => seen_healthy = true,
+                HealthState::Healthy { version } => {
+                    let down = outage
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .map(|t| t.elapsed());
+                    say(&ui, &format!(
+                        "Reconnected: /event is live again and the server is healthy (version {}) after {}",
+                        version.as_deref().unwrap_or("unknown"),
+                        down.map_or_else(|| "a moment".into(), secs)
+                    ));
+                }
+                HealthState::Degraded { attempt } => say(&ui, &reconnect_notice(*attempt, Some(max))),
+                _ => {}
+            }
+            gate.set(state);
+        }
+    })
 }
 
 /// `plue demo`.
@@ -65,71 +129,45 @@ pub fn run(settings: &Settings, ui: &Arc<Ui>) -> Result<(), Fail> {
         ),
     );
 
-    // The health monitor, in the background for the whole demo.
-    let cfg = HealthConfig {
-        can_restart: false,
-        ..HealthConfig::from_options(&options)
-    };
-    let outage_started: Arc<Mutex<Option<Instant>>> = Arc::default();
-    let mut first_event: Option<String> = None;
-    let (ui2, outage) = (ui.clone(), outage_started.clone());
-    let mut recovered_once = false;
-    let monitor = Background::start(oc.clone(), cfg, move |n| match n {
-        Notice::Event(StreamEvent::Event(sse)) if first_event.is_none() => {
-            let kind = serde_json::from_str::<serde_json::Value>(&sse.data)
-                .ok()
-                .and_then(|v| v["type"].as_str().map(str::to_string))
-                .unwrap_or_else(|| "{}".into());
-            first_event = Some(kind);
-        }
-        Notice::State(HealthState::Healthy { version }) => {
-            let v = version.as_deref().unwrap_or("unknown");
-            if !recovered_once {
-                recovered_once = true;
-                let ev = first_event.as_deref().unwrap_or("an event");
-                say(
-                    &ui2,
-                    &format!(
-                    "[1/6] Health confirmed through /event: {ev} received, server version {v} ({})",
-                    millis(t0.elapsed())
-                ),
-                );
-            } else {
-                let down = outage
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .map(|t| t.elapsed());
-                say(&ui2, &format!(
-                    "Reconnected: /event is live again and the server is healthy (version {v}) after {}",
-                    down.map_or_else(|| "a moment".into(), secs)
-                ));
-            }
-        }
-        Notice::State(HealthState::Degraded { attempt }) => say(
-            &ui2,
-            &format!("Connection lost. Reconnecting... (attempt {attempt}/{max})"),
-        ),
-        _ => {}
+    // The health watch, in the background for the whole demo.
+    let watch = http.watch(&oc, HealthConfig::from_options(&options));
+    let gate = Arc::new(Gate {
+        state: Mutex::new(HealthState::Connecting),
+        cv: Condvar::new(),
     });
-    let gate = monitor.gate.clone();
-    if gate.wait_for(Duration::from_secs(10), healthy).is_none() {
+    let outage_started: Arc<Mutex<Option<Instant>>> = Arc::default();
+    let narrator = narrate(
+        watch.reports().boxed(),
+        ui.clone(),
+        gate.clone(),
+        max,
+        outage_started.clone(),
+    );
+    let doing = format!("subscribe to {}event", oc.api().base_url());
+    let (mut events, first) = chat::subscribe_live(&oc, &doing)?;
+    let Some(HealthState::Healthy { version }) = gate.wait(Duration::from_secs(10), true) else {
         return Err(oc.plain(
             Exit::Connect,
             "confirm health through /event",
             "no healthy verdict within 10 s",
         ));
-    }
+    };
+    say(
+        ui,
+        &format!(
+            "[1/6] Health confirmed through /event: {first} received, server version {} ({})",
+            version.as_deref().unwrap_or("unknown"),
+            millis(t0.elapsed())
+        ),
+    );
 
     // A session and a streamed chat.
-    let title = "plue demo".to_string();
+    let title = "plue demo";
     let started = Instant::now();
     let s = oc.call(
         "create a session",
         "Session created",
-        oc.api.session_create(&SessionCreate {
-            title: Some(title.clone()),
-            parent_id: None,
-        }),
+        oc.session_create(Some(title), None),
     )?;
     say(
         ui,
@@ -140,7 +178,6 @@ pub fn run(settings: &Settings, ui: &Arc<Ui>) -> Result<(), Fail> {
         ),
     );
     let prompt = "Hello, OpenCode!";
-    let sub = chat::subscribe_live(&oc)?;
     say(
         ui,
         &format!(
@@ -148,8 +185,8 @@ pub fn run(settings: &Settings, ui: &Arc<Ui>) -> Result<(), Fail> {
         ),
     );
     ui.piece("      ");
-    let reply = chat::stream_reply(&oc, &sub, &s.id, prompt, None)?;
-    drop(sub);
+    let reply = chat::stream_reply(&oc, &mut events, &s.id, prompt, None)?;
+    drop(events);
     say(
         ui,
         &format!(
@@ -165,18 +202,14 @@ pub fn run(settings: &Settings, ui: &Arc<Ui>) -> Result<(), Fail> {
     let providers = oc.call(
         "list providers",
         "Provider list fetched",
-        oc.api.config_providers(),
+        oc.config_providers(),
     )?;
     let names: Vec<String> = providers
         .providers
         .iter()
         .map(|p| {
-            format!(
-                "{} ({} model{})",
-                p.name,
-                p.models.len(),
-                if p.models.len() == 1 { "" } else { "s" }
-            )
+            let n = p.models.len();
+            format!("{} ({n} model{})", p.name, if n == 1 { "" } else { "s" })
         })
         .collect();
     say(
@@ -191,7 +224,8 @@ pub fn run(settings: &Settings, ui: &Arc<Ui>) -> Result<(), Fail> {
     // The outage.
     outage_demo(&embedded, &oc, ui, &outage_started, &gate)?;
 
-    drop(monitor);
+    futures_lite::future::block_on(watch.stop());
+    let _ = narrator.join();
     say(ui, &format!(
         "Demo complete in {}: health, session, streamed chat, providers, reconnect and a queued request all worked.",
         secs(t0.elapsed())
@@ -204,7 +238,7 @@ fn outage_demo(
     oc: &Oc,
     ui: &Arc<Ui>,
     outage_started: &Arc<Mutex<Option<Instant>>>,
-    gate: &Arc<crate::watch::Gate>,
+    gate: &Gate,
 ) -> Result<(), Fail> {
     say(ui, &format!(
         "[5/6] Restarting the demo server: it drops the event stream and refuses connections for {}",
@@ -212,14 +246,11 @@ fn outage_demo(
     ));
     *outage_started.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
     embedded.restart(OUTAGE);
-    if gate
-        .wait_for(Duration::from_secs(5), |s| !healthy(s))
-        .is_none()
-    {
+    if gate.wait(Duration::from_secs(5), false).is_none() {
         return Err(oc.plain(
             Exit::Api,
             "see the outage",
-            "the monitor never noticed the restart",
+            "the health watch never noticed the restart",
         ));
     }
     // Graceful degradation: the request waits for the connection to come back instead of failing.
@@ -228,14 +259,14 @@ fn outage_demo(
         ui,
         "[6/6] Request made during the outage: GET /session waits until the connection is back...",
     );
-    if gate.wait_for(Duration::from_secs(10), healthy).is_none() {
+    if gate.wait(Duration::from_secs(10), true).is_none() {
         return Err(oc.plain(
             Exit::Connect,
             "reconnect after the restart",
             "the server did not come back within 10 s",
         ));
     }
-    let list = oc.call("list sessions", "Sessions listed", oc.api.sessions())?;
+    let list = oc.call("list sessions", "Sessions listed", oc.sessions())?;
     say(ui, &format!(
         "      Queued request completed after waiting {}: {} session{} listed (the session survived the restart)",
         secs(queued.elapsed()),

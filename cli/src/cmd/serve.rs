@@ -1,4 +1,4 @@
-//! `serve`: start OpenCode and supervise it until Ctrl-C or SIGTERM.
+//! `serve`: start OpenCode under the runtime's server manager until Ctrl-C or SIGTERM.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::backend::{self, Settings};
+use crate::backend::{find_binary, Settings, Supervised};
 use crate::fail::{Exit, Fail};
-use crate::manager::{find_binary, Manager};
-use crate::net::Http;
+use crate::rt::Http;
 use crate::ui::Ui;
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -32,37 +31,23 @@ pub fn run(
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
     }
-    let (s, h, u) = (settings.clone(), http.clone(), ui.clone());
-    let mgr = Manager::start(
-        bin,
-        ui.clone(),
-        Box::new(move |url| backend::open(url, &s, &h, &u)),
-    );
-    let url = {
-        let _spin = ui.spinner("Connecting to OpenCode server...");
-        mgr.wait_ready(Duration::from_secs(90))
-    };
-    let url = match url {
-        Ok(u) => u,
-        Err(f) => {
-            mgr.stop();
-            return Err(f);
-        }
-    };
+    let server = Supervised::start(http, bin, settings, ui);
+    // On failure `server` is dropped: stopped and reaped.
+    let url = server.ready()?.url();
     ui.out(&format!(
         "OpenCode server ready at {url} (supervised by plue; Ctrl-C to stop)"
     ));
     ui.emit(&json!({"url": url}));
-    while !STOP.load(Ordering::SeqCst) && !mgr.finished() {
+    while !STOP.load(Ordering::SeqCst) && !server.finished() {
         std::thread::sleep(Duration::from_millis(100));
     }
-    let gave_up = mgr.finished();
-    mgr.stop();
+    let gave_up = server.finished();
+    server.stop();
     if gave_up {
         return Err(Fail::plain(
             Exit::Connect,
             "keep the OpenCode server running",
-            "the supervisor gave up",
+            "the server manager gave up",
             ui.last_ok(),
         ));
     }
