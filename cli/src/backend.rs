@@ -61,8 +61,12 @@ pub fn open(url: &str, settings: &Settings, http: &Http, ui: &Arc<Ui>) -> Result
 
 /// An HTTP client on the chosen runtime.
 pub fn client(settings: &Settings, options: Options) -> Result<Http, Fail> {
-    Http::new(settings.runtime, options)
-        .map_err(|e| Fail::new(Exit::Usage, format!("Could not start the HTTP client: {e}.")))
+    Http::new(settings.runtime, options).map_err(|e| {
+        Fail::new(
+            Exit::Usage,
+            format!("Could not start the HTTP client: {e}."),
+        )
+    })
 }
 
 /// Choose and, where needed, start the server. Says on stderr which backend is in use.
@@ -103,10 +107,7 @@ pub fn connect(settings: &Settings, ui: &Arc<Ui>, http: &Http) -> Result<(Oc, Se
     ui.info(&format!(
         "Backend: embedded demo server at {url} (no --url, OPENCODE_URL or --spawn given; runtime {rt})"
     ));
-    Ok((
-        open(&url, settings, http, ui)?,
-        Server::Embedded(embedded),
-    ))
+    Ok((open(&url, settings, http, ui)?, Server::Embedded(embedded)))
 }
 
 /// Why a stream reconnects, in words.
@@ -271,7 +272,9 @@ fn print_report(ui: &Ui, bin: &std::path::Path, report: Report) {
             SupervisorState::Stopped => "OpenCode server stopped".into(),
             SupervisorState::Failed(f) => format!(
                 "OpenCode server failed: {}",
-                StartError::Failed(f).to_string().trim_start_matches("the OpenCode server ")
+                StartError::Failed(f)
+                    .to_string()
+                    .trim_start_matches("the OpenCode server ")
             ),
         },
         _ => return,

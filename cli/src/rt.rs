@@ -97,7 +97,9 @@ impl Http {
             Http::Tokio(c) => {
                 Manager::Async(plue_http::tokio::opencode::start_server_with(c, options))
             }
-            Http::Smol(c) => Manager::Async(plue_http::smol::opencode::start_server_with(c, options)),
+            Http::Smol(c) => {
+                Manager::Async(plue_http::smol::opencode::start_server_with(c, options))
+            }
             Http::Mio(c) => Manager::Mio(plue_http::mio::opencode::ServerManager::start_with(
                 c, options,
             )),

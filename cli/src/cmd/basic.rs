@@ -22,8 +22,10 @@ pub fn health(oc: &Oc) -> Result<(), Fail> {
         "OpenCode server healthy, version {version} (confirmed through /event in {})",
         millis(took)
     ));
-    oc.ui.emit(&json!({"healthy": true, "version": version, "url": oc.url(),
-                       "ms": took.as_millis() as u64}));
+    oc.ui.emit(
+        &json!({"healthy": true, "version": version, "url": oc.url(),
+                       "ms": took.as_millis() as u64}),
+    );
     Ok(())
 }
 
@@ -32,8 +34,10 @@ pub fn sessions(oc: &Oc) -> Result<(), Fail> {
     let list = oc.call("list sessions", "Sessions listed", oc.sessions())?;
     for s in &list {
         oc.ui.out(&format!("{}  {}", s.id, s.title));
-        oc.ui.emit(&json!({"id": s.id, "title": s.title, "directory": s.directory,
-                           "created": s.time.created, "updated": s.time.updated}));
+        oc.ui.emit(
+            &json!({"id": s.id, "title": s.title, "directory": s.directory,
+                           "created": s.time.created, "updated": s.time.updated}),
+        );
     }
     if list.is_empty() {
         oc.ui.info("No sessions.");

@@ -121,7 +121,9 @@ pub fn stream_reply(
     loop {
         let ev = match block_until(events.next(), Some(deadline)) {
             Some(Some(Ok(EventItem::Event(ev)))) => ev,
-            Some(Some(Ok(EventItem::Stream(StreamEvent::Reconnecting { attempt, cause, .. })))) => {
+            Some(Some(Ok(EventItem::Stream(StreamEvent::Reconnecting {
+                attempt, cause, ..
+            })))) => {
                 oc.ui.info(&format!(
                     "Connection lost ({}). Reconnecting... (attempt {attempt})",
                     cause_text(&cause)

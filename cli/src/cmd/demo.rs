@@ -92,7 +92,9 @@ fn narrate(
                         down.map_or_else(|| "a moment".into(), secs)
                     ));
                 }
-                HealthState::Degraded { attempt } => say(&ui, &reconnect_notice(*attempt, Some(max))),
+                HealthState::Degraded { attempt } => {
+                    say(&ui, &reconnect_notice(*attempt, Some(max)))
+                }
                 _ => {}
             }
             gate.set(state);

@@ -31,7 +31,8 @@ pub fn describe(ev: &Event) -> String {
 /// `plue events [--global] [--count N]`.
 pub fn run(oc: &Oc, global: bool, count: Option<usize>) -> Result<(), Fail> {
     let path = if global { "/global/event" } else { "/event" };
-    oc.ui.info(&format!("Tailing {}{path} (Ctrl-C to stop)", oc.url()));
+    oc.ui
+        .info(&format!("Tailing {}{path} (Ctrl-C to stop)", oc.url()));
     if global {
         tail(oc, path, oc.global_events(), count, |g: &GlobalEvent| {
             let line = describe(&g.payload);
@@ -75,7 +76,12 @@ fn tail<T>(
                 oc.ui.emit(&json!({"unparsed": sse.data}));
                 seen += 1;
             }
-            Some(Ok(EventItem::Stream(StreamEvent::Reconnecting { attempt, max, cause, .. }))) => {
+            Some(Ok(EventItem::Stream(StreamEvent::Reconnecting {
+                attempt,
+                max,
+                cause,
+                ..
+            }))) => {
                 let of = max.map_or_else(String::new, |m| format!("/{m}"));
                 oc.ui.info(&format!(
                     "Connection lost ({}). Reconnecting... (attempt {attempt}{of})",
@@ -83,9 +89,9 @@ fn tail<T>(
                 ));
             }
             Some(Ok(EventItem::Stream(StreamEvent::Resumed { .. }))) => oc.ui.info("Reconnected."),
-            Some(Ok(EventItem::Resubscribed { url })) => {
-                oc.ui.info(&format!("Resubscribed at {url} (events in between are lost)."))
-            }
+            Some(Ok(EventItem::Resubscribed { url })) => oc.ui.info(&format!(
+                "Resubscribed at {url} (events in between are lost)."
+            )),
             Some(Ok(_)) => {}
             Some(Err(e)) => return Err(oc.fail(&format!("follow {path}"), &e)),
             None => {
