@@ -24,9 +24,15 @@ pub enum Server {
     /// A server someone else runs.
     Remote,
     /// A server plue started.
-    Spawned(#[allow(dead_code)] Supervised),
+    Spawned {
+        /// Stops the server when dropped.
+        _server: Supervised,
+    },
     /// The embedded demo server.
-    Embedded(#[allow(dead_code)] Embedded),
+    Embedded {
+        /// Stops the server thread when dropped.
+        _server: Embedded,
+    },
 }
 
 /// The connection settings a command needs.
@@ -95,7 +101,7 @@ pub fn connect(settings: &Settings, ui: &Arc<Ui>, http: &Http) -> Result<(Oc, Se
             opencode,
             ui: ui.clone(),
         };
-        return Ok((oc, Server::Spawned(server)));
+        return Ok((oc, Server::Spawned { _server: server }));
     }
     let embedded = Embedded::start().map_err(|e| {
         Fail::new(
@@ -107,7 +113,10 @@ pub fn connect(settings: &Settings, ui: &Arc<Ui>, http: &Http) -> Result<(Oc, Se
     ui.info(&format!(
         "Backend: embedded demo server at {url} (no --url, OPENCODE_URL or --spawn given; runtime {rt})"
     ));
-    Ok((open(&url, settings, http, ui)?, Server::Embedded(embedded)))
+    Ok((
+        open(&url, settings, http, ui)?,
+        Server::Embedded { _server: embedded },
+    ))
 }
 
 /// Why a stream reconnects, in words.

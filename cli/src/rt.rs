@@ -168,12 +168,9 @@ impl ReportStream {
     }
 }
 
-/// Block on `fut` until `deadline` (forever when `None`); `None` when the deadline passed first.
-pub fn block_until<F: Future>(fut: F, deadline: Option<Instant>) -> Option<F::Output> {
-    match deadline {
-        None => Some(futures_lite::future::block_on(fut)),
-        Some(d) => block_on_timeout(fut, d.saturating_duration_since(Instant::now())),
-    }
+/// Block on `fut` until `deadline`; `None` when the deadline passed first.
+pub fn block_until<F: Future>(fut: F, deadline: Instant) -> Option<F::Output> {
+    block_on_timeout(fut, deadline.saturating_duration_since(Instant::now()))
 }
 
 /// Block on `fut` for at most `timeout` (parking this thread between wake-ups).
@@ -197,5 +194,29 @@ pub fn block_on_timeout<F: Future>(fut: F, timeout: Duration) -> Option<F::Outpu
             return None;
         }
         std::thread::park_timeout(left);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_block_on_timeout_returns_ready_values_and_gives_up_at_the_deadline() {
+        assert_eq!(block_on_timeout(async { 7 }, Duration::ZERO), Some(7));
+        let started = Instant::now();
+        let never = futures_lite::future::pending::<()>();
+        assert_eq!(block_on_timeout(never, Duration::from_millis(50)), None);
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        // A wake from another thread ends the wait early.
+        let (tx, rx) = async_channel::bounded(1);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            let _ = tx.send_blocking(5);
+        });
+        assert_eq!(
+            block_on_timeout(rx.recv(), Duration::from_secs(10)).map(Result::ok),
+            Some(Some(5))
+        );
     }
 }

@@ -45,7 +45,7 @@ pub fn subscribe_live(oc: &Oc, doing: &str) -> Result<(Events<Event>, String), F
     let spin = oc.ui.spinner("Connecting to OpenCode server...");
     let mut deadline = started + within;
     let first = loop {
-        match block_until(events.next(), Some(deadline)) {
+        match block_until(events.next(), deadline) {
             Some(Some(Ok(EventItem::Event(ev)))) => break ev.kind().to_string(),
             Some(Some(Ok(EventItem::Stream(StreamEvent::Event(sse))))) => {
                 break if sse.data.trim() == "{}" {
@@ -119,7 +119,7 @@ pub fn stream_reply(
     let mut follower = ReplyFollower::new(session);
     let mut pieces = 0usize;
     loop {
-        let ev = match block_until(events.next(), Some(deadline)) {
+        let ev = match block_until(events.next(), deadline) {
             Some(Some(Ok(EventItem::Event(ev)))) => ev,
             Some(Some(Ok(EventItem::Stream(StreamEvent::Reconnecting {
                 attempt, cause, ..
