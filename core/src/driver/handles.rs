@@ -9,10 +9,10 @@ use core::task::{Context, Poll};
 use std::any::Any;
 use std::sync::Arc;
 
-use async_channel::Receiver;
 use bytes::{Bytes, BytesMut};
 use futures_lite::{Stream, StreamExt};
 
+use super::chan::Receiver;
 use super::router::{Commands, Msg};
 use crate::client::Event;
 use crate::error::{Error, ErrorKind, Violation};
@@ -61,9 +61,10 @@ impl core::fmt::Debug for AbortHandle {
 /// One submitted request's event channel. Aborts on drop unless it saw the terminal event.
 pub(crate) struct Pending {
     pub(crate) abort: AbortHandle,
-    /// Boxed: the receiver keeps a listener and is not `Unpin`.
-    events: Pin<Box<Receiver<Event>>>,
+    events: Receiver<Event>,
     finished: bool,
+    /// Body bytes handed out but not yet reported to the core (see [`Pending::poll_event`]).
+    unacked: usize,
     /// Keeps the client (and so its driver task) alive while this handle exists.
     _client: Arc<dyn Any + Send + Sync>,
 }
@@ -76,18 +77,23 @@ impl Pending {
     ) -> Self {
         Pending {
             abort,
-            events: Box::pin(events),
+            events,
             finished: false,
+            unacked: 0,
             _client: client,
         }
     }
 
     /// The next event; `None` once the channel closed (the terminal event was already returned, or shutdown).
+    ///
+    /// Taken body bytes are reported to the core only when the owner is about to wait for more: a body that
+    /// ends in the same read as it arrived (the common small response) then costs no `Consumed` command and
+    /// no wake-up of the driver, while a reader that keeps polling still returns credit before every wait.
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
         if self.finished {
             return Poll::Ready(None);
         }
-        match self.events.as_mut().poll_next(cx) {
+        match self.events.poll_recv(cx) {
             Poll::Ready(Some(ev)) => {
                 self.finished = matches!(ev, Event::Done { .. } | Event::Failed { .. });
                 Poll::Ready(Some(ev))
@@ -99,7 +105,10 @@ impl Pending {
                     error: Error::new(ErrorKind::Shutdown),
                 }))
             }
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                self.flush_consumed();
+                Poll::Pending
+            }
         }
     }
 
@@ -107,7 +116,13 @@ impl Pending {
         futures_lite::future::poll_fn(|cx| self.poll_event(cx)).await
     }
 
-    fn consumed(&self, n: usize) {
+    /// The owner took `n` body bytes; the core hears of it before the owner next waits.
+    fn consumed(&mut self, n: usize) {
+        self.unacked += n;
+    }
+
+    fn flush_consumed(&mut self) {
+        let n = core::mem::take(&mut self.unacked);
         if n > 0 && !self.finished {
             self.abort.cmds.send(Msg::Consumed(self.abort.token, n));
         }

@@ -16,6 +16,7 @@
 //! and re-export [`Client`] with their runtime filled in. A driver that owns the machine itself (the mio event
 //! loop) uses the same handles through [`Front::new`] and serves the [`Router`] it returns.
 
+mod chan;
 mod client;
 mod conn;
 mod handles;

@@ -7,7 +7,7 @@ use core::net::SocketAddr;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_channel::{Receiver, Sender};
+use super::chan::{Receiver, Sender, TryRecvError};
 use bytes::Bytes;
 
 use crate::client::{ClientMachine, ConnId, Event, RequestId, StreamOptions};
@@ -86,6 +86,29 @@ pub enum Applied {
     Shutdown,
 }
 
+/// Hashes the driver's own sequential ids (tokens, request ids): one multiply instead of SipHash, which
+/// `Router::route` paid twice per event. Keys come from counters, never from the network, so no
+/// flooding defence is needed.
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl core::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing: spreads sequential ids over the high bits hashbrown uses for its control bytes.
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type IdMap<K, V> = HashMap<K, V, core::hash::BuildHasherDefault<IdHasher>>;
+
 struct Route {
     token: u64,
     events: Sender<Event>,
@@ -94,8 +117,8 @@ struct Route {
 /// The machine owner's side: receives commands and routes each [`Event`] to the handle of its request.
 pub struct Router {
     pub(crate) rx: Receiver<Msg>,
-    routes: HashMap<RequestId, Route>,
-    tokens: HashMap<u64, RequestId>,
+    routes: IdMap<RequestId, Route>,
+    tokens: IdMap<u64, RequestId>,
 }
 
 impl core::fmt::Debug for Router {
@@ -110,8 +133,8 @@ impl Router {
     pub(crate) fn new(rx: Receiver<Msg>) -> Self {
         Router {
             rx,
-            routes: HashMap::new(),
-            tokens: HashMap::new(),
+            routes: IdMap::default(),
+            tokens: IdMap::default(),
         }
     }
 
@@ -124,8 +147,8 @@ impl Router {
                 let _ = self.apply(machine, now, msg);
                 Applied::Command
             }
-            Err(async_channel::TryRecvError::Empty) => Applied::Idle,
-            Err(async_channel::TryRecvError::Closed) => Applied::Shutdown,
+            Err(TryRecvError::Empty) => Applied::Idle,
+            Err(TryRecvError::Closed) => Applied::Shutdown,
         }
     }
 

@@ -4,7 +4,7 @@ use core::time::Duration;
 use std::collections::HashMap;
 use std::time::Instant as StdInstant;
 
-use async_channel::Sender;
+use super::chan::Sender;
 use futures_lite::future::or;
 
 use super::conn::{self, ConnHandle};
@@ -31,7 +31,6 @@ pub(crate) async fn run<R: Runtime>(
     tx: Sender<Msg>,
     epoch: StdInstant,
 ) {
-    let rx = router.rx.clone();
     let mut d = Driver {
         rt,
         machine,
@@ -44,10 +43,11 @@ pub(crate) async fn run<R: Runtime>(
     loop {
         // `None`: the timer fired.
         let got = match deadline {
-            None => Some(rx.recv().await),
+            None => Some(d.router.rx.recv().await),
             Some(at) => {
                 let sleep =
                     d.rt.sleep_until(d.epoch + Duration::from_nanos(at.as_nanos()));
+                let rx = &d.router.rx;
                 or(async { Some(rx.recv().await) }, async {
                     sleep.await;
                     None
@@ -57,8 +57,8 @@ pub(crate) async fn run<R: Runtime>(
         };
         match got {
             // The driver holds a sender itself, so the channel only closes if something went badly wrong.
-            Some(Ok(Msg::Shutdown)) | Some(Err(_)) => break,
-            Some(Ok(msg)) => {
+            Some(Some(Msg::Shutdown)) | Some(None) => break,
+            Some(Some(msg)) => {
                 d.handle(msg);
                 deadline = d.drain();
             }
@@ -127,9 +127,7 @@ impl<R: Runtime> Driver<R> {
                             Ok(addrs) => Ok(addrs),
                             Err(_) => Err(NetError::Resolve),
                         };
-                        let _ = tx
-                            .send(Msg::Net(NetMsg::Resolved { host, port, result }))
-                            .await;
+                        let _ = tx.try_send(Msg::Net(NetMsg::Resolved { host, port, result }));
                     });
                 }
                 Output::Connect { conn, addr } => {
