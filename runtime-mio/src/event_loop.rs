@@ -30,6 +30,8 @@ struct Conn {
     readable: bool,
     writable: bool,
     eof: bool,
+    /// The peer shut its side (or the socket errored): the next reads drain to EOF without another edge.
+    read_closed: bool,
     /// A read or write failed; the core was told and will close it.
     dead: bool,
     out: VecDeque<Bytes>,
@@ -105,6 +107,7 @@ impl Loop {
                 if let Some(c) = self.conns.get_mut(&id) {
                     // Errors and hang-ups surface through the next read or write.
                     c.readable |= ev.is_readable() || ev.is_read_closed() || ev.is_error();
+                    c.read_closed |= ev.is_read_closed() || ev.is_error();
                     c.writable |= ev.is_writable() || ev.is_write_closed() || ev.is_error();
                     self.dirty.push(id);
                 }
@@ -219,6 +222,7 @@ impl Loop {
                     readable: false,
                     writable: false,
                     eof: false,
+                    read_closed: false,
                     dead: false,
                     out: VecDeque::new(),
                 };
@@ -303,7 +307,15 @@ impl Loop {
                         c.eof = true;
                         self.input(Input::Eof(id));
                     }
-                    Ok(n) => self.input(Input::Data(id, &buf[..n])),
+                    Ok(n) => {
+                        // A short read emptied the socket's receive buffer (as tokio assumes too): more data
+                        // brings a new edge, so skip the read that would only say `WouldBlock`. Not after the
+                        // peer's FIN, whose edge may already be spent.
+                        if n < buf.len() && !c.read_closed {
+                            c.readable = false;
+                        }
+                        self.input(Input::Data(id, &buf[..n]))
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => c.readable = false,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => {
