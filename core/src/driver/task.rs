@@ -1,5 +1,7 @@
 //! The driver task: owns the machine, feeds it inputs, drains its outputs until `Wait`, routes events.
 
+use core::future::Future;
+use core::pin::Pin;
 use core::time::Duration;
 use std::collections::HashMap;
 use std::time::Instant as StdInstant;
@@ -40,21 +42,36 @@ pub(crate) async fn run<R: Runtime>(
         router,
     };
     let mut deadline = d.drain();
+    // The armed timer and the deadline it was armed for. It is kept while the core's deadline moves later
+    // (each request pushes its read timeout out): firing early is harmless (expiry is judged by the clock
+    // below) and re-arming for every message cost a timer-wheel removal and insertion (on smol a
+    // `timerfd_settime` system call) per request.
+    let timer_rt = d.rt.clone();
+    let mut timer: Option<(Instant, Pin<Box<dyn Future<Output = ()> + Send + '_>>)> = None;
     loop {
+        match (deadline, &timer) {
+            (Some(at), Some((armed, _))) if *armed <= at => {}
+            (Some(at), _) => {
+                let sleep = timer_rt.sleep_until(d.epoch + Duration::from_nanos(at.as_nanos()));
+                timer = Some((at, Box::pin(sleep)));
+            }
+            (None, _) => {}
+        }
         // `None`: the timer fired.
-        let got = match deadline {
-            None => Some(d.router.rx.recv().await),
-            Some(at) => {
-                let sleep =
-                    d.rt.sleep_until(d.epoch + Duration::from_nanos(at.as_nanos()));
-                let rx = &d.router.rx;
+        let rx = &d.router.rx;
+        let got = match &mut timer {
+            None => Some(rx.recv().await),
+            Some((_, sleep)) => {
                 or(async { Some(rx.recv().await) }, async {
-                    sleep.await;
+                    sleep.as_mut().await;
                     None
                 })
                 .await
             }
         };
+        if got.is_none() {
+            timer = None;
+        }
         match got {
             // The driver holds a sender itself, so the channel only closes if something went badly wrong.
             Some(Some(Msg::Shutdown)) | Some(None) => break,
