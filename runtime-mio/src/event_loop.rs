@@ -156,6 +156,7 @@ impl Loop {
         loop {
             match self.machine.poll_output(now) {
                 Output::Wait(deadline) => {
+                    self.router.wake_handles();
                     self.deadline = deadline;
                     return;
                 }

@@ -58,18 +58,21 @@ pub(crate) struct Sender<T> {
 impl<T> Sender<T> {
     /// Queue `item` and wake the receiver; `Err(item)` once the receiver is gone.
     pub(crate) fn try_send(&self, item: T) -> Result<(), T> {
-        let waker = {
-            let mut s = self.shared.lock();
-            if !s.receiver {
-                return Err(item);
-            }
-            s.queue.push_back(item);
-            s.waker.take()
-        };
-        if let Some(w) = waker {
+        if let Some(w) = self.try_send_deferred(item)? {
             w.wake();
         }
         Ok(())
+    }
+
+    /// Queue `item` and hand back the receiver's waker (if it waits) for the caller to wake later, e.g. after
+    /// queueing several items, so the receiver wakes once and finds them all.
+    pub(crate) fn try_send_deferred(&self, item: T) -> Result<Option<Waker>, T> {
+        let mut s = self.shared.lock();
+        if !s.receiver {
+            return Err(item);
+        }
+        s.queue.push_back(item);
+        Ok(s.waker.take())
     }
 }
 

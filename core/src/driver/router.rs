@@ -119,6 +119,8 @@ pub struct Router {
     pub(crate) rx: Receiver<Msg>,
     routes: IdMap<RequestId, Route>,
     tokens: IdMap<u64, RequestId>,
+    /// Handles with new events, woken by [`Router::wake_handles`].
+    wakers: Vec<core::task::Waker>,
 }
 
 impl core::fmt::Debug for Router {
@@ -135,6 +137,7 @@ impl Router {
             rx,
             routes: IdMap::default(),
             tokens: IdMap::default(),
+            wakers: Vec::new(),
         }
     }
 
@@ -205,13 +208,23 @@ impl Router {
 
     /// Hand `ev` to its request's handle. A handle that is gone without its abort having arrived yet gets
     /// its request aborted now.
+    ///
+    /// The handle is not woken yet: call [`Router::wake_handles`] once the machine's outputs are drained
+    /// (before waiting), so a handle wakes once for its head, body and end (on the mio loop, a woken caller
+    /// would otherwise race the loop for the rest of its events and ask for more body on the way).
     pub fn route(&mut self, machine: &mut ClientMachine, now: Instant, ev: Event) {
         let id = ev.id();
         let terminal = matches!(ev, Event::Done { .. } | Event::Failed { .. });
         let Some(route) = self.routes.get(&id) else {
             return;
         };
-        let delivered = route.events.try_send(ev).is_ok();
+        let delivered = match route.events.try_send_deferred(ev) {
+            Ok(waker) => {
+                self.wakers.extend(waker);
+                true
+            }
+            Err(_) => false,
+        };
         if terminal || !delivered {
             if let Some(route) = self.routes.remove(&id) {
                 self.tokens.remove(&route.token);
@@ -219,6 +232,13 @@ impl Router {
         }
         if !terminal && !delivered {
             machine.abort(now, id);
+        }
+    }
+
+    /// Wake every handle that [`Router::route`] gave events since the last call.
+    pub fn wake_handles(&mut self) {
+        for w in self.wakers.drain(..) {
+            w.wake();
         }
     }
 }

@@ -135,7 +135,10 @@ impl<R: Runtime> Driver<R> {
         let now = self.now();
         loop {
             match self.machine.poll_output(now) {
-                Output::Wait(deadline) => return deadline,
+                Output::Wait(deadline) => {
+                    self.router.wake_handles();
+                    return deadline;
+                }
                 Output::Resolve { host, port } => {
                     let (rt, tx) = (self.rt.clone(), self.tx.clone());
                     self.rt.spawn(async move {
