@@ -12,8 +12,55 @@ use core::task::{Context, Poll, Waker};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+/// Items kept inside the channel's own allocation: a request's head, body and end fit without another.
+const INLINE: usize = 3;
+
+/// A FIFO whose first few items live inline. Every inline item is older than every spilled one: items go
+/// inline only while nothing has spilled.
+struct Queue<T> {
+    inline: [Option<T>; INLINE],
+    start: usize,
+    len: usize,
+    spill: VecDeque<T>,
+}
+
+impl<T> Queue<T> {
+    fn new() -> Self {
+        Queue {
+            inline: [const { None }; INLINE],
+            start: 0,
+            len: 0,
+            spill: VecDeque::new(),
+        }
+    }
+
+    fn push_back(&mut self, item: T) {
+        if self.spill.is_empty() && self.len < INLINE {
+            self.inline[(self.start + self.len) % INLINE] = Some(item);
+            self.len += 1;
+        } else {
+            self.spill.push_back(item);
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<T> {
+        if self.len > 0 {
+            let item = self.inline[self.start].take();
+            self.start = (self.start + 1) % INLINE;
+            self.len -= 1;
+            item
+        } else {
+            self.spill.pop_front()
+        }
+    }
+
+    fn take(&mut self) -> Queue<T> {
+        core::mem::replace(self, Queue::new())
+    }
+}
+
 struct State<T> {
-    queue: VecDeque<T>,
+    queue: Queue<T>,
     /// The receiver, when it is waiting for an item.
     waker: Option<Waker>,
     senders: usize,
@@ -36,7 +83,7 @@ impl<T> Shared<T> {
 pub(crate) fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
-            queue: VecDeque::new(),
+            queue: Queue::new(),
             waker: None,
             senders: 1,
             receiver: true,
@@ -155,7 +202,7 @@ impl<T> Drop for Receiver<T> {
             let mut s = self.shared.lock();
             s.receiver = false;
             s.waker = None;
-            core::mem::take(&mut s.queue)
+            s.queue.take()
         };
         // Items are dropped outside the lock: their destructors may send on other channels.
         drop(queued);
@@ -192,6 +239,31 @@ mod tests {
         drop(tx2);
         assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
         assert_eq!(block_on(rx.recv()), None);
+    }
+
+    #[test]
+    fn chan_keeps_fifo_order_across_inline_and_spilled_items() {
+        let (tx, rx) = unbounded();
+        let mut expect = 0;
+        let mut next = 0;
+        // Interleave pushes and pops so the inline ring wraps and spills repeatedly.
+        for round in 0..50 {
+            for _ in 0..(round % 7) {
+                tx.try_send(next).unwrap();
+                next += 1;
+            }
+            for _ in 0..(round % 5) {
+                if let Ok(v) = rx.try_recv() {
+                    assert_eq!(v, expect);
+                    expect += 1;
+                }
+            }
+        }
+        while let Ok(v) = rx.try_recv() {
+            assert_eq!(v, expect);
+            expect += 1;
+        }
+        assert_eq!(expect, next);
     }
 
     #[test]
