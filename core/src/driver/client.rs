@@ -177,7 +177,7 @@ impl Front {
     /// Send a request; the body is collected into memory. Any final status is `Ok`.
     pub fn request(&self, req: Request) -> ResponseFuture {
         let p = self.pending(req);
-        handles::RequestFuture::new(p.abort.clone(), handles::collect(p))
+        handles::RequestFuture::new(p)
     }
 
     /// Build and send a request.
@@ -186,7 +186,7 @@ impl Front {
             Ok(req) => self.request(req),
             Err(e) => {
                 let p = self.rejected(Error::new(e));
-                handles::RequestFuture::new(p.abort.clone(), handles::collect(p))
+                handles::RequestFuture::new(p)
             }
         }
     }
@@ -194,7 +194,7 @@ impl Front {
     /// Send a request and resolve as soon as the head arrives; read the body from the returned reader.
     pub fn request_streaming(&self, req: Request) -> StreamingFuture {
         let p = self.pending(req);
-        handles::RequestFuture::new(p.abort.clone(), handles::streaming(p))
+        handles::RequestFuture::new(p)
     }
 
     /// Build a request and send it like [`Front::request_streaming`].
@@ -203,7 +203,7 @@ impl Front {
             Ok(req) => self.pending(req),
             Err(e) => self.rejected(Error::new(e)),
         };
-        handles::RequestFuture::new(p.abort.clone(), handles::streaming(p))
+        handles::RequestFuture::new(p)
     }
 
     /// `GET path`.

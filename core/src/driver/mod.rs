@@ -28,8 +28,8 @@ mod task;
 pub use client::{Client, Front};
 pub use conn::net_error;
 pub use handles::{
-    AbortHandle, BodyReader, EventStream, RequestFuture, ResponseFuture, StreamingFuture,
-    StreamingResponse,
+    AbortHandle, BodyReader, EventStream, RequestFuture, RequestOutcome, ResponseFuture,
+    StreamingFuture, StreamingResponse,
 };
 pub use router::{Applied, Router, Wake};
 pub use runtime::{ChildProcess, ConnRead, ConnWrite, Runtime};
