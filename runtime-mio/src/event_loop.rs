@@ -14,7 +14,7 @@ use std::time::Instant as StdInstant;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use plue_http_core::client::{ClientMachine, ConnId, Input, Output};
-use plue_http_core::driver::{net_error, Applied, Router};
+use plue_http_core::driver::{net_error, Applied, IdBuildHasher, Router};
 use plue_http_core::time::Instant;
 use plue_http_core::{Bytes, NetError};
 
@@ -47,7 +47,7 @@ pub(crate) struct Loop {
     waker: Arc<Waker>,
     epoch: StdInstant,
     deadline: Option<Instant>,
-    conns: HashMap<ConnId, Conn>,
+    conns: HashMap<ConnId, Conn, IdBuildHasher>,
     /// Connections with work to do after the last drain (writes queued, reads granted, connect failed).
     dirty: Vec<ConnId>,
     failed_connects: Vec<(ConnId, NetError)>,
@@ -75,7 +75,7 @@ impl Loop {
             waker,
             epoch: StdInstant::now(),
             deadline: None,
-            conns: HashMap::new(),
+            conns: HashMap::default(),
             dirty: Vec::new(),
             failed_connects: Vec::new(),
             buf: vec![0; 16 * 1024],

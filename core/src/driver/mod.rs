@@ -31,5 +31,5 @@ pub use handles::{
     AbortHandle, BodyReader, EventStream, RequestFuture, RequestOutcome, ResponseFuture,
     StreamingFuture, StreamingResponse,
 };
-pub use router::{Applied, Router, Wake};
+pub use router::{Applied, IdBuildHasher, IdHasher, Router, Wake};
 pub use runtime::{ChildProcess, ConnRead, ConnWrite, Runtime};

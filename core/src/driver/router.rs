@@ -86,11 +86,14 @@ pub enum Applied {
     Shutdown,
 }
 
-/// Hashes the driver's own sequential ids (tokens, request ids): one multiply instead of SipHash, which
-/// `Router::route` paid twice per event. Keys come from counters, never from the network, so no
-/// flooding defence is needed.
-#[derive(Default, Clone, Copy)]
-struct IdHasher(u64);
+/// Hashes the driver's own sequential ids (tokens, request ids, connection ids): one multiply instead of
+/// SipHash, which `Router::route` paid twice per event. Keys come from counters, never from the network,
+/// so no flooding defence is needed. Use it as `HashMap<K, V, IdBuildHasher>` for such keys only.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+/// Builds an [`IdHasher`].
+pub type IdBuildHasher = core::hash::BuildHasherDefault<IdHasher>;
 
 impl core::hash::Hasher for IdHasher {
     fn finish(&self) -> u64 {
@@ -107,7 +110,7 @@ impl core::hash::Hasher for IdHasher {
     }
 }
 
-type IdMap<K, V> = HashMap<K, V, core::hash::BuildHasherDefault<IdHasher>>;
+pub(crate) type IdMap<K, V> = HashMap<K, V, IdBuildHasher>;
 
 struct Route {
     token: u64,

@@ -3,14 +3,13 @@
 use core::future::Future;
 use core::pin::Pin;
 use core::time::Duration;
-use std::collections::HashMap;
 use std::time::Instant as StdInstant;
 
 use super::chan::Sender;
 use futures_lite::future::or;
 
 use super::conn::{self, ConnHandle};
-use super::router::{Msg, NetMsg, Router};
+use super::router::{IdMap, Msg, NetMsg, Router};
 use super::runtime::Runtime;
 use crate::client::{ClientMachine, ConnId, Input, Output};
 use crate::error::NetError;
@@ -21,7 +20,7 @@ struct Driver<R: Runtime> {
     machine: ClientMachine,
     tx: Sender<Msg>,
     epoch: StdInstant,
-    conns: HashMap<ConnId, ConnHandle>,
+    conns: IdMap<ConnId, ConnHandle>,
     router: Router,
 }
 
@@ -38,7 +37,7 @@ pub(crate) async fn run<R: Runtime>(
         machine,
         tx,
         epoch,
-        conns: HashMap::new(),
+        conns: IdMap::default(),
         router,
     };
     let mut deadline = d.drain();
