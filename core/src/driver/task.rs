@@ -15,6 +15,9 @@ use crate::client::{ClientMachine, ConnId, Input, Output};
 use crate::error::NetError;
 use crate::time::Instant;
 
+/// The runtime's sleep future, boxed so it can outlive one turn of the loop.
+type Sleep<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
 struct Driver<R: Runtime> {
     rt: R,
     machine: ClientMachine,
@@ -46,7 +49,7 @@ pub(crate) async fn run<R: Runtime>(
     // below) and re-arming for every message cost a timer-wheel removal and insertion (on smol a
     // `timerfd_settime` system call) per request.
     let timer_rt = d.rt.clone();
-    let mut timer: Option<(Instant, Pin<Box<dyn Future<Output = ()> + Send + '_>>)> = None;
+    let mut timer: Option<(Instant, Sleep<'_>)> = None;
     loop {
         match (deadline, &timer) {
             (Some(at), Some((armed, _))) if *armed <= at => {}
