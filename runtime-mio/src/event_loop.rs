@@ -14,7 +14,7 @@ use std::time::Instant as StdInstant;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use plue_http_core::client::{ClientMachine, ConnId, Input, Output};
-use plue_http_core::driver::{net_error, Applied, Router};
+use plue_http_core::driver::{net_error, Applied, IdBuildHasher, Router};
 use plue_http_core::time::Instant;
 use plue_http_core::{Bytes, NetError};
 
@@ -30,6 +30,8 @@ struct Conn {
     readable: bool,
     writable: bool,
     eof: bool,
+    /// The peer shut its side (or the socket errored): the next reads drain to EOF without another edge.
+    read_closed: bool,
     /// A read or write failed; the core was told and will close it.
     dead: bool,
     out: VecDeque<Bytes>,
@@ -45,7 +47,7 @@ pub(crate) struct Loop {
     waker: Arc<Waker>,
     epoch: StdInstant,
     deadline: Option<Instant>,
-    conns: HashMap<ConnId, Conn>,
+    conns: HashMap<ConnId, Conn, IdBuildHasher>,
     /// Connections with work to do after the last drain (writes queued, reads granted, connect failed).
     dirty: Vec<ConnId>,
     failed_connects: Vec<(ConnId, NetError)>,
@@ -73,7 +75,7 @@ impl Loop {
             waker,
             epoch: StdInstant::now(),
             deadline: None,
-            conns: HashMap::new(),
+            conns: HashMap::default(),
             dirty: Vec::new(),
             failed_connects: Vec::new(),
             buf: vec![0; 16 * 1024],
@@ -105,6 +107,7 @@ impl Loop {
                 if let Some(c) = self.conns.get_mut(&id) {
                     // Errors and hang-ups surface through the next read or write.
                     c.readable |= ev.is_readable() || ev.is_read_closed() || ev.is_error();
+                    c.read_closed |= ev.is_read_closed() || ev.is_error();
                     c.writable |= ev.is_writable() || ev.is_write_closed() || ev.is_error();
                     self.dirty.push(id);
                 }
@@ -153,6 +156,7 @@ impl Loop {
         loop {
             match self.machine.poll_output(now) {
                 Output::Wait(deadline) => {
+                    self.router.wake_handles();
                     self.deadline = deadline;
                     return;
                 }
@@ -219,6 +223,7 @@ impl Loop {
                     readable: false,
                     writable: false,
                     eof: false,
+                    read_closed: false,
                     dead: false,
                     out: VecDeque::new(),
                 };
@@ -303,7 +308,15 @@ impl Loop {
                         c.eof = true;
                         self.input(Input::Eof(id));
                     }
-                    Ok(n) => self.input(Input::Data(id, &buf[..n])),
+                    Ok(n) => {
+                        // A short read emptied the socket's receive buffer (as tokio assumes too): more data
+                        // brings a new edge, so skip the read that would only say `WouldBlock`. Not after the
+                        // peer's FIN, whose edge may already be spent.
+                        if n < buf.len() && !c.read_closed {
+                            c.readable = false;
+                        }
+                        self.input(Input::Data(id, &buf[..n]))
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => c.readable = false,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => {

@@ -5,12 +5,12 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use std::any::Any;
 use std::sync::Arc;
 
-use async_channel::Sender;
 use futures_lite::StreamExt;
 use http::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::chan::{self, Sender};
 use super::handles::{self, AbortHandle, EventStream, Pending, ResponseFuture, StreamingFuture};
 use super::router::{Commands, Msg, Router, Wake};
 use super::runtime::Runtime;
@@ -116,7 +116,7 @@ impl Front {
     ) -> Result<(Front, ClientMachine, Router), Error> {
         let machine = ClientMachine::new(options.clone(), seed).map_err(Error::new)?;
         let base = machine.base_url().cloned();
-        let (tx, rx) = async_channel::unbounded();
+        let (tx, rx) = chan::unbounded();
         let front = Front {
             inner: Arc::new(Inner {
                 cmds: Commands::new(tx, wake),
@@ -155,14 +155,14 @@ impl Front {
     /// Hand `msg` (built around a fresh token and event channel) to the driver.
     fn submit(&self, msg: impl FnOnce(u64, Sender<Event>) -> Msg) -> Pending {
         let abort = self.token();
-        let (ev_tx, ev_rx) = async_channel::unbounded();
+        let (ev_tx, ev_rx) = chan::unbounded();
         self.inner.cmds.send(msg(abort.token(), ev_tx));
         Pending::new(abort, ev_rx, self.keep())
     }
 
     /// A handle that ends at once with `error` (a request that could not be built).
     fn rejected(&self, error: Error) -> Pending {
-        let (ev_tx, ev_rx) = async_channel::unbounded();
+        let (ev_tx, ev_rx) = chan::unbounded();
         let _ = ev_tx.try_send(Event::Failed {
             id: RequestId(u64::MAX),
             error,
@@ -177,7 +177,7 @@ impl Front {
     /// Send a request; the body is collected into memory. Any final status is `Ok`.
     pub fn request(&self, req: Request) -> ResponseFuture {
         let p = self.pending(req);
-        handles::RequestFuture::new(p.abort.clone(), handles::collect(p))
+        handles::RequestFuture::new(p)
     }
 
     /// Build and send a request.
@@ -186,7 +186,7 @@ impl Front {
             Ok(req) => self.request(req),
             Err(e) => {
                 let p = self.rejected(Error::new(e));
-                handles::RequestFuture::new(p.abort.clone(), handles::collect(p))
+                handles::RequestFuture::new(p)
             }
         }
     }
@@ -194,7 +194,7 @@ impl Front {
     /// Send a request and resolve as soon as the head arrives; read the body from the returned reader.
     pub fn request_streaming(&self, req: Request) -> StreamingFuture {
         let p = self.pending(req);
-        handles::RequestFuture::new(p.abort.clone(), handles::streaming(p))
+        handles::RequestFuture::new(p)
     }
 
     /// Build a request and send it like [`Front::request_streaming`].
@@ -203,7 +203,7 @@ impl Front {
             Ok(req) => self.pending(req),
             Err(e) => self.rejected(Error::new(e)),
         };
-        handles::RequestFuture::new(p.abort.clone(), handles::streaming(p))
+        handles::RequestFuture::new(p)
     }
 
     /// `GET path`.
@@ -262,7 +262,7 @@ impl Front {
         let mut items = Vec::with_capacity(reqs.len());
         for req in reqs {
             let abort = self.token();
-            let (ev_tx, ev_rx) = async_channel::unbounded();
+            let (ev_tx, ev_rx) = chan::unbounded();
             items.push((abort.token(), req, ev_tx));
             pendings.push(Pending::new(abort, ev_rx, self.keep()));
         }

@@ -4,7 +4,7 @@
 use core::net::SocketAddr;
 use std::io;
 
-use async_channel::{Receiver, Sender};
+use super::chan::{self, Receiver, Sender};
 use bytes::Bytes;
 use futures_lite::future::or;
 
@@ -56,9 +56,9 @@ pub(crate) fn open<R: Runtime>(
     addr: SocketAddr,
     tx: Sender<Msg>,
 ) -> ConnHandle {
-    let (read_tx, read_rx) = async_channel::unbounded();
-    let (write_tx, write_rx) = async_channel::unbounded();
-    let (close_tx, close_rx) = async_channel::bounded::<()>(1);
+    let (read_tx, read_rx) = chan::unbounded();
+    let (write_tx, write_rx) = chan::unbounded();
+    let (close_tx, close_rx) = chan::unbounded::<()>();
     let rt2 = rt.clone();
     rt.spawn(async move {
         // The core closing the connection (connect timeout, abort) drops the pending connect.
@@ -66,24 +66,20 @@ pub(crate) fn open<R: Runtime>(
         match connected {
             None => {}
             Some(Err(e)) => {
-                let _ = tx
-                    .send(Msg::Net(NetInput::ConnectFailed(conn, net_error(&e))))
-                    .await;
+                let _ = tx.try_send(Msg::Net(NetInput::ConnectFailed(conn, net_error(&e))));
             }
             Some(Ok((r, w))) => {
-                // Not a match guard (as clippy suggests): a guard's await would hold `r` and `w` by reference,
-                // and the future would need them to be `Sync`.
-                let reported = tx.send(Msg::Net(NetInput::Connected(conn))).await.is_ok();
-                if reported {
-                    let io = Io {
-                        conn,
-                        gate: read_rx,
-                        data: write_rx,
-                        close: close_rx,
-                        tx,
-                    };
-                    io.run(r, w).await;
+                if tx.try_send(Msg::Net(NetInput::Connected(conn))).is_err() {
+                    return;
                 }
+                let io = Io {
+                    conn,
+                    gate: read_rx,
+                    data: write_rx,
+                    close: close_rx,
+                    tx,
+                };
+                io.run(r, w).await;
             }
         }
     });
@@ -132,8 +128,8 @@ impl Io {
                     match &out {
                         Some((bytes, off)) => Step::Wrote(w.write(&bytes[*off..]).await),
                         None => match self.data.recv().await {
-                            Ok(bytes) => Step::Transmit(bytes),
-                            Err(_) => Step::Closed,
+                            Some(bytes) => Step::Transmit(bytes),
+                            None => Step::Closed,
                         },
                     }
                 };
@@ -146,8 +142,8 @@ impl Io {
                 };
                 let gate = async {
                     match self.gate.recv().await {
-                        Ok(on) => Step::Gate(on),
-                        Err(_) => Step::Closed,
+                        Some(on) => Step::Gate(on),
+                        None => Step::Closed,
                     }
                 };
                 // Polled in this order: closing wins, then a finished write, then a read.
@@ -186,7 +182,7 @@ impl Io {
                 Step::Read(Err(e)) | Step::Wrote(Err(e)) => NetInput::Failed(conn, net_error(&e)),
             };
             let failed = matches!(msg, NetInput::Failed(..));
-            if self.tx.send(Msg::Net(msg)).await.is_err() || failed {
+            if self.tx.try_send(Msg::Net(msg)).is_err() || failed {
                 return;
             }
         }

@@ -9,10 +9,10 @@ use core::task::{Context, Poll};
 use std::any::Any;
 use std::sync::Arc;
 
-use async_channel::Receiver;
 use bytes::{Bytes, BytesMut};
 use futures_lite::{Stream, StreamExt};
 
+use super::chan::Receiver;
 use super::router::{Commands, Msg};
 use crate::client::Event;
 use crate::error::{Error, ErrorKind, Violation};
@@ -61,9 +61,10 @@ impl core::fmt::Debug for AbortHandle {
 /// One submitted request's event channel. Aborts on drop unless it saw the terminal event.
 pub(crate) struct Pending {
     pub(crate) abort: AbortHandle,
-    /// Boxed: the receiver keeps a listener and is not `Unpin`.
-    events: Pin<Box<Receiver<Event>>>,
+    events: Receiver<Event>,
     finished: bool,
+    /// Body bytes handed out but not yet reported to the core (see [`Pending::poll_event`]).
+    unacked: usize,
     /// Keeps the client (and so its driver task) alive while this handle exists.
     _client: Arc<dyn Any + Send + Sync>,
 }
@@ -76,18 +77,23 @@ impl Pending {
     ) -> Self {
         Pending {
             abort,
-            events: Box::pin(events),
+            events,
             finished: false,
+            unacked: 0,
             _client: client,
         }
     }
 
     /// The next event; `None` once the channel closed (the terminal event was already returned, or shutdown).
+    ///
+    /// Taken body bytes are reported to the core only when the owner is about to wait for more: a body that
+    /// ends in the same read as it arrived (the common small response) then costs no `Consumed` command and
+    /// no wake-up of the driver, while a reader that keeps polling still returns credit before every wait.
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
         if self.finished {
             return Poll::Ready(None);
         }
-        match self.events.as_mut().poll_next(cx) {
+        match self.events.poll_recv(cx) {
             Poll::Ready(Some(ev)) => {
                 self.finished = matches!(ev, Event::Done { .. } | Event::Failed { .. });
                 Poll::Ready(Some(ev))
@@ -99,15 +105,20 @@ impl Pending {
                     error: Error::new(ErrorKind::Shutdown),
                 }))
             }
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                self.flush_consumed();
+                Poll::Pending
+            }
         }
     }
 
-    async fn next(&mut self) -> Option<Event> {
-        futures_lite::future::poll_fn(|cx| self.poll_event(cx)).await
+    /// The owner took `n` body bytes; the core hears of it before the owner next waits.
+    fn consumed(&mut self, n: usize) {
+        self.unacked += n;
     }
 
-    fn consumed(&self, n: usize) {
+    fn flush_consumed(&mut self) {
+        let n = core::mem::take(&mut self.unacked);
         if n > 0 && !self.finished {
             self.abort.cmds.send(Msg::Consumed(self.abort.token, n));
         }
@@ -128,39 +139,62 @@ fn incomplete() -> Error {
     })
 }
 
-/// Wait for the head; body events before it cannot happen (the core sends the head first).
-async fn head(p: &mut Pending) -> Result<ResponseHead, Error> {
-    loop {
-        match p.next().await {
-            Some(Event::Head { head, .. }) => return Ok(head),
-            Some(Event::Failed { error, .. }) => return Err(error),
-            Some(Event::Done { .. }) | None => return Err(incomplete()),
-            Some(Event::Body { .. } | Event::Stream { .. }) => {}
-        }
-    }
-}
-
-pub(crate) async fn collect(mut p: Pending) -> Result<Response, Error> {
-    let head = head(&mut p).await?;
-    let mut reader = BodyReader { pending: p };
-    let body = reader.bytes().await?;
-    Ok(Response::new(head, body))
-}
-
-pub(crate) async fn streaming(mut p: Pending) -> Result<StreamingResponse, Error> {
-    let head = head(&mut p).await?;
-    Ok(StreamingResponse {
-        head,
-        body: BodyReader { pending: p },
-    })
+/// Wait for the head, then collect the body.
+pub(crate) async fn collect(p: Pending) -> Result<Response, Error> {
+    RequestFuture::<Response>::new(p).await
 }
 
 /// A submitted request: a future for its outcome plus an [`AbortHandle`]. The request is already on its way
 /// when this is created; dropping it before completion aborts the request.
+///
+/// A hand-written state machine rather than a boxed `async` block: no allocation per request.
 #[must_use = "dropping the future aborts the request"]
 pub struct RequestFuture<T> {
     abort: AbortHandle,
-    fut: Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>,
+    phase: Phase,
+    _out: core::marker::PhantomData<fn() -> T>,
+}
+
+enum Phase {
+    /// Waiting for the head.
+    Head(Pending),
+    /// Collecting the body (the first chunk is kept as it is; later ones are appended to `rest`).
+    Body {
+        head: ResponseHead,
+        reader: BodyReader,
+        first: Option<Bytes>,
+        rest: BytesMut,
+    },
+    /// The outcome was returned.
+    Done,
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for crate::response::Response {}
+    impl Sealed for super::StreamingResponse {}
+}
+
+/// What a [`RequestFuture`] resolves to: a collected [`Response`] or a [`StreamingResponse`]. Sealed.
+pub trait RequestOutcome: sealed::Sealed + Sized {
+    #[doc(hidden)]
+    const COLLECT: bool;
+    #[doc(hidden)]
+    fn finish(head: ResponseHead, reader: BodyReader, body: Bytes) -> Self;
+}
+
+impl RequestOutcome for Response {
+    const COLLECT: bool = true;
+    fn finish(head: ResponseHead, _reader: BodyReader, body: Bytes) -> Self {
+        Response::new(head, body)
+    }
+}
+
+impl RequestOutcome for StreamingResponse {
+    const COLLECT: bool = false;
+    fn finish(head: ResponseHead, reader: BodyReader, _body: Bytes) -> Self {
+        StreamingResponse { head, body: reader }
+    }
 }
 
 /// A request whose body is collected into memory.
@@ -168,27 +202,100 @@ pub type ResponseFuture = RequestFuture<Response>;
 /// A request whose body is read as it arrives.
 pub type StreamingFuture = RequestFuture<StreamingResponse>;
 
-impl<T> RequestFuture<T> {
-    pub(crate) fn new(
-        abort: AbortHandle,
-        fut: impl Future<Output = Result<T, Error>> + Send + 'static,
-    ) -> Self {
+impl<T: RequestOutcome> RequestFuture<T> {
+    pub(crate) fn new(p: Pending) -> Self {
         RequestFuture {
-            abort,
-            fut: Box::pin(fut),
+            abort: p.abort.clone(),
+            phase: Phase::Head(p),
+            _out: core::marker::PhantomData,
         }
     }
+}
 
+impl<T> RequestFuture<T> {
     /// A handle that aborts this request from anywhere.
     pub fn abort_handle(&self) -> AbortHandle {
         self.abort.clone()
     }
 }
 
-impl<T> Future for RequestFuture<T> {
+impl<T: RequestOutcome> Future for RequestFuture<T> {
     type Output = Result<T, Error>;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.fut.as_mut().poll(cx)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        loop {
+            // Taken out and put back unless finished: an early return leaves `Done` behind.
+            match core::mem::replace(&mut this.phase, Phase::Done) {
+                Phase::Head(mut pending) => match pending.poll_event(cx) {
+                    Poll::Pending => {
+                        this.phase = Phase::Head(pending);
+                        return Poll::Pending;
+                    }
+                    // Body events before the head cannot happen (the core sends the head first).
+                    Poll::Ready(Some(Event::Body { .. } | Event::Stream { .. })) => {
+                        this.phase = Phase::Head(pending);
+                    }
+                    Poll::Ready(Some(Event::Head { head, .. })) => {
+                        let reader = BodyReader { pending };
+                        if !T::COLLECT {
+                            return Poll::Ready(Ok(T::finish(head, reader, Bytes::new())));
+                        }
+                        this.phase = Phase::Body {
+                            head,
+                            reader,
+                            first: None,
+                            rest: BytesMut::new(),
+                        };
+                    }
+                    Poll::Ready(Some(Event::Failed { error, .. })) => {
+                        return Poll::Ready(Err(error))
+                    }
+                    Poll::Ready(Some(Event::Done { .. }) | None) => {
+                        return Poll::Ready(Err(incomplete()))
+                    }
+                },
+                Phase::Body {
+                    head,
+                    mut reader,
+                    mut first,
+                    mut rest,
+                } => match Pin::new(&mut reader).poll_next(cx) {
+                    Poll::Ready(None) => {
+                        let body = if rest.is_empty() {
+                            first.unwrap_or_default()
+                        } else {
+                            rest.freeze()
+                        };
+                        return Poll::Ready(Ok(T::finish(head, reader, body)));
+                    }
+                    Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
+                    polled => {
+                        let pending = polled.is_pending();
+                        if let Poll::Ready(Some(Ok(chunk))) = polled {
+                            match &first {
+                                None => first = Some(chunk),
+                                Some(f) => {
+                                    if rest.is_empty() {
+                                        rest.extend_from_slice(f);
+                                    }
+                                    rest.extend_from_slice(&chunk);
+                                }
+                            }
+                        }
+                        this.phase = Phase::Body {
+                            head,
+                            reader,
+                            first,
+                            rest,
+                        };
+                        if pending {
+                            return Poll::Pending;
+                        }
+                    }
+                },
+                Phase::Done => return Poll::Ready(Err(Error::new(ErrorKind::Shutdown))),
+            }
+        }
     }
 }
 

@@ -16,6 +16,7 @@
 //! and re-export [`Client`] with their runtime filled in. A driver that owns the machine itself (the mio event
 //! loop) uses the same handles through [`Front::new`] and serves the [`Router`] it returns.
 
+mod chan;
 mod client;
 mod conn;
 mod handles;
@@ -27,8 +28,8 @@ mod task;
 pub use client::{Client, Front};
 pub use conn::net_error;
 pub use handles::{
-    AbortHandle, BodyReader, EventStream, RequestFuture, ResponseFuture, StreamingFuture,
-    StreamingResponse,
+    AbortHandle, BodyReader, EventStream, RequestFuture, RequestOutcome, ResponseFuture,
+    StreamingFuture, StreamingResponse,
 };
-pub use router::{Applied, Router, Wake};
+pub use router::{Applied, IdBuildHasher, IdHasher, Router, Wake};
 pub use runtime::{os_entropy, ChildProcess, ConnRead, ConnWrite, Runtime};

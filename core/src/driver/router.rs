@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_channel::{Receiver, Sender};
+use super::chan::{Receiver, Sender, TryRecvError};
 
 use crate::client::{ClientMachine, Event, NetInput, RequestId, StreamOptions};
 use crate::request::Request;
@@ -30,7 +30,6 @@ pub(crate) enum Msg {
     Consumed(u64, usize),
     ReleaseIdle,
     Shutdown,
-    /// A connection or resolver task's report.
     Net(NetInput),
 }
 
@@ -69,6 +68,32 @@ pub enum Applied {
     Shutdown,
 }
 
+/// Hashes the driver's own sequential ids (tokens, request ids, connection ids): one multiply instead of
+/// SipHash, which `Router::route` paid twice per event. Keys come from counters, never from the network,
+/// so no flooding defence is needed. Use it as `HashMap<K, V, IdBuildHasher>` for such keys only.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+/// Builds an [`IdHasher`].
+pub type IdBuildHasher = core::hash::BuildHasherDefault<IdHasher>;
+
+impl core::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing: spreads sequential ids over the high bits hashbrown uses for its control bytes.
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+pub(crate) type IdMap<K, V> = HashMap<K, V, IdBuildHasher>;
+
 struct Route {
     token: u64,
     events: Sender<Event>,
@@ -77,8 +102,10 @@ struct Route {
 /// The machine owner's side: receives commands and routes each [`Event`] to the handle of its request.
 pub struct Router {
     pub(crate) rx: Receiver<Msg>,
-    routes: HashMap<RequestId, Route>,
-    tokens: HashMap<u64, RequestId>,
+    routes: IdMap<RequestId, Route>,
+    tokens: IdMap<u64, RequestId>,
+    /// Handles with new events, woken by [`Router::wake_handles`].
+    wakers: Vec<core::task::Waker>,
 }
 
 impl core::fmt::Debug for Router {
@@ -93,8 +120,9 @@ impl Router {
     pub(crate) fn new(rx: Receiver<Msg>) -> Self {
         Router {
             rx,
-            routes: HashMap::new(),
-            tokens: HashMap::new(),
+            routes: IdMap::default(),
+            tokens: IdMap::default(),
+            wakers: Vec::new(),
         }
     }
 
@@ -107,8 +135,8 @@ impl Router {
                 let _ = self.apply(machine, now, msg);
                 Applied::Command
             }
-            Err(async_channel::TryRecvError::Empty) => Applied::Idle,
-            Err(async_channel::TryRecvError::Closed) => Applied::Shutdown,
+            Err(TryRecvError::Empty) => Applied::Idle,
+            Err(TryRecvError::Closed) => Applied::Shutdown,
         }
     }
 
@@ -165,13 +193,23 @@ impl Router {
 
     /// Hand `ev` to its request's handle. A handle that is gone without its abort having arrived yet gets
     /// its request aborted now.
+    ///
+    /// The handle is not woken yet: call [`Router::wake_handles`] once the machine's outputs are drained
+    /// (before waiting), so a handle wakes once for its head, body and end (on the mio loop, a woken caller
+    /// would otherwise race the loop for the rest of its events and ask for more body on the way).
     pub fn route(&mut self, machine: &mut ClientMachine, now: Instant, ev: Event) {
         let id = ev.id();
         let terminal = matches!(ev, Event::Done { .. } | Event::Failed { .. });
         let Some(route) = self.routes.get(&id) else {
             return;
         };
-        let delivered = route.events.try_send(ev).is_ok();
+        let delivered = match route.events.try_send_deferred(ev) {
+            Ok(waker) => {
+                self.wakers.extend(waker);
+                true
+            }
+            Err(_) => false,
+        };
         if terminal || !delivered {
             if let Some(route) = self.routes.remove(&id) {
                 self.tokens.remove(&route.token);
@@ -179,6 +217,13 @@ impl Router {
         }
         if !terminal && !delivered {
             machine.abort(now, id);
+        }
+    }
+
+    /// Wake every handle that [`Router::route`] gave events since the last call.
+    pub fn wake_handles(&mut self) {
+        for w in self.wakers.drain(..) {
+            w.wake();
         }
     }
 }

@@ -1,25 +1,29 @@
 //! The driver task: owns the machine, feeds it inputs, drains its outputs until `Wait`, routes events.
 
+use core::future::Future;
+use core::pin::Pin;
 use core::time::Duration;
-use std::collections::HashMap;
 use std::time::Instant as StdInstant;
 
-use async_channel::Sender;
+use super::chan::Sender;
 use futures_lite::future::or;
 
 use super::conn::{self, ConnHandle};
-use super::router::{Msg, Router};
+use super::router::{IdMap, Msg, Router};
 use super::runtime::Runtime;
 use crate::client::{ClientMachine, ConnId, Input, NetInput, Output};
 use crate::error::NetError;
 use crate::time::Instant;
+
+/// The runtime's sleep future, boxed so it can outlive one turn of the loop.
+type Sleep<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
 struct Driver<R: Runtime> {
     rt: R,
     machine: ClientMachine,
     tx: Sender<Msg>,
     epoch: StdInstant,
-    conns: HashMap<ConnId, ConnHandle>,
+    conns: IdMap<ConnId, ConnHandle>,
     router: Router,
 }
 
@@ -31,34 +35,49 @@ pub(crate) async fn run<R: Runtime>(
     tx: Sender<Msg>,
     epoch: StdInstant,
 ) {
-    let rx = router.rx.clone();
     let mut d = Driver {
         rt,
         machine,
         tx,
         epoch,
-        conns: HashMap::new(),
+        conns: IdMap::default(),
         router,
     };
     let mut deadline = d.drain();
+    // The armed timer and the deadline it was armed for. It is kept while the core's deadline moves later
+    // (each request pushes its read timeout out): firing early is harmless (expiry is judged by the clock
+    // below) and re-arming for every message cost a timer-wheel removal and insertion (on smol a
+    // `timerfd_settime` system call) per request.
+    let timer_rt = d.rt.clone();
+    let mut timer: Option<(Instant, Sleep<'_>)> = None;
     loop {
+        match (deadline, &timer) {
+            (Some(at), Some((armed, _))) if *armed <= at => {}
+            (Some(at), _) => {
+                let sleep = timer_rt.sleep_until(d.epoch + Duration::from_nanos(at.as_nanos()));
+                timer = Some((at, Box::pin(sleep)));
+            }
+            (None, _) => {}
+        }
         // `None`: the timer fired.
-        let got = match deadline {
+        let rx = &d.router.rx;
+        let got = match &mut timer {
             None => Some(rx.recv().await),
-            Some(at) => {
-                let sleep =
-                    d.rt.sleep_until(d.epoch + Duration::from_nanos(at.as_nanos()));
+            Some((_, sleep)) => {
                 or(async { Some(rx.recv().await) }, async {
-                    sleep.await;
+                    sleep.as_mut().await;
                     None
                 })
                 .await
             }
         };
+        if got.is_none() {
+            timer = None;
+        }
         match got {
             // The driver holds a sender itself, so the channel only closes if something went badly wrong.
-            Some(Ok(Msg::Shutdown)) | Some(Err(_)) => break,
-            Some(Ok(msg)) => {
+            Some(Some(Msg::Shutdown)) | Some(None) => break,
+            Some(Some(msg)) => {
                 d.handle(msg);
                 deadline = d.drain();
             }
@@ -106,7 +125,10 @@ impl<R: Runtime> Driver<R> {
         let now = self.now();
         loop {
             match self.machine.poll_output(now) {
-                Output::Wait(deadline) => return deadline,
+                Output::Wait(deadline) => {
+                    self.router.wake_handles();
+                    return deadline;
+                }
                 Output::Resolve { host, port } => {
                     let (rt, tx) = (self.rt.clone(), self.tx.clone());
                     self.rt.spawn(async move {
@@ -115,9 +137,7 @@ impl<R: Runtime> Driver<R> {
                             Ok(addrs) => Ok(addrs),
                             Err(_) => Err(NetError::Resolve),
                         };
-                        let _ = tx
-                            .send(Msg::Net(NetInput::Resolved { host, port, result }))
-                            .await;
+                        let _ = tx.try_send(Msg::Net(NetInput::Resolved { host, port, result }));
                     });
                 }
                 Output::Connect { conn, addr } => {
