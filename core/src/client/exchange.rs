@@ -49,7 +49,10 @@ impl ClientMachine {
         };
         conn.phase = ConnPhase::Open;
         conn.last_activity = now;
-        self.out.push_back(Output::Read(c));
+        // A stream whose consumer is behind paused its new connection already: it reads once under the limit.
+        if !conn.paused {
+            self.out.push_back(Output::Read(c));
+        }
         if let Role::Stream(sid) = conn.role {
             self.stream_connected(now, sid, c);
             return;

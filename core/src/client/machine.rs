@@ -61,8 +61,8 @@ pub struct StreamOptions {
 /// - writes are acknowledged in order with [`Input::Written`]: that is how the machine knows whether any byte of
 ///   a request left, which decides whether it may be replayed;
 /// - reads are granted with [`Output::Read`] (also on idle connections, so a server-side close is seen) and
-///   paused with [`Output::PauseRead`] once [`MAX_UNDELIVERED`] body bytes of a request await
-///   [`ClientMachine::consumed`].
+///   paused with [`Output::PauseRead`] once [`MAX_UNDELIVERED`] body bytes of a request (or event bytes of a
+///   stream) await [`ClientMachine::consumed`].
 ///
 /// Decisions: a request on a reused connection that died before any response byte is replayed once at once on a
 /// fresh connection without spending a retry (the replay rules still apply); connect failures, resets and
@@ -289,9 +289,15 @@ impl ClientMachine {
         self.dispatch(now);
     }
 
-    /// The owner took `n` body bytes of `id`: reading resumes once fewer than [`MAX_UNDELIVERED`] wait.
+    /// The owner took `n` body bytes of request `id`, or `n` bytes ([`StreamEvent::wire_size`]) of event
+    /// stream `id`'s events: reading resumes once fewer than [`MAX_UNDELIVERED`] wait.
+    ///
+    /// [`StreamEvent::wire_size`]: crate::sse::StreamEvent::wire_size
     pub fn consumed(&mut self, now: Instant, id: RequestId, n: usize) {
         let Some(flow) = self.flows.get_mut(&id) else {
+            if self.streams.contains_key(&id) {
+                self.stream_consumed(now, id, n);
+            }
             return;
         };
         flow.undelivered = flow.undelivered.saturating_sub(n);

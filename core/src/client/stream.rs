@@ -11,7 +11,7 @@ use http::header::{HeaderValue, ACCEPT, CACHE_CONTROL};
 use super::conn::{Conn, Phase as ConnPhase, Role, Tag};
 use super::dns::Lookup;
 use super::io::{ConnId, Event, Output, RequestId};
-use super::machine::{ClientMachine, StreamOptions};
+use super::machine::{ClientMachine, StreamOptions, MAX_UNDELIVERED};
 use super::options::Options;
 use crate::error::{Context, Error, ErrorKind, NetError};
 use crate::h1::ConnEvent;
@@ -32,6 +32,9 @@ pub(crate) struct StreamFlow {
     /// Connections opened so far (the attempt number in error context).
     connects: u32,
     max_attempts: Option<u32>,
+    /// Bytes of events handed out ([`StreamEvent::wire_size`]) and not yet reported consumed. Above
+    /// [`MAX_UNDELIVERED`] the stream's connection stops reading, like a request body's.
+    undelivered: usize,
 }
 
 impl StreamFlow {
@@ -55,6 +58,7 @@ impl StreamFlow {
             want_connect: false,
             connects: 0,
             max_attempts: opts.max_attempts,
+            undelivered: 0,
         }
     }
 
@@ -65,6 +69,40 @@ impl StreamFlow {
 }
 
 impl ClientMachine {
+    /// The owner took `n` bytes of stream `id`'s events: reading resumes once under [`MAX_UNDELIVERED`].
+    pub(super) fn stream_consumed(&mut self, now: Instant, id: RequestId, n: usize) {
+        if let Some(s) = self.streams.get_mut(&id) {
+            s.undelivered = s.undelivered.saturating_sub(n);
+            self.stream_flow_control(now, id);
+        }
+    }
+
+    /// Pause or resume the stream's connection to match its undelivered bytes, and tell the stream machine,
+    /// whose idle clock must not run while the silence is ours.
+    fn stream_flow_control(&mut self, now: Instant, id: RequestId) {
+        let Some(s) = self.streams.get_mut(&id) else {
+            return;
+        };
+        let pause = s.undelivered > MAX_UNDELIVERED;
+        if let Some(conn) = s.conn.and_then(|c| self.conns.get_mut(&c).map(|conn| (c, conn))) {
+            let (c, conn) = conn;
+            if conn.paused != pause {
+                conn.paused = pause;
+                conn.last_activity = now;
+                self.out.push_back(if pause {
+                    Output::PauseRead(c)
+                } else {
+                    Output::Read(c)
+                });
+            }
+        }
+        if pause && !s.es.is_paused() {
+            s.es.on_paused(now);
+        } else if !pause && s.es.is_paused() {
+            s.es.on_resumed(now);
+        }
+    }
+
     /// Carry out everything stream `id` asks for.
     pub(super) fn pump_stream(&mut self, now: Instant, id: RequestId) {
         loop {
@@ -72,6 +110,7 @@ impl ClientMachine {
                 return;
             };
             let Some(out) = s.es.poll_output(now) else {
+                self.stream_flow_control(now, id);
                 return;
             };
             match out {
@@ -106,6 +145,7 @@ impl ClientMachine {
                             ),
                         }
                     }
+                    s.undelivered += event.wire_size();
                     self.out
                         .push_back(Output::Event(Event::Stream { id, event }));
                 }

@@ -1263,3 +1263,119 @@ fn timeout_event_streams_use_only_their_idle_timeout() {
     assert!(h.failure(id).is_none());
     assert_eq!(h.m.in_flight(), 1);
 }
+
+/// A stream on a fresh harness whose first connection is open and has answered `200 text/event-stream`.
+fn open_event_stream(h: &mut Harness, idle: Duration) -> (RequestId, ConnId) {
+    let id = h.m.subscribe(
+        h.now,
+        Request::get("http://127.0.0.1:4096/event").unwrap(),
+        StreamOptions {
+            max_attempts: None,
+            idle_timeout: Some(idle),
+        },
+    );
+    h.drain();
+    let c = h.last_conn();
+    h.connect(c);
+    h.reply(
+        c,
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n",
+    );
+    (id, c)
+}
+
+/// Feed 64 KiB events on `c` until the machine pauses it; the bytes of events handed out (by `wire_size`).
+fn sse_feed_until_paused(h: &mut Harness, c: ConnId) -> usize {
+    let frame = format!("event: e\ndata: {}\n\n", "x".repeat(64 * 1024));
+    let mut handed = 0;
+    for _ in 0..100 {
+        assert!(
+            handed <= MAX_UNDELIVERED,
+            "still reading with {handed} bytes undelivered"
+        );
+        h.reply(c, frame.as_bytes());
+        handed += h
+            .take_events()
+            .iter()
+            .map(|e| match e {
+                Event::Stream { event, .. } => event.wire_size(),
+                _ => 0,
+            })
+            .sum::<usize>();
+        if !h.conns[&c].reading {
+            return handed;
+        }
+    }
+    panic!("never paused after {handed} bytes of events");
+}
+
+#[test]
+fn sse_backpressure_pauses_past_one_mib_and_resumes_on_consumed() {
+    let mut h = Harness::new(Harness::opts());
+    let (id, c) = open_event_stream(&mut h, secs(5));
+    assert!(h.conns[&c].reading);
+    let handed = sse_feed_until_paused(&mut h, c);
+    assert!(handed > MAX_UNDELIVERED && handed < MAX_UNDELIVERED + 128 * 1024);
+    // Consuming part of it, but not enough to get under the limit, keeps the pause.
+    h.m.consumed(h.now, id, handed - MAX_UNDELIVERED - 1);
+    h.drain();
+    assert!(!h.conns[&c].reading, "still over the limit");
+    // The consumer is slow for far longer than the idle timeout: no reconnect, the silence is ours.
+    h.advance(secs(60));
+    h.advance(secs(60));
+    assert_eq!(h.connects.len(), 1, "no reconnect while paused");
+    assert!(h.failure(id).is_none());
+    assert!(!h.take_events().iter().any(|e| matches!(
+        e,
+        Event::Stream {
+            event: StreamEvent::Reconnecting { .. },
+            ..
+        }
+    )));
+    h.m.consumed(h.now, id, 2);
+    h.drain();
+    assert!(h.conns[&c].reading, "resumed under the limit");
+    assert!(!h.is_closed(c));
+    // The idle clock restarted at the resume: a full idle timeout of real silence reconnects.
+    h.advance(secs(4));
+    assert_eq!(h.connects.len(), 1);
+    h.advance(secs(1));
+    assert!(h.is_closed(c), "idle timeout after resume");
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        Event::Stream {
+            event: StreamEvent::Reconnecting {
+                cause: crate::sse::ReconnectCause::IdleTimeout,
+                ..
+            },
+            ..
+        }
+    )));
+}
+
+#[test]
+fn sse_backpressure_new_connection_stays_paused_until_consumed() {
+    let mut h = Harness::new(Harness::opts());
+    let (id, c1) = open_event_stream(&mut h, secs(5));
+    let handed = sse_feed_until_paused(&mut h, c1);
+    // The connection breaks while paused: the stream reconnects, but the consumer is still behind.
+    h.input(Input::Failed(c1, NetError::Reset));
+    h.advance_to_wait();
+    let c2 = h.last_conn();
+    assert_ne!(c1, c2);
+    h.connect(c2);
+    assert!(!h.conns[&c2].reading, "a new connection does not read ahead either");
+    h.advance(secs(60));
+    assert_eq!(h.connects.len(), 2, "no idle reconnect while paused");
+    h.m.consumed(h.now, id, handed);
+    h.drain();
+    assert!(h.conns[&c2].reading);
+    h.reply(
+        c2,
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: after\n\n",
+    );
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        Event::Stream { event: StreamEvent::Event(ev), .. } if ev.data == "after"
+    )));
+}

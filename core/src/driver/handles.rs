@@ -405,7 +405,8 @@ impl Stream for BodyReader {
 
 /// A server-sent event stream that reconnects by itself (the core decides when and how). Yields
 /// [`StreamEvent`]s; an `Err` is the end (the stream gave up, was aborted, or the client shut down), after
-/// which it yields `None`. Dropping it aborts the subscription.
+/// which it yields `None`. Dropping it aborts the subscription. Backpressure as for a body: at most 1 MiB of
+/// events waits untaken, then the core stops reading the connection.
 pub struct EventStream {
     pending: Pending,
     ended: bool,
@@ -447,7 +448,11 @@ impl Stream for EventStream {
             }
             return match self.pending.poll_event(cx) {
                 Poll::Pending => Poll::Pending,
-                Poll::Ready(Some(Event::Stream { event, .. })) => Poll::Ready(Some(Ok(event))),
+                Poll::Ready(Some(Event::Stream { event, .. })) => {
+                    // The core counted this much undelivered; it hears back before the owner next waits.
+                    self.pending.consumed(event.wire_size());
+                    Poll::Ready(Some(Ok(event)))
+                }
                 Poll::Ready(Some(Event::Failed { error, .. })) => {
                     self.ended = true;
                     Poll::Ready(Some(Err(error)))

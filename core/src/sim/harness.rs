@@ -217,7 +217,10 @@ impl Harness {
             }
             Event::Done { .. } => o.ended = Some(Ok(())),
             Event::Failed { error, .. } => o.ended = Some(Err(error)),
-            Event::Stream { event, .. } => o.stream.push(event),
+            Event::Stream { id, event } => {
+                self.client.consumed(now, id, event.wire_size());
+                o.stream.push(event);
+            }
         }
     }
 }

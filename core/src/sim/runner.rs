@@ -638,8 +638,12 @@ impl Sim {
                 }
                 Output::Event(ev) => {
                     self.checker.event(now, &ev);
-                    if let Event::Body { id, data } = &ev {
-                        self.client.consumed(now, *id, data.len());
+                    match &ev {
+                        Event::Body { id, data } => self.client.consumed(now, *id, data.len()),
+                        Event::Stream { id, event } => {
+                            self.client.consumed(now, *id, event.wire_size())
+                        }
+                        _ => {}
                     }
                 }
                 other => {

@@ -61,3 +61,16 @@ pub enum StreamEvent {
     /// An event larger than `max_event_size` was skipped; the stream goes on.
     Skipped(Error),
 }
+
+impl StreamEvent {
+    /// The bytes this item holds for its consumer: data + type + id of an event, the text of a comment, 0 for
+    /// the rest. The one measure of backpressure for event streams: the core counts it as undelivered when it
+    /// hands the item out, and the owner reports it back (`ClientMachine::consumed`) once taken.
+    pub fn wire_size(&self) -> usize {
+        match self {
+            StreamEvent::Event(e) => e.data.len() + e.event.len() + e.id.len(),
+            StreamEvent::Comment(c) => c.len(),
+            _ => 0,
+        }
+    }
+}

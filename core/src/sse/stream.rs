@@ -124,6 +124,9 @@ pub struct EventStream {
     retry_base: Option<Duration>,
     /// The stream was open at least once: the next open is a resumption (events may have been missed).
     was_open: bool,
+    /// The owner paused reading (its consumer is behind): silence is ours, not the server's, so the idle
+    /// clock does not run.
+    paused: bool,
 }
 
 impl EventStream {
@@ -142,6 +145,7 @@ impl EventStream {
             attempt: 0,
             retry_base: None,
             was_open: false,
+            paused: false,
         }
     }
 
@@ -159,6 +163,7 @@ impl EventStream {
     /// When [`handle_timeout`](Self::handle_timeout) should be called next, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
+            State::Connecting | State::Open { .. } if self.paused => None,
             State::Connecting | State::Open { .. } => self.idle_deadline,
             State::Reconnecting { at } => Some(at),
             State::Closed => None,
@@ -169,7 +174,7 @@ impl EventStream {
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.state {
             State::Connecting | State::Open { .. } => {
-                if self.live && self.idle_deadline.is_some_and(|d| now >= d) {
+                if self.live && !self.paused && self.idle_deadline.is_some_and(|d| now >= d) {
                     self.close_connection();
                     self.reconnect(now, ReconnectCause::IdleTimeout, None);
                 }
@@ -180,6 +185,28 @@ impl EventStream {
             }
             State::Reconnecting { .. } | State::Closed => {}
         }
+    }
+
+    /// The owner stopped reading the connection because its consumer is behind (backpressure). The idle
+    /// timeout stops until [`on_resumed`](Self::on_resumed): the server is not silent, we are not listening.
+    pub fn on_paused(&mut self, _now: Instant) {
+        self.paused = true;
+    }
+
+    /// The owner reads again: the idle clock restarts from `now` (a full `idle_timeout` of silence is needed).
+    pub fn on_resumed(&mut self, now: Instant) {
+        if !self.paused {
+            return;
+        }
+        self.paused = false;
+        if self.live && matches!(self.state, State::Connecting | State::Open { .. }) {
+            self.idle_deadline = Some(now + self.cfg.idle_timeout);
+        }
+    }
+
+    /// `true` while the owner has reading paused (see [`on_paused`](Self::on_paused)).
+    pub fn is_paused(&self) -> bool {
+        self.paused
     }
 
     /// The connection asked for is open (the request is on its way). Restarts the idle clock.

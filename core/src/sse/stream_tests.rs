@@ -401,6 +401,44 @@ fn sse_stream_any_byte_resets_idle_timer() {
 }
 
 #[test]
+fn sse_stream_paused_reading_stops_idle_timer_and_resume_restarts_it() {
+    let mut s = open_stream(EventStreamConfig::default(), Instant::ZERO);
+    s.on_paused(at(10.0));
+    assert!(s.is_paused());
+    assert_eq!(s.poll_timeout(), None);
+    // Long past the idle deadline: the silence is the owner's, no reconnect.
+    s.handle_timeout(at(100.0));
+    assert_eq!(drain(&mut s, at(100.0)), vec![]);
+    s.on_resumed(at(100.0));
+    assert!(!s.is_paused());
+    // A full idle timeout from the resume.
+    assert_eq!(s.poll_timeout(), Some(at(130.0)));
+    s.handle_timeout(at(129.9));
+    assert_eq!(drain(&mut s, at(129.9)), vec![]);
+    s.handle_timeout(at(130.0));
+    assert_eq!(
+        reconnect_delay(&drain(&mut s, at(130.0))).2,
+        ReconnectCause::IdleTimeout
+    );
+    // Resuming twice, or without a pause, changes nothing.
+    s.on_resumed(at(131.0));
+    assert!(matches!(s.poll_timeout(), Some(t) if t < at(131.0) + Duration::from_secs(30)));
+}
+
+#[test]
+fn sse_stream_paused_bytes_still_decode_and_disconnect_still_reconnects() {
+    let mut s = open_stream(EventStreamConfig::default(), Instant::ZERO);
+    s.on_paused(at(1.0));
+    // Bytes already read before the pause took effect still become events.
+    s.on_body(at(1.0), b"data: x\n\n");
+    let out = drain(&mut s, at(1.0));
+    assert!(matches!(&out[..], [StreamOutput::Event(StreamEvent::Event(e))] if e.data == "x"));
+    // A connection that breaks while paused is still reconnected.
+    s.on_disconnect(at(2.0), ReconnectCause::Eof);
+    assert_eq!(reconnect_delay(&drain(&mut s, at(2.0))).2, ReconnectCause::Eof);
+}
+
+#[test]
 fn sse_stream_idle_timeout_while_connecting() {
     let mut s = EventStream::new(EventStreamConfig::default(), 1);
     drain(&mut s, Instant::ZERO);
