@@ -146,8 +146,10 @@ impl Io {
                         None => Step::Closed,
                     }
                 };
-                // Polled in this order: closing wins, then a finished write, then a read.
-                or(close, or(write, or(read, gate))).await
+                // Polled in this order: closing wins, then a finished write, then the gate, then a read. The gate
+                // goes before the read: against a fast server the socket is always readable, and a read polled
+                // first would win every time, so a `PauseRead` would never take effect (unbounded read-ahead).
+                or(close, or(write, or(gate, read))).await
             };
             let msg = match step {
                 Step::Closed => return,
