@@ -131,7 +131,10 @@ fn backpressure<R: Runtime + Default>() {
     }
     let ahead = server.wait_blocked();
     eprintln!("server blocked after {ahead} bytes");
-    assert!(ahead < BOUND, "server got {ahead} bytes ahead (bound {BOUND})");
+    assert!(
+        ahead < BOUND,
+        "server got {ahead} bytes ahead (bound {BOUND})"
+    );
     while next < EVENTS {
         let ev = block_on(events.next()).expect("stream open").unwrap();
         check(ev, &mut next);
@@ -161,7 +164,10 @@ fn sse_backpressure_mio_slow_consumer_bounds_read_ahead() {
     }
     let ahead = server.wait_blocked();
     eprintln!("server blocked after {ahead} bytes");
-    assert!(ahead < BOUND, "server got {ahead} bytes ahead (bound {BOUND})");
+    assert!(
+        ahead < BOUND,
+        "server got {ahead} bytes ahead (bound {BOUND})"
+    );
     while next < EVENTS {
         check(events.next().expect("stream open").unwrap(), &mut next);
     }

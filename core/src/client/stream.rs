@@ -84,7 +84,10 @@ impl ClientMachine {
             return;
         };
         let pause = s.undelivered > MAX_UNDELIVERED;
-        if let Some(conn) = s.conn.and_then(|c| self.conns.get_mut(&c).map(|conn| (c, conn))) {
+        if let Some(conn) = s
+            .conn
+            .and_then(|c| self.conns.get_mut(&c).map(|conn| (c, conn)))
+        {
             let (c, conn) = conn;
             if conn.paused != pause {
                 conn.paused = pause;

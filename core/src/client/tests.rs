@@ -1364,7 +1364,10 @@ fn sse_backpressure_new_connection_stays_paused_until_consumed() {
     let c2 = h.last_conn();
     assert_ne!(c1, c2);
     h.connect(c2);
-    assert!(!h.conns[&c2].reading, "a new connection does not read ahead either");
+    assert!(
+        !h.conns[&c2].reading,
+        "a new connection does not read ahead either"
+    );
     h.advance(secs(60));
     assert_eq!(h.connects.len(), 2, "no idle reconnect while paused");
     h.m.consumed(h.now, id, handed);

@@ -435,7 +435,10 @@ fn sse_stream_paused_bytes_still_decode_and_disconnect_still_reconnects() {
     assert!(matches!(&out[..], [StreamOutput::Event(StreamEvent::Event(e))] if e.data == "x"));
     // A connection that breaks while paused is still reconnected.
     s.on_disconnect(at(2.0), ReconnectCause::Eof);
-    assert_eq!(reconnect_delay(&drain(&mut s, at(2.0))).2, ReconnectCause::Eof);
+    assert_eq!(
+        reconnect_delay(&drain(&mut s, at(2.0))).2,
+        ReconnectCause::Eof
+    );
 }
 
 #[test]
