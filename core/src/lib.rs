@@ -14,10 +14,13 @@ pub mod client;
 pub mod error;
 pub mod h1;
 pub mod opencode;
+pub mod pool;
 pub mod request;
 pub mod response;
 pub mod retry;
 pub mod rng;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod sse;
 pub mod time;
 pub mod url;
