@@ -11,6 +11,8 @@
 
 pub mod abort;
 pub mod client;
+#[cfg(feature = "async")]
+pub mod driver;
 pub mod error;
 pub mod h1;
 pub mod opencode;

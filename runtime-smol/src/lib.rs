@@ -1,5 +1,157 @@
-//! plue-http on smol.
+//! plue-http on smol / async-io: the [`Runtime`](driver::Runtime) seam filled in with smol calls, and the
+//! client types with it.
+//!
+//! ```no_run
+//! # fn demo() -> Result<(), plue_http_smol::Error> {
+//! smol::block_on(async {
+//!     let client = plue_http_smol::Client::new(plue_http_smol::Options {
+//!         base_url: Some("http://127.0.0.1:4096".into()),
+//!         ..Default::default()
+//!     })?;
+//!     let health = client.get("/global/health").await?;
+//!     println!("{} {}", health.status(), health.text());
+//!     Ok(())
+//! })
+//! # }
+//! ```
+//!
+//! Tasks run on smol's global executor (`smol::spawn`), so a client works from any thread.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub use plue_http_core::{Error, ErrorKind, Request, Response};
+use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::net::SocketAddr;
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::Instant;
+
+use plue_http_core::driver::{self, ChildProcess, ConnRead, ConnWrite};
+use smol::io::{AsyncReadExt, AsyncWriteExt};
+use smol::net::TcpStream;
+
+pub use plue_http_core::abort::{AbortController, AbortSignal};
+pub use plue_http_core::client::{Options, StreamOptions};
+pub use plue_http_core::driver::{
+    AbortHandle, BodyReader, EventStream, ResponseFuture, StreamingFuture, StreamingResponse,
+};
+pub use plue_http_core::sse::{SseEvent, StreamEvent};
+pub use plue_http_core::{Error, ErrorKind, Method, Request, RequestBuilder, Response};
+
+/// The plue-http client on smol.
+pub type Client = driver::Client<SmolRuntime>;
+
+/// The smol implementation of the driver's [`Runtime`](driver::Runtime).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SmolRuntime;
+
+/// One half of a connection (smol's `TcpStream` is a shared handle, so each half is a clone).
+#[derive(Debug)]
+pub struct Half(TcpStream);
+
+/// A child process's stdout or stderr.
+#[derive(Debug)]
+pub enum Pipe {
+    /// Standard output.
+    Stdout(smol::process::ChildStdout),
+    /// Standard error.
+    Stderr(smol::process::ChildStderr),
+}
+
+/// A child process.
+#[derive(Debug)]
+pub struct Child(smol::process::Child);
+
+impl driver::Runtime for SmolRuntime {
+    type Reader = Half;
+    type Writer = Half;
+    type Child = Child;
+
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn entropy(&self) -> u64 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default(),
+        );
+        h.finish()
+    }
+
+    fn spawn<F: Future<Output = ()> + Send + 'static>(&self, fut: F) {
+        smol::spawn(fut).detach();
+    }
+
+    async fn sleep_until(&self, deadline: Instant) {
+        async_io::Timer::at(deadline).await;
+    }
+
+    async fn connect(&self, addr: SocketAddr) -> io::Result<(Half, Half)> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok((Half(stream.clone()), Half(stream)))
+    }
+
+    async fn resolve(&self, host: String, port: u16) -> io::Result<Vec<SocketAddr>> {
+        smol::net::resolve((host.as_str(), port)).await
+    }
+
+    fn spawn_process(&self, command: Command) -> io::Result<Child> {
+        let mut command = smol::process::Command::from(command);
+        command
+            .kill_on_drop(true)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command.spawn().map(Child)
+    }
+}
+
+impl ConnRead for Half {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).await
+    }
+}
+
+impl ConnWrite for Half {
+    async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf).await
+    }
+}
+
+impl ConnRead for Pipe {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Pipe::Stdout(p) => p.read(buf).await,
+            Pipe::Stderr(p) => p.read(buf).await,
+        }
+    }
+}
+
+impl ChildProcess for Child {
+    type Pipe = Pipe;
+
+    fn id(&self) -> Option<u32> {
+        Some(self.0.id())
+    }
+
+    fn take_stdout(&mut self) -> Option<Pipe> {
+        self.0.stdout.take().map(Pipe::Stdout)
+    }
+
+    fn take_stderr(&mut self) -> Option<Pipe> {
+        self.0.stderr.take().map(Pipe::Stderr)
+    }
+
+    fn kill(&mut self) -> io::Result<()> {
+        self.0.kill()
+    }
+
+    async fn wait(&mut self) -> io::Result<ExitStatus> {
+        self.0.status().await
+    }
+}

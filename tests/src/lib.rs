@@ -1,6 +1,10 @@
 //! Conformance scenarios, drivers, loopback hosts and the real-OpenCode fixture.
 
 pub mod blocking;
+pub mod drivers;
+pub mod echo;
+pub mod loopback;
 pub mod mock_model;
 pub mod opencode_fixture;
 pub mod opencode_manager;
+pub mod scenarios;

@@ -1,0 +1,32 @@
+//! The one async driver (feature `async`), generic over a [`Runtime`].
+//!
+//! A driver task owns the [`ClientMachine`](crate::client::ClientMachine): it feeds it [`Input`](crate::client::Input)s,
+//! drains [`Output`](crate::client::Output)s until `Wait`, performs them through the runtime (connect, read, write,
+//! sleep) and routes each [`Event`](crate::client::Event) to the handle that owns the request. It makes no HTTP
+//! decision of its own and does no I/O itself: every socket, timer and task comes from the [`Runtime`].
+//!
+//! ```text
+//!  Client handles ──Msg──▶ driver task (owns ClientMachine) ──Event──▶ per-request channels
+//!                              ▲           │ Transmit / Read / Close
+//!        Data/Written/Eof/Failed│           ▼
+//!                        per-connection reader + writer tasks (Runtime::connect)
+//! ```
+//!
+//! The runtime crates (`plue-http-tokio`, `plue-http-smol`) implement [`Runtime`] in a couple of hundred lines
+//! and re-export [`Client`] with their runtime filled in.
+
+mod client;
+mod conn;
+mod handles;
+mod router;
+mod runtime;
+mod task;
+
+pub use client::{Client, Front};
+pub use conn::net_error;
+pub use handles::{
+    AbortHandle, BodyReader, EventStream, RequestFuture, ResponseFuture, StreamingFuture,
+    StreamingResponse,
+};
+pub use router::{Applied, Router, Wake};
+pub use runtime::{ChildProcess, ConnRead, ConnWrite, Runtime};

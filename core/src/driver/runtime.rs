@@ -1,0 +1,71 @@
+//! The seam between the driver and an async runtime: everything that touches the world.
+
+use core::future::Future;
+use core::net::SocketAddr;
+use std::io;
+use std::process::{Command, ExitStatus};
+use std::time::Instant as StdInstant;
+
+/// An async runtime as the driver needs it. Implementations are thin: each method is one runtime call.
+///
+/// Futures returned here must be cancel-safe in the usual sense: dropping a pending `read` loses no bytes,
+/// dropping a pending `connect` closes the half-open socket.
+pub trait Runtime: Clone + Send + Sync + 'static {
+    /// The read half of a connection.
+    type Reader: ConnRead;
+    /// The write half of a connection.
+    type Writer: ConnWrite;
+    /// A spawned child process.
+    type Child: ChildProcess;
+
+    /// The runtime's monotonic clock. The driver converts it to the core's `Instant` (epoch = client creation).
+    fn now(&self) -> StdInstant;
+    /// 64 bits of entropy to seed the core's RNG (backoff jitter). Not for cryptography.
+    fn entropy(&self) -> u64;
+    /// Run a task in the background until it finishes.
+    fn spawn<F: Future<Output = ()> + Send + 'static>(&self, fut: F);
+    /// Complete at (or after) `deadline`. The driver re-checks the clock, so waking early is harmless.
+    fn sleep_until(&self, deadline: StdInstant) -> impl Future<Output = ()> + Send;
+    /// Open a TCP connection with TCP_NODELAY set, split into halves that can be used from two tasks.
+    fn connect(
+        &self,
+        addr: SocketAddr,
+    ) -> impl Future<Output = io::Result<(Self::Reader, Self::Writer)>> + Send;
+    /// Resolve a host name (only called when the core asks, see `Output::Resolve`).
+    fn resolve(
+        &self,
+        host: String,
+        port: u16,
+    ) -> impl Future<Output = io::Result<Vec<SocketAddr>>> + Send;
+    /// Start a process (the OpenCode server manager) with stdout and stderr piped (the caller must keep
+    /// draining them: a full pipe blocks the child) and stdin empty. Any stdio set on `command` is replaced.
+    fn spawn_process(&self, command: Command) -> io::Result<Self::Child>;
+}
+
+/// Reading from a connection or a pipe.
+pub trait ConnRead: Send + 'static {
+    /// Read some bytes; `Ok(0)` is end of stream.
+    fn read(&mut self, buf: &mut [u8]) -> impl Future<Output = io::Result<usize>> + Send;
+}
+
+/// Writing to a connection.
+pub trait ConnWrite: Send + 'static {
+    /// Write some of `buf`, returning how many bytes were taken.
+    fn write(&mut self, buf: &[u8]) -> impl Future<Output = io::Result<usize>> + Send;
+}
+
+/// A child process started by [`Runtime::spawn_process`].
+pub trait ChildProcess: Send + 'static {
+    /// Its stdout or stderr pipe.
+    type Pipe: ConnRead;
+    /// The OS process id, while it runs.
+    fn id(&self) -> Option<u32>;
+    /// Take the piped stdout (once).
+    fn take_stdout(&mut self) -> Option<Self::Pipe>;
+    /// Take the piped stderr (once).
+    fn take_stderr(&mut self) -> Option<Self::Pipe>;
+    /// Kill it (SIGKILL on Unix).
+    fn kill(&mut self) -> io::Result<()>;
+    /// Wait for it to exit (reaps it: no zombie).
+    fn wait(&mut self) -> impl Future<Output = io::Result<ExitStatus>> + Send;
+}
