@@ -2,7 +2,7 @@
 //! every run (see `plue_http_core::sim`).
 //!
 //! - `cargo test --release -p plue-http-tests --test sim` runs 10,000 seeds (the CI variant, about a minute or
-//!   less on two cores); a debug build runs 300 so a plain `cargo test` stays fast. `PLUE_SIM_SEEDS=N` overrides
+//!   less on two cores); a debug build runs 200 so a plain `cargo test` stays fast. `PLUE_SIM_SEEDS=N` overrides
 //!   the count, `PLUE_SIM_FIRST_SEED=S` the first seed.
 //! - A failing seed prints the broken invariant, a trace tail and its replay command:
 //!   `PLUE_SIM_SEED=S cargo test -p plue-http-tests --test sim sim_replay_seed -- --nocapture`.
@@ -21,9 +21,9 @@ fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
 }
 
-/// Seeds per run: `PLUE_SIM_SEEDS`, else 10,000 in release and 300 in debug builds.
+/// Seeds per run: `PLUE_SIM_SEEDS`, else 10,000 in release and 200 in debug builds.
 fn seed_count() -> u64 {
-    env_u64("PLUE_SIM_SEEDS").unwrap_or(if cfg!(debug_assertions) { 300 } else { 10_000 })
+    env_u64("PLUE_SIM_SEEDS").unwrap_or(if cfg!(debug_assertions) { 200 } else { 10_000 })
 }
 
 #[cfg(not(feature = "fault"))]
@@ -117,16 +117,20 @@ fn sim_seeds() {
     }
 }
 
-/// Replays `PLUE_SIM_SEED` (default 1) twice with tracing and checks the runs are identical.
+/// Replays `PLUE_SIM_SEED` (default 1) twice and checks the runs are identical; prints the trace tail, and for a
+/// failing seed the failure with the history of the requests concerned.
 #[test]
 fn sim_replay_seed() {
-    let seed = env_u64("PLUE_SIM_SEED").unwrap_or(1);
-    let w = plue_http_core::sim::workload::Workload::generate;
-    let a = plue_http_core::sim::run_workload(seed, w(seed), true);
-    let b = plue_http_core::sim::run_workload(seed, w(seed), true);
+    let explicit = env_u64("PLUE_SIM_SEED");
+    let seed = explicit.unwrap_or(1);
+    let a = run_seed(seed);
+    let b = run_seed(seed);
     assert_eq!(a, b, "seed {seed} did not replay identically");
     match a {
-        Ok(r) => {
+        Ok(_) => {
+            let w = plue_http_core::sim::workload::Workload::generate(seed);
+            let r = plue_http_core::sim::run_workload(seed, w, true)
+                .expect("a traced replay of a passing seed passes");
             for line in &r.trace {
                 println!("{line}");
             }
@@ -135,13 +139,9 @@ fn sim_replay_seed() {
                 r.ops, r.stats, r.server_requests, r.steps, r.virtual_time
             );
         }
-        Err(f) => {
-            if std::env::var("PLUE_SIM_SEED").is_ok() {
-                panic!("{f}");
-            }
-            // Without an explicit seed this test only proves determinism; sim_seeds reports failures.
-            println!("{f}");
-        }
+        // Without an explicit seed this test only proves determinism; sim_seeds reports failures.
+        Err(f) if explicit.is_some() => panic!("{f}"),
+        Err(f) => println!("{f}"),
     }
 }
 
@@ -164,4 +164,106 @@ fn sim_checker_catches_replayed_post() {
         other += 1;
     }
     panic!("the fault replay-written was not caught in {count} seeds");
+}
+
+/// The fake OpenCode served on the simulated network, driven by the real client machine: health, a session, a
+/// prompt whose reply streams as `message.part.delta` events, then a server restart the event stream survives
+/// while a request made during the outage waits and completes.
+#[cfg(not(feature = "fault"))]
+#[test]
+fn sim_fake_opencode_chat_through_the_machine() {
+    use core::time::Duration;
+    use plue_http_core::client::{Options, StreamOptions};
+    use plue_http_core::sim::fake_opencode::FakeOpenCode;
+    use plue_http_core::sim::faults::Faults;
+    use plue_http_core::sim::net::SimHost;
+    use plue_http_core::sim::Harness;
+    use plue_http_core::sse::StreamEvent;
+    use plue_http_core::{Method, Request};
+
+    let base = "http://127.0.0.1:4096";
+    let host = SimHost::new(base[7..].parse().unwrap(), None, FakeOpenCode::server());
+    let mut faults = Faults::none();
+    faults.max_latency = Duration::from_millis(2);
+    let mut h = Harness::new(Options::default(), vec![host], faults, 11).unwrap();
+    let events = h.subscribe(
+        Request::get(&format!("{base}/event")).unwrap(),
+        StreamOptions::default(),
+    );
+
+    let health = h.request(Request::get(&format!("{base}/global/health")).unwrap());
+    assert!(h.run_until_ended(health, Duration::from_secs(5)));
+    let health = h.response(health).unwrap().unwrap();
+    assert_eq!(
+        health.text(),
+        r#"{"healthy":true,"version":"1.18.34-demo"}"#
+    );
+
+    let create = Request::builder(Method::POST, format!("{base}/session"))
+        .json(&serde_json::json!({"title": "sim"}))
+        .build()
+        .unwrap();
+    let create = h.request(create);
+    assert!(h.run_until_ended(create, Duration::from_secs(5)));
+    let session: serde_json::Value = h.response(create).unwrap().unwrap().json().unwrap();
+    let sid = session["id"].as_str().unwrap().to_string();
+
+    let prompt = Request::builder(Method::POST, format!("{base}/session/{sid}/prompt_async"))
+        .json(&serde_json::json!({"parts": [{"type": "text", "text": "hello"}]}))
+        .build()
+        .unwrap();
+    let prompt = h.request(prompt);
+    assert!(h.run_until_ended(prompt, Duration::from_secs(5)));
+    assert_eq!(h.response(prompt).unwrap().unwrap().status(), 204);
+    h.run_for(Duration::from_secs(2));
+
+    let data: Vec<serde_json::Value> = h
+        .stream_events(events)
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::Event(ev) => serde_json::from_str(&ev.data).ok(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(data[0]["type"], "server.connected");
+    let deltas: Vec<&str> = data
+        .iter()
+        .filter(|v| v["type"] == "message.part.delta")
+        .map(|v| v["properties"]["delta"].as_str().unwrap())
+        .collect();
+    assert!(deltas.len() >= 2, "the reply streams in pieces");
+    assert_eq!(
+        deltas.concat(),
+        "Hello from the plue demo model. You said: hello"
+    );
+
+    // The server restarts: the stream reconnects, and a request made during the outage waits, then completes.
+    let now = h.now();
+    h.net().schedule_restart(
+        now + Duration::from_millis(10),
+        0,
+        Duration::from_millis(1_500),
+    );
+    h.run_for(Duration::from_millis(100));
+    let during = h.request(Request::get(&format!("{base}/session")).unwrap());
+    assert!(h.run_until_ended(during, Duration::from_secs(20)));
+    let listed = h.response(during).unwrap().unwrap();
+    assert_eq!(listed.status(), 200);
+    assert!(listed.text().contains(&sid), "sessions survive the restart");
+    h.run_for(Duration::from_secs(12));
+    let evs = h.stream_events(events);
+    let reconnect = evs
+        .iter()
+        .position(|e| matches!(e, StreamEvent::Reconnecting { .. }))
+        .expect("the stream noticed the restart");
+    assert!(
+        evs[reconnect..]
+            .iter()
+            .any(|e| matches!(e, StreamEvent::Event(ev) if ev.data.contains("server.connected"))),
+        "the stream is back: {evs:?}"
+    );
+    h.abort(events);
+    h.shutdown();
+    assert_eq!(h.net().open_connections(), 0);
+    assert!(h.contract_violation().is_none());
 }

@@ -44,11 +44,11 @@ impl Faults {
         }
     }
 
-    /// A random mix for one seed: every fault kind is possible, intensities vary from seed to seed.
-    /// `horizon` bounds when restarts happen; `hosts` is the number of hosts.
+    /// A random mix for one seed: every fault kind is enabled, intensities vary from seed to seed, and at least
+    /// one server restart happens. `horizon` bounds when restarts happen; `hosts` is the number of hosts.
     pub fn random(rng: &mut Rng, horizon: Duration, hosts: usize) -> Faults {
         let mut restarts = Vec::new();
-        let n = rng.below(3);
+        let n = 1 + rng.below(2);
         for _ in 0..n {
             let at = Instant::ZERO + rng.duration_between(Duration::ZERO, horizon);
             let host = rng.below(hosts as u64) as usize;
@@ -57,13 +57,14 @@ impl Faults {
         }
         restarts.sort();
         Faults {
-            max_latency: rng.duration_between(Duration::ZERO, Duration::from_millis(20)),
-            split: rng.below(1001) as u32,
-            split_bytes: rng.below(200) as u32,
-            refuse: rng.below(80) as u32,
-            blackhole: rng.below(30) as u32,
-            idle_close_race: rng.below(300) as u32,
-            dns_fail: rng.below(50) as u32,
+            max_latency: rng
+                .duration_between(Duration::from_micros(100), Duration::from_millis(20)),
+            split: 100 + rng.below(901) as u32,
+            split_bytes: 10 + rng.below(190) as u32,
+            refuse: 5 + rng.below(75) as u32,
+            blackhole: 2 + rng.below(28) as u32,
+            idle_close_race: 20 + rng.below(280) as u32,
+            dns_fail: 5 + rng.below(45) as u32,
             restarts,
         }
     }

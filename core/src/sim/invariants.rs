@@ -59,7 +59,8 @@ pub struct Violation {
     pub at: Instant,
     /// What exactly.
     pub detail: String,
-    /// The tag of the request or stream concerned, when there is one (the replay traces its history).
+    /// The tags of the requests or streams concerned, separated by spaces, when there are any (the traced
+    /// replay follows their history).
     pub subject: Option<String>,
 }
 
@@ -538,10 +539,12 @@ impl Checker {
                 };
                 if let Some(p) = problem {
                     let detail = format!(
-                        "host {host}: {p}: {} {tag} arrived while {} {prev_tag} was unanswered",
-                        r.method, prev.method
+                        "host {host}: {p}: {} {tag} arrived at {:?} on server connection {} while {} {prev_tag} \
+                         was unanswered (answered at {:?})",
+                        r.method, r.at, r.conn.0, prev.method, prev.answered_at
                     );
-                    return self.fail(now, Invariant::ConnectionUse, detail);
+                    let subject = format!("{tag} {prev_tag}");
+                    return self.fail_about(now, Invariant::ConnectionUse, Some(&subject), detail);
                 }
             }
         }

@@ -69,9 +69,14 @@ impl fmt::Display for Failure {
             "simulation seed {} failed: {}",
             self.seed, self.violation
         )?;
+        let features = if cfg!(feature = "fault-replay-written") {
+            " --features fault"
+        } else {
+            ""
+        };
         writeln!(
             f,
-            "replay: PLUE_SIM_SEED={} cargo test -p plue-http-tests --test sim sim_replay_seed -- --nocapture",
+            "replay: PLUE_SIM_SEED={} cargo test -p plue-http-tests{features} --test sim sim_replay_seed -- --nocapture",
             self.seed
         )?;
         if let Some(subject) = &self.violation.subject {
@@ -125,8 +130,8 @@ fn run_inner(
     focus: Option<String>,
 ) -> Result<RunReport, Failure> {
     let mut sim = Sim::new(seed, workload, trace)?;
-    sim.focus = focus.map(|tag| Focus {
-        tag,
+    sim.focus = focus.map(|subject| Focus {
+        tags: subject.split(' ').map(str::to_string).collect(),
         ids: Vec::new(),
         lines: Vec::new(),
     });
@@ -159,15 +164,24 @@ fn run_inner(
 
 /// The request or stream a traced replay follows from the start.
 struct Focus {
-    tag: String,
-    /// `RequestId(n)` spellings of the ids it was given.
+    tags: Vec<String>,
+    /// `RequestId(n)` spellings of the ids it was given and `ConnId(n)` of the connections that carried it.
     ids: Vec<String>,
     lines: Vec<String>,
 }
 
+/// `true` when `line` names `tag` as a whole word (`r1` is not in `r13`).
+fn contains_tag(line: &str, tag: &str) -> bool {
+    line.match_indices(tag).any(|(i, _)| {
+        let after = line[i + tag.len()..].chars().next();
+        !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '.')
+    })
+}
+
 impl Focus {
     fn matches(&self, line: &str) -> bool {
-        line.contains(self.tag.as_str()) || self.ids.iter().any(|id| line.contains(id.as_str()))
+        self.tags.iter().any(|t| contains_tag(line, t))
+            || self.ids.iter().any(|id| line.contains(id.as_str()))
     }
 }
 
@@ -189,8 +203,6 @@ struct Sim {
     client_deadline: Option<Instant>,
     /// The connection, reads and bytes of the trace's last line when it is a folded run of reads.
     last_data: Option<(crate::client::ConnId, usize, usize)>,
-    /// The last `Wait` deadline written to the trace.
-    last_wait: Option<Option<Instant>>,
     /// Per host: server record entries already checked for executions.
     seen: Vec<usize>,
     steps: u64,
@@ -248,7 +260,6 @@ impl Sim {
             must_not_repeat,
             client_deadline: None,
             seen: vec![0; hosts_len],
-            last_wait: None,
             last_data: None,
             steps: 0,
             idle_timeout,
@@ -279,6 +290,14 @@ impl Sim {
             if let Some(f) = &mut self.focus {
                 if f.matches(&what) && f.lines.len() < 400 {
                     f.lines.push(line.clone());
+                    // Follow the connections that carried the subject, so their reads and failures show too.
+                    if let Some(rest) = what.strip_prefix("out Transmit(") {
+                        if let Some(conn) = rest.split(',').next() {
+                            if !f.ids.iter().any(|i| i == conn) {
+                                f.ids.push(conn.to_string());
+                            }
+                        }
+                    }
                 }
             }
             if line.len() > 240 {
@@ -554,7 +573,7 @@ impl Sim {
     /// Remember the id the followed tag was given, so lines naming only the id are kept too.
     fn follow(&mut self, tag: &str, id: RequestId) {
         if let Some(f) = &mut self.focus {
-            if f.tag == tag {
+            if f.tags.iter().any(|t| t == tag) {
                 f.ids.push(format!("{id:?}"));
             }
         }
@@ -608,13 +627,8 @@ impl Sim {
                 return;
             }
             let out = self.client.poll_output(now);
-            if let Output::Wait(d) = out {
-                // An unchanged deadline says nothing new; leave it out of the trace.
-                if self.last_wait != Some(d) {
-                    self.last_wait = Some(d);
-                    self.note(|| format!("out {}", describe(&out)));
-                }
-            } else {
+            // Waits are left out of the trace: every read moves a deadline, and `in Timeout` shows when one fired.
+            if !matches!(out, Output::Wait(_)) {
                 self.note(|| format!("out {}", describe(&out)));
             }
             match out {

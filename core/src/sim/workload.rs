@@ -134,8 +134,37 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+/// The reply-level fates a request can meet; every seed meets each at least once.
+const FATES: [Fate; 10] = [
+    Fate::Ok,
+    Fate::Busy,
+    Fate::ResetHead,
+    Fate::ResetBody,
+    Fate::LateHead,
+    Fate::StalledBody,
+    Fate::Dropped,
+    Fate::CloseAfter,
+    Fate::Redirect,
+    Fate::Ok,
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    Ok,
+    Busy,
+    ResetHead,
+    ResetBody,
+    LateHead,
+    StalledBody,
+    Dropped,
+    CloseAfter,
+    Redirect,
+}
+
 struct Gen {
     rng: Rng,
+    /// Fates still owed to this seed, handed out before random ones.
+    owed: Vec<Fate>,
     hosts: Vec<HostSpec>,
     opts: Options,
     /// Per host: the `Keep-Alive` header its replies advertise, if any.
@@ -168,8 +197,15 @@ impl Workload {
         }
         let horizon = ms(8_000);
         let faults = Faults::random(&mut rng, horizon, hosts.len());
+        let mut owed = FATES.to_vec();
+        // Shuffle (Fisher–Yates) so the forced fates land on different requests from seed to seed.
+        for i in (1..owed.len()).rev() {
+            let j = rng.below(i as u64 + 1) as usize;
+            owed.swap(i, j);
+        }
         let mut g = Gen {
             rng,
+            owed,
             hosts,
             opts,
             keep_alive,
@@ -179,9 +215,26 @@ impl Workload {
             .map(|_| Instant::ZERO + g.rng.duration_between(Duration::ZERO, horizon))
             .collect();
         times.sort();
+        // Every seed has at least one batch, one event stream and one abort, at random places (never first).
+        let mut rolls: Vec<u64> = (0..n).map(|_| g.rng.below(100)).collect();
+        rolls[0] = rolls[0].max(12);
+        for forced in [0u64, 12, 25] {
+            let present = rolls
+                .iter()
+                .enumerate()
+                .any(|(i, &r)| kind_of(r, i) == kind_of(forced, 1));
+            if !present {
+                // Replace a single request, so an earlier forced kind is never overwritten.
+                let singles: Vec<usize> = (1..n).filter(|&i| kind_of(rolls[i], i) == 3).collect();
+                if !singles.is_empty() {
+                    let at = singles[g.rng.below(singles.len() as u64) as usize];
+                    rolls[at] = forced;
+                }
+            }
+        }
         let mut ops: Vec<Op> = Vec::with_capacity(n);
         for (i, at) in times.into_iter().enumerate() {
-            let roll = g.rng.below(100);
+            let roll = rolls[i];
             let kind = if roll < 12 && i > 0 {
                 let targets: Vec<usize> = (0..i)
                     .filter(|&t| !matches!(ops[t].kind, OpKind::Abort { .. }))
@@ -203,6 +256,16 @@ impl Workload {
             faults,
             options: g.opts,
         }
+    }
+}
+
+/// Which kind of operation a roll makes at position `i`: 0 abort, 1 batch, 2 stream, 3 request.
+fn kind_of(roll: u64, i: usize) -> u8 {
+    match roll {
+        0..=11 if i > 0 => 0,
+        0..=24 => 1,
+        25..=34 => 2,
+        _ => 3,
     }
 }
 
@@ -284,11 +347,25 @@ impl Gen {
 
     /// The replies a request's route gives, attempt after attempt.
     fn fate(&mut self, tag: &str, host: usize, path: &str) -> Vec<Reply> {
+        let fate = self
+            .owed
+            .pop()
+            .unwrap_or_else(|| match self.rng.below(100) {
+                0..=44 => Fate::Ok,
+                45..=54 => Fate::Busy,
+                55..=60 => Fate::ResetHead,
+                61..=66 => Fate::ResetBody,
+                67..=71 => Fate::LateHead,
+                72..=76 => Fate::StalledBody,
+                77..=81 => Fate::Dropped,
+                82..=86 => Fate::CloseAfter,
+                _ => Fate::Redirect,
+            });
         let ok = self.ok(tag, host);
         let past_read = self.opts.read_timeout.unwrap_or(ms(1_000)) + ms(500);
-        match self.rng.below(100) {
-            0..=44 => vec![ok],
-            45..=54 => {
+        match fate {
+            Fate::Ok => vec![ok],
+            Fate::Busy => {
                 let mut busy = Reply::new(
                     [503, 502, 429, 504, 408][self.rng.below(5) as usize],
                     "busy",
@@ -298,22 +375,36 @@ impl Gen {
                 }
                 vec![busy, ok]
             }
-            55..=66 => {
-                // Reset mid-head (the first bytes) or mid-body (inside a chunk when chunked).
+            Fate::ResetHead | Fate::ResetBody => {
+                // Reset inside the head (its first ~60 bytes), or inside a chunk of the body.
                 let head_guess = 60;
-                let n = if self.rng.chance(1, 2) {
+                let n = if fate == Fate::ResetHead {
                     self.rng.below(head_guess) as usize
                 } else {
                     head_guess as usize + 40 + self.rng.below(200) as usize
                 };
-                let first = self.ok(tag, host).framing(Framing::Chunked).reset_after(n);
+                let mut first = self.ok(tag, host).framing(Framing::Chunked).reset_after(n);
+                if fate == Fate::ResetBody {
+                    // Make sure the body is long enough for the reset to land inside it.
+                    first.body = super::server::ReplyBody::Bytes(body_for(
+                        tag,
+                        400 + self.rng.below(2_000) as usize,
+                    ));
+                }
                 vec![first, ok]
             }
-            67..=71 => vec![self.ok(tag, host).delay_head(past_read), ok],
-            72..=76 => vec![self.ok(tag, host).stall_body(past_read), ok],
-            77..=81 => vec![Reply::ok("").drop_request(), ok],
-            82..=86 => vec![ok.close_after()],
-            _ => {
+            Fate::LateHead => vec![self.ok(tag, host).delay_head(past_read), ok],
+            Fate::StalledBody => {
+                let mut stalled = self.ok(tag, host).stall_body(past_read);
+                stalled.body = super::server::ReplyBody::Bytes(body_for(
+                    tag,
+                    1 + self.rng.below(2_000) as usize,
+                ));
+                vec![stalled, ok]
+            }
+            Fate::Dropped => vec![Reply::ok("").drop_request(), ok],
+            Fate::CloseAfter => vec![ok.close_after()],
+            Fate::Redirect => {
                 let code = [301, 302, 303, 307, 308][self.rng.below(5) as usize];
                 let target = self.pick_host();
                 let to = format!("{path}/moved");
@@ -437,6 +528,42 @@ mod tests {
             }
         }
         assert!(kinds.iter().all(|&k| k > 100), "{kinds:?}");
+        for seed in 0..300 {
+            let w = Workload::generate(seed);
+            let has = |f: fn(&OpKind) -> bool| w.ops.iter().any(|o| f(&o.kind));
+            assert!(
+                has(|k| matches!(k, OpKind::Batch(_))),
+                "seed {seed} has a batch"
+            );
+            assert!(
+                has(|k| matches!(k, OpKind::Stream { .. })),
+                "seed {seed} has a stream"
+            );
+            assert!(
+                has(|k| matches!(k, OpKind::Abort { .. })),
+                "seed {seed} has an abort"
+            );
+            assert!(
+                !w.faults.restarts.is_empty()
+                    && w.faults.refuse > 0
+                    && w.faults.idle_close_race > 0
+            );
+            let routes: Vec<&Reply> = w
+                .hosts
+                .iter()
+                .flat_map(|h| h.script.routes())
+                .flat_map(|r| &r.replies)
+                .collect();
+            assert!(
+                routes.iter().any(|r| r.reset_after.is_some()),
+                "seed {seed} resets"
+            );
+            assert!(routes.iter().any(|r| r.drop_request), "seed {seed} drops");
+            assert!(
+                routes.iter().any(|r| (300..400).contains(&r.status)),
+                "seed {seed} redirects"
+            );
+        }
         assert!(posts.iter().all(|&k| k > 20), "{posts:?}");
         assert_eq!(body_for("r1", 7), Bytes::from_static(b"r1;r1;r"));
     }

@@ -107,6 +107,8 @@ struct Active {
     steps: VecDeque<Step>,
     /// When the next step may run (the virtual schedule, independent of how late `poll_output` is called).
     ready_at: Instant,
+    /// When the last byte so far was sent: a reply whose plan ends in a pause was complete at its last byte.
+    last_sent: Instant,
 }
 
 /// A request waiting its turn on a connection.
@@ -364,7 +366,7 @@ impl ScriptedServer {
                 None => {
                     c.free_at = a.ready_at;
                     if let Some(i) = a.log {
-                        self.log[i].answered_at = Some(a.ready_at);
+                        self.log[i].answered_at = Some(a.last_sent);
                     }
                     c.active = None;
                 }
@@ -374,6 +376,7 @@ impl ScriptedServer {
                 }
                 Some(_) if a.ready_at > now => return Some(a.ready_at),
                 Some(Step::Send(b)) => {
+                    a.last_sent = a.ready_at;
                     self.out.push_back(SrvOutput::Transmit(id, b.clone()));
                     a.steps.pop_front();
                 }
@@ -416,6 +419,7 @@ impl ScriptedServer {
                         frame.clone()
                     };
                     a.ready_at = at;
+                    a.last_sent = at;
                     self.out.push_back(SrvOutput::Transmit(id, data));
                 }
             }
@@ -430,6 +434,7 @@ impl ScriptedServer {
                 log: None,
                 steps: plan::plan(&Reply::new(400, "bad request\n").close_after(), false, None),
                 ready_at: free_at.max(at),
+                last_sent: free_at.max(at),
             },
             Waiting::Request(i) => {
                 let start = free_at.max(self.log[i].at);
@@ -449,6 +454,7 @@ impl ScriptedServer {
                     log: Some(i),
                     steps,
                     ready_at: start,
+                    last_sent: start,
                 }
             }
         }

@@ -169,3 +169,26 @@ fn sim_server_idle_timeout_and_malformed_request() {
     let (text, closed, ..) = drain(&mut s, ms(0));
     assert!(text.starts_with("HTTP/1.1 400") && closed);
 }
+
+#[test]
+fn sim_server_answered_at_is_the_last_byte_not_a_trailing_pause() {
+    let script = Script::new().route(Route::new(
+        "/empty",
+        vec![Reply::ok("").stall_body(Duration::from_secs(2))],
+    ));
+    let mut s = ScriptedServer::new(script);
+    let c = s.accept(ms(0));
+    s.handle_data(
+        ms(10),
+        c,
+        b"GET /empty HTTP/1.1\r\n\r\nGET /empty HTTP/1.1\r\n\r\n",
+    );
+    let (text, ..) = drain(&mut s, ms(10));
+    assert!(text.contains("content-length: 0"));
+    // The second reply waits for the first plan's pause, but the first reply was complete at its head.
+    drain(&mut s, ms(2_010));
+    drain(&mut s, ms(4_010));
+    let log = s.requests();
+    assert_eq!(log[0].answered_at, Some(ms(10)));
+    assert_eq!(log[1].answered_at, Some(ms(2_010)));
+}
