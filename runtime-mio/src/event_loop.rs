@@ -7,31 +7,21 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::time::Instant as StdInstant;
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
-use plue_http_core::client::{
-    ClientMachine, ConnId, Event, Input, Output, RequestId, StreamOptions,
-};
+use plue_http_core::client::{ClientMachine, ConnId, Input, Output};
+use plue_http_core::driver::{net_error, Applied, Router};
 use plue_http_core::time::Instant;
-use plue_http_core::{Bytes, NetError, Request};
+use plue_http_core::{Bytes, NetError};
 
 pub(crate) const WAKER: Token = Token(0);
 
-/// Commands from client handles (and resolver threads) to the loop.
-pub(crate) enum Cmd {
-    Request(u64, Request, Sender<Event>),
-    Batch(Vec<(u64, Request, Sender<Event>)>),
-    Subscribe(u64, Request, StreamOptions, Sender<Event>),
-    Abort(u64),
-    Consumed(u64, usize),
-    ReleaseIdle,
-    Resolved(String, u16, Result<Vec<SocketAddr>, NetError>),
-    Shutdown,
-}
+/// A resolver thread's answer.
+type Resolved = (String, u16, Result<Vec<SocketAddr>, NetError>);
 
 struct Conn {
     stream: TcpStream,
@@ -48,8 +38,10 @@ struct Conn {
 pub(crate) struct Loop {
     poll: Poll,
     machine: ClientMachine,
-    rx: Receiver<Cmd>,
-    tx: Sender<Cmd>,
+    /// Commands from the client's handles; events go back through it.
+    router: Router,
+    resolved_tx: Sender<Resolved>,
+    resolved: Receiver<Resolved>,
     waker: Arc<Waker>,
     epoch: StdInstant,
     deadline: Option<Instant>,
@@ -57,23 +49,7 @@ pub(crate) struct Loop {
     /// Connections with work to do after the last drain (writes queued, reads granted, connect failed).
     dirty: Vec<ConnId>,
     failed_connects: Vec<(ConnId, NetError)>,
-    routes: HashMap<RequestId, (u64, Sender<Event>)>,
-    tokens: HashMap<u64, RequestId>,
     buf: Vec<u8>,
-}
-
-/// Map an I/O error to the core's flat [`NetError`].
-pub(crate) fn net_error(e: &io::Error) -> NetError {
-    use io::ErrorKind as K;
-    match e.kind() {
-        K::ConnectionRefused => NetError::Refused,
-        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => NetError::Reset,
-        K::NotConnected | K::UnexpectedEof | K::WriteZero => NetError::Closed,
-        K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable | K::NetworkDown => {
-            NetError::Unreachable
-        }
-        _ => NetError::Other,
-    }
 }
 
 fn token(id: ConnId) -> Token {
@@ -84,23 +60,22 @@ impl Loop {
     pub(crate) fn new(
         poll: Poll,
         machine: ClientMachine,
-        rx: Receiver<Cmd>,
-        tx: Sender<Cmd>,
+        router: Router,
         waker: Arc<Waker>,
     ) -> Self {
+        let (resolved_tx, resolved) = mpsc::channel();
         Loop {
             poll,
             machine,
-            rx,
-            tx,
+            router,
+            resolved_tx,
+            resolved,
             waker,
             epoch: StdInstant::now(),
             deadline: None,
             conns: HashMap::new(),
             dirty: Vec::new(),
             failed_connects: Vec::new(),
-            routes: HashMap::new(),
-            tokens: HashMap::new(),
             buf: vec![0; 16 * 1024],
         }
     }
@@ -135,14 +110,22 @@ impl Loop {
                 }
             }
             self.pump_all();
-            while let Ok(cmd) = self.rx.try_recv() {
-                if matches!(cmd, Cmd::Shutdown) {
-                    let now = self.now();
-                    self.machine.shutdown(now);
-                    self.drain();
-                    return;
+            loop {
+                let now = self.now();
+                match self.router.poll_command(&mut self.machine, now) {
+                    Applied::Idle => break,
+                    Applied::Command => {}
+                    Applied::Shutdown => {
+                        self.machine.shutdown(now);
+                        self.drain();
+                        return;
+                    }
                 }
-                self.command(cmd);
+                self.drain();
+                self.pump_all();
+            }
+            while let Ok((host, port, result)) = self.resolved.try_recv() {
+                self.input(Input::Resolved { host, port, result });
                 self.pump_all();
             }
             // Expiry is judged by the clock, not by why poll returned.
@@ -155,50 +138,6 @@ impl Loop {
                 }
             }
         }
-    }
-
-    fn command(&mut self, cmd: Cmd) {
-        let now = self.now();
-        let m = &mut self.machine;
-        match cmd {
-            Cmd::Request(token, req, events) => {
-                let id = m.request(now, req);
-                self.track(token, id, events);
-            }
-            Cmd::Batch(items) => {
-                let (meta, reqs): (Vec<_>, Vec<_>) =
-                    items.into_iter().map(|(t, r, e)| ((t, e), r)).unzip();
-                let ids = m.batch(now, reqs);
-                for ((token, events), id) in meta.into_iter().zip(ids) {
-                    self.track(token, id, events);
-                }
-            }
-            Cmd::Subscribe(token, req, opts, events) => {
-                let id = m.subscribe(now, req, opts);
-                self.track(token, id, events);
-            }
-            Cmd::Abort(token) => {
-                if let Some(id) = self.tokens.get(&token) {
-                    m.abort(now, *id);
-                }
-            }
-            Cmd::Consumed(token, n) => {
-                if let Some(id) = self.tokens.get(&token) {
-                    m.consumed(now, *id, n);
-                }
-            }
-            Cmd::ReleaseIdle => m.release_idle(),
-            Cmd::Resolved(host, port, result) => {
-                m.handle_input(now, Input::Resolved { host, port, result })
-            }
-            Cmd::Shutdown => {}
-        }
-        self.drain();
-    }
-
-    fn track(&mut self, token: u64, id: RequestId, events: Sender<Event>) {
-        self.tokens.insert(token, id);
-        self.routes.insert(id, (token, events));
     }
 
     fn input(&mut self, input: Input<'_>) {
@@ -218,7 +157,7 @@ impl Loop {
                     return;
                 }
                 Output::Resolve { host, port } => {
-                    let (tx, waker) = (self.tx.clone(), self.waker.clone());
+                    let (tx, waker) = (self.resolved_tx.clone(), self.waker.clone());
                     std::thread::spawn(move || {
                         let result = match (host.as_str(), port).to_socket_addrs() {
                             Ok(addrs) => Ok(addrs.collect::<Vec<_>>()),
@@ -231,7 +170,7 @@ impl Loop {
                                 Ok(a)
                             }
                         });
-                        let _ = tx.send(Cmd::Resolved(host, port, result));
+                        let _ = tx.send((host, port, result));
                         let _ = waker.wake();
                     });
                 }
@@ -258,7 +197,7 @@ impl Loop {
                         let _ = self.poll.registry().deregister(&mut c.stream);
                     }
                 }
-                Output::Event(ev) => self.route(now, ev),
+                Output::Event(ev) => self.router.route(&mut self.machine, now, ev),
             }
         }
     }
@@ -376,24 +315,6 @@ impl Loop {
                 continue;
             }
             return;
-        }
-    }
-
-    fn route(&mut self, now: Instant, ev: Event) {
-        let id = ev.id();
-        let terminal = matches!(ev, Event::Done { .. } | Event::Failed { .. });
-        let Some((_, events)) = self.routes.get(&id) else {
-            return;
-        };
-        let delivered = events.send(ev).is_ok();
-        if terminal || !delivered {
-            if let Some((token, _)) = self.routes.remove(&id) {
-                self.tokens.remove(&token);
-            }
-        }
-        if !terminal && !delivered {
-            // The owner dropped its handle before its abort arrived: stop the work now.
-            self.machine.abort(now, id);
         }
     }
 }

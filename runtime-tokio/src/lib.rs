@@ -1,4 +1,4 @@
-//! plue-http on tokio: the [`Runtime`] seam filled in with tokio calls, and the client types with it.
+//! plue-http on tokio: the [`Runtime`](driver::Runtime) seam filled in with tokio calls, and the client types with it.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), plue_http_tokio::Error> {

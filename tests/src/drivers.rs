@@ -94,7 +94,7 @@ fn on_loopback(
     let needs_hole = s
         .steps
         .iter()
-        .any(|s| matches!(s, Step::SendToBlackhole(..)));
+        .any(|s| matches!(s, Step::SendToBlackhole(..) | Step::AbortConnecting(..)));
     let hole = needs_hole
         .then(Blackhole::start)
         .transpose()
@@ -155,8 +155,12 @@ async fn run_async<R: Runtime>(
                     let got = client.batch(reqs).await;
                     StepOutcome::Batch(got.into_iter().map(response).collect())
                 }
-                Step::SendAbort(req, after) => {
-                    let fut = client.send(req.builder(&base));
+                Step::SendAbort(req, after) | Step::AbortConnecting(req, after) => {
+                    let target = match step {
+                        Step::AbortConnecting(..) => &hosts.blackhole,
+                        _ => &base,
+                    };
+                    let fut = client.send(req.builder(target));
                     let abort = fut.abort_handle();
                     sleep(&rt, *after).await;
                     abort.abort();
@@ -225,8 +229,12 @@ fn run_mio(
                 let reqs = build_all(items.iter().map(|(r, _)| r), &base)?;
                 StepOutcome::Batch(client.batch(reqs).into_iter().map(response).collect())
             }
-            Step::SendAbort(req, after) => {
-                let handle = client.start_builder(req.builder(&base));
+            Step::SendAbort(req, after) | Step::AbortConnecting(req, after) => {
+                let target = match step {
+                    Step::AbortConnecting(..) => &hosts.blackhole,
+                    _ => &base,
+                };
+                let handle = client.start_builder(req.builder(target));
                 let abort = handle.abort_handle();
                 std::thread::sleep(*after);
                 abort.abort();
@@ -530,8 +538,15 @@ impl Sim {
                     self.run_until(|sim| ids.iter().all(|id| sim.finished(*id)))?;
                     StepOutcome::Batch(ids.iter().map(|id| self.outcome(*id)).collect())
                 }
-                Step::SendAbort(req, after) => {
-                    let id = self.request(req)?;
+                Step::SendAbort(req, after) | Step::AbortConnecting(req, after) => {
+                    let id = match step {
+                        Step::AbortConnecting(..) => {
+                            let hole = Url::parse("http://127.0.0.1:9").expect("valid URL");
+                            let req = req.builder(&hole).build().map_err(|e| e.to_string())?;
+                            self.machine.request(self.now, req)
+                        }
+                        _ => self.request(req)?,
+                    };
                     let at = self.now + *after;
                     while self.now < at && !self.finished(id) {
                         self.step_time(Some(at))?;

@@ -135,6 +135,8 @@ pub enum Step {
     SendAbort(Req, Duration),
     /// Subscribe to an event stream, take events, then drop the stream.
     Events(&'static str, ExpectEvents),
+    /// Send a request to an address whose connects hang and abort it while it connects.
+    AbortConnecting(Req, Duration),
     /// Let time pass (idle connections expire, servers close them).
     Wait(Duration),
     /// Restart the server: every connection dies and the port refuses connections for this long.
@@ -582,6 +584,17 @@ pub fn all() -> Vec<Scenario> {
     ));
 
     let mut s = scenario(
+        "abort_while_connecting",
+        Script::new().route(route("/a", vec![Reply::ok("a")])),
+        vec![
+            Step::AbortConnecting(Req::get("/x"), ms(100)),
+            Step::Send(Req::get("/a"), ok("a")),
+        ],
+    );
+    s.received = vec![Received::Count("/a", 1), Received::Count("/x", 0)];
+    v.push(s);
+
+    let mut s = scenario(
         "abort_during_body",
         Script::new()
             .route(route(
@@ -662,7 +675,7 @@ pub fn check(s: &Scenario, o: &Outcome) -> Result<(), String> {
             (Step::Send(_, want) | Step::SendToBlackhole(_, want), StepOutcome::Response(got)) => {
                 check_one(want, got)
             }
-            (Step::SendAbort(..), StepOutcome::Response(got)) => {
+            (Step::SendAbort(..) | Step::AbortConnecting(..), StepOutcome::Response(got)) => {
                 check_one(&Expect::Error(ErrorKind::Aborted), got)
             }
             (Step::Batch(items), StepOutcome::Batch(got)) if items.len() == got.len() => items

@@ -197,12 +197,21 @@ impl Front {
         handles::RequestFuture::new(p.abort.clone(), handles::streaming(p))
     }
 
+    /// Build a request and send it like [`Front::request_streaming`].
+    pub fn send_streaming(&self, builder: RequestBuilder) -> StreamingFuture {
+        let p = match builder.build() {
+            Ok(req) => self.pending(req),
+            Err(e) => self.rejected(Error::new(e)),
+        };
+        handles::RequestFuture::new(p.abort.clone(), handles::streaming(p))
+    }
+
     /// `GET path`.
     pub fn get(&self, path: &str) -> ResponseFuture {
         self.send(self.builder(Method::GET, path))
     }
 
-    /// `POST path` without a body (use [`Client::builder`] or [`Client::json`] for one).
+    /// `POST path` without a body (use [`Front::builder`] or [`Front::json`] for one).
     pub fn post(&self, path: &str) -> ResponseFuture {
         self.send(self.builder(Method::POST, path))
     }
@@ -285,7 +294,7 @@ impl Front {
         }))
     }
 
-    /// Callback form of [`Client::events`]: calls `callback(&mut ctx, event)` for each stream event until it
+    /// Callback form of [`Front::events`]: calls `callback(&mut ctx, event)` for each stream event until it
     /// returns `Break` (then `Ok(ctx)`), or the stream ends (then its error). Dropping the future aborts.
     pub async fn stream_sse<C, F>(&self, url: &str, mut callback: F, mut ctx: C) -> Result<C, Error>
     where

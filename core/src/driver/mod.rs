@@ -13,7 +13,8 @@
 //! ```
 //!
 //! The runtime crates (`plue-http-tokio`, `plue-http-smol`) implement [`Runtime`] in a couple of hundred lines
-//! and re-export [`Client`] with their runtime filled in.
+//! and re-export [`Client`] with their runtime filled in. A driver that owns the machine itself (the mio event
+//! loop) uses the same handles through [`Front::new`] and serves the [`Router`] it returns.
 
 mod client;
 mod conn;
