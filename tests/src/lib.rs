@@ -3,6 +3,7 @@
 pub mod blocking;
 pub mod drivers;
 pub mod echo;
+pub mod hostile;
 pub mod loopback;
 pub mod mock_model;
 pub mod opencode_fixture;
