@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 command -v cargo-tarpaulin >/dev/null || cargo install cargo-tarpaulin --locked
 out=target/coverage
 mkdir -p "$out"
-cargo tarpaulin -p plue-http-core --lib ${FEATURES:+--features "$FEATURES"} \
+cargo tarpaulin -p plue-http-core --lib --tests ${FEATURES:+--features "$FEATURES"} \
   --skip-clean --target-dir target/tarpaulin --timeout 900 \
   --exclude-files 'core/src/sim/*' --exclude-files 'core/src/driver/*' \
   --exclude-files '*tests.rs' --exclude-files '*props.rs' --exclude-files 'tests/*' --exclude-files 'runtime-*' \
