@@ -4,6 +4,7 @@ pub mod blocking;
 pub mod drivers;
 pub mod echo;
 pub mod hostile;
+pub mod hostile_proxy;
 pub mod loopback;
 pub mod mock_model;
 pub mod opencode_fixture;
