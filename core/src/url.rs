@@ -426,7 +426,12 @@ mod tests {
     /// Regression (fuzz, request): `http://[::@1]:8080/` parsed with userinfo `[::` and host `1]`.
     #[test]
     fn url_refuses_brackets_outside_an_ipv6_literal() {
-        for bad in ["http://[::@1]:8080/", "http://h]/", "http://a[b/", "http://1]:80/"] {
+        for bad in [
+            "http://[::@1]:8080/",
+            "http://h]/",
+            "http://a[b/",
+            "http://1]:80/",
+        ] {
             assert!(
                 matches!(
                     Url::parse(bad),

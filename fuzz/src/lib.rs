@@ -13,7 +13,9 @@
 
 use bytes::BytesMut;
 use http::Method;
-use plue_http_core::h1::{encode_request, ConnEvent, Decoded, H1Connection, Limits, ResponseDecoder};
+use plue_http_core::h1::{
+    encode_request, ConnEvent, Decoded, H1Connection, Limits, ResponseDecoder,
+};
 use plue_http_core::opencode::{ApiErrorKind, Event, GlobalEvent};
 use plue_http_core::sse::{SseDecoder, SseItem};
 use plue_http_core::{ApiError, ErrorKind, Request, RequestBuilder, Url};
@@ -27,7 +29,9 @@ pub const SMALL: Limits = Limits {
 };
 
 fn bound(l: &Limits) -> usize {
-    l.max_head_size.max(l.max_chunk_line).max(l.max_trailer_size)
+    l.max_head_size
+        .max(l.max_chunk_line)
+        .max(l.max_trailer_size)
 }
 
 /// Cut `input` into pieces whose sizes come from a tiny LCG seeded by `seed` (1..=17 bytes, sometimes larger).
@@ -68,7 +72,9 @@ fn run_conn(limits: Limits, methods: &[Method], parts: &[&[u8]]) -> Vec<ConnEven
     let mut conn: H1Connection<u8> = H1Connection::new(limits);
     let mut out = BytesMut::new();
     for (tag, m) in methods.iter().enumerate() {
-        let req = Request::builder(m.clone(), "http://h/").build().expect("valid request");
+        let req = Request::builder(m.clone(), "http://h/")
+            .build()
+            .expect("valid request");
         conn.send(tag as u8, &req, "fuzz", &mut out);
     }
     let mut events = Vec::new();
@@ -90,7 +96,10 @@ fn run_conn(limits: Limits, methods: &[Method], parts: &[&[u8]]) -> Vec<ConnEven
     conn.handle_eof();
     drain(&mut conn, &mut events);
     assert_eq!(conn.in_flight(), 0, "requests left in flight after EOF");
-    assert!(!conn.can_send(), "a connection that saw EOF must refuse sends");
+    assert!(
+        !conn.can_send(),
+        "a connection that saw EOF must refuse sends"
+    );
     events
 }
 
@@ -108,7 +117,10 @@ fn check_conn_events(methods: &[Method], events: &[ConnEvent<u8>], input_len: us
                 let t = usize::from(*t);
                 assert!(!head_seen[t], "two final heads for request {t}");
                 assert_eq!(terminal[t], 0, "head after the end of request {t}");
-                assert_eq!(t, next_done, "head for {t} while {next_done} is answered first (FIFO)");
+                assert_eq!(
+                    t, next_done,
+                    "head for {t} while {next_done} is answered first (FIFO)"
+                );
                 head_seen[t] = true;
             }
             ConnEvent::Body(t, b) => {
@@ -134,13 +146,20 @@ fn check_conn_events(methods: &[Method], events: &[ConnEvent<u8>], input_len: us
                     terminal[usize::from(*t)] += 1;
                 }
                 if let Some(r) = responding {
-                    assert_eq!(usize::from(*r), next_done, "the failing response is not the front one");
+                    assert_eq!(
+                        usize::from(*r),
+                        next_done,
+                        "the failing response is not the front one"
+                    );
                 }
             }
         }
     }
     assert!(failed <= 1, "{failed} Failed events on one connection");
-    assert!(body_total <= input_len, "more body bytes ({body_total}) than input ({input_len})");
+    assert!(
+        body_total <= input_len,
+        "more body bytes ({body_total}) than input ({input_len})"
+    );
     for (t, c) in terminal.iter().enumerate() {
         assert_eq!(*c, 1, "request {t} ended {c} times: {events:?}");
     }
@@ -152,10 +171,20 @@ pub fn h1_stream(data: &[u8]) {
         return;
     }
     let ctrl = data[0];
-    let limits = if ctrl & 0x80 != 0 { SMALL } else { Limits::default() };
+    let limits = if ctrl & 0x80 != 0 {
+        SMALL
+    } else {
+        Limits::default()
+    };
     let n = 1 + usize::from(ctrl & 3);
     let methods: Vec<Method> = (0..n)
-        .map(|i| if ctrl >> (2 + i) & 1 == 1 { Method::HEAD } else { Method::GET })
+        .map(|i| {
+            if ctrl >> (2 + i) & 1 == 1 {
+                Method::HEAD
+            } else {
+                Method::GET
+            }
+        })
         .collect();
     let stream = &data[2..];
     let whole = run_conn(limits, &methods, &[stream]);
@@ -243,8 +272,16 @@ pub fn chunked(data: &[u8]) {
         return;
     }
     let ctrl = data[0];
-    let limits = if ctrl & 0x80 != 0 { SMALL } else { Limits::default() };
-    let method = if ctrl & 0x40 != 0 { Method::HEAD } else { Method::GET };
+    let limits = if ctrl & 0x80 != 0 {
+        SMALL
+    } else {
+        Limits::default()
+    };
+    let method = if ctrl & 0x40 != 0 {
+        Method::HEAD
+    } else {
+        Method::GET
+    };
     let prefix: &[u8] = match ctrl & 3 {
         0 | 1 => b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
         2 => b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
@@ -259,7 +296,10 @@ pub fn chunked(data: &[u8]) {
         match d {
             Dec::Head(s) => {
                 heads += 1;
-                assert!(*s >= 200 || *s == 101, "an interim status {s} surfaced as the head");
+                assert!(
+                    *s >= 200 || *s == 101,
+                    "an interim status {s} surfaced as the head"
+                );
             }
             Dec::Body(b) => {
                 assert_eq!(heads, 1, "body without a head");
@@ -303,17 +343,32 @@ pub fn sse(data: &[u8]) {
     let stream = &data[2..];
     let (whole, last_id) = run_sse(max, &[stream], None);
     let split = run_sse(max, &pieces(stream, data[1]), None);
-    assert_eq!((&whole, &last_id), (&split.0, &split.1), "split changed the items");
+    assert_eq!(
+        (&whole, &last_id),
+        (&split.0, &split.1),
+        "split changed the items"
+    );
     if stream.len() <= 512 {
         let bytes: Vec<&[u8]> = stream.chunks(1).collect();
         let one = run_sse(max, &bytes, None);
-        assert_eq!((&whole, &last_id), (&one.0, &one.1), "byte-by-byte changed the items");
+        assert_eq!(
+            (&whole, &last_id),
+            (&one.0, &one.1),
+            "byte-by-byte changed the items"
+        );
     }
     for item in &whole {
         match item {
             SseItem::Event(ev) => {
-                assert!(ev.data.len() <= max, "event of {} bytes passed limit {max}", ev.data.len());
-                assert!(!ev.event.is_empty(), "empty event type (must default to message)");
+                assert!(
+                    ev.data.len() <= max,
+                    "event of {} bytes passed limit {max}",
+                    ev.data.len()
+                );
+                assert!(
+                    !ev.event.is_empty(),
+                    "empty event type (must default to message)"
+                );
                 assert!(!ev.id.contains('\0'), "an id containing NUL was accepted");
                 assert!(!ev.event.contains(['\r', '\n']) && !ev.id.contains(['\r', '\n']));
             }
@@ -359,10 +414,16 @@ pub fn request(data: &[u8]) {
         }
         let host = url.host();
         if !host.starts_with('[') {
-            assert!(!host.contains(['[', ']', '@', ' ', '/', '?', '#']), "host {host:?} accepted");
+            assert!(
+                !host.contains(['[', ']', '@', ' ', '/', '?', '#']),
+                "host {host:?} accepted"
+            );
         }
         let target = url.path_and_query();
-        assert!(!has_ctl(target.as_bytes()), "control byte in request target {target:?}");
+        assert!(
+            !has_ctl(target.as_bytes()),
+            "control byte in request target {target:?}"
+        );
         assert!(!target.contains(' '), "space in request target {target:?}");
     }
     let base = Url::parse(&text(7)).ok();
@@ -387,44 +448,68 @@ pub fn request(data: &[u8]) {
             assert!(!msg.is_empty());
             if has_ctl(get(2)) || has_ctl(get(3)) {
                 assert!(
-                    matches!(e, ErrorKind::InvalidHeader { .. } | ErrorKind::InvalidRequest { .. }
-                        | ErrorKind::InvalidUrl { .. } | ErrorKind::UnsupportedScheme { .. }),
+                    matches!(
+                        e,
+                        ErrorKind::InvalidHeader { .. }
+                            | ErrorKind::InvalidRequest { .. }
+                            | ErrorKind::InvalidUrl { .. }
+                            | ErrorKind::UnsupportedScheme { .. }
+                    ),
                     "bad header refused with {e:?}"
                 );
             }
             return;
         }
     };
-    assert!(!has_ctl(get(2)) && !has_ctl(get(3)), "a header with CR/LF/NUL was accepted");
+    assert!(
+        !has_ctl(get(2)) && !has_ctl(get(3)),
+        "a header with CR/LF/NUL was accepted"
+    );
     let mut out = BytesMut::new();
     encode_request(&req, "fuzz/1", &mut out);
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut parsed = httparse::Request::new(&mut headers);
     let status = parsed.parse(&out).unwrap_or_else(|e| {
-        panic!("encoded request does not parse ({e}): {:?}", String::from_utf8_lossy(&out))
+        panic!(
+            "encoded request does not parse ({e}): {:?}",
+            String::from_utf8_lossy(&out)
+        )
     });
     let httparse::Status::Complete(head_len) = status else {
-        panic!("encoded request head incomplete: {:?}", String::from_utf8_lossy(&out));
+        panic!(
+            "encoded request head incomplete: {:?}",
+            String::from_utf8_lossy(&out)
+        );
     };
     assert_eq!(parsed.method, Some(req.method().as_str()));
     assert_eq!(parsed.path, Some(req.url().path_and_query().as_str()));
-    assert_eq!(&out[head_len..], req.body().as_bytes(), "body differs from what was given");
+    assert_eq!(
+        &out[head_len..],
+        req.body().as_bytes(),
+        "body differs from what was given"
+    );
     let lengths: Vec<&[u8]> = parsed
         .headers
         .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case("content-length") || h.name.eq_ignore_ascii_case("transfer-encoding"))
+        .filter(|h| {
+            h.name.eq_ignore_ascii_case("content-length")
+                || h.name.eq_ignore_ascii_case("transfer-encoding")
+        })
         .map(|h| h.value)
         .collect();
-    assert!(lengths.len() <= 1, "several framing headers sent: {lengths:?}");
+    assert!(
+        lengths.len() <= 1,
+        "several framing headers sent: {lengths:?}"
+    );
     for (name, value) in req.headers() {
         if name == http::header::CONTENT_LENGTH || name == http::header::TRANSFER_ENCODING {
             // Framing is the encoder's: the caller's values are replaced by the body's real framing.
             continue;
         }
-        let found = parsed
-            .headers
-            .iter()
-            .any(|h| h.name.eq_ignore_ascii_case(name.as_str()) && h.value.trim_ascii() == value.as_bytes().trim_ascii());
+        let found = parsed.headers.iter().any(|h| {
+            h.name.eq_ignore_ascii_case(name.as_str())
+                && h.value.trim_ascii() == value.as_bytes().trim_ascii()
+        });
         assert!(found, "header {name} lost in encoding");
     }
 }
@@ -441,7 +526,11 @@ pub fn error_body(data: &[u8]) {
     let body = &data[2..];
     let e = ApiError::from_body(status, body);
     assert_eq!(e.status, status);
-    assert!(e.body.len() <= 3 * 4096, "raw body kept unbounded: {} bytes", e.body.len());
+    assert!(
+        e.body.len() <= 3 * 4096,
+        "raw body kept unbounded: {} bytes",
+        e.body.len()
+    );
     let _ = ApiErrorKind::of(&e);
     let _ = e.to_string();
     let text = String::from_utf8_lossy(body);

@@ -80,12 +80,19 @@ impl Hostile {
     /// Start a server that reads nothing at all: it only counts what arrives (for "refused before a byte is
     /// sent" checks, every connection is silent).
     pub fn silent() -> Hostile {
-        Self::start_with(Script { steps: vec![Step::Hold] }, true)
+        Self::start_with(
+            Script {
+                steps: vec![Step::Hold],
+            },
+            true,
+        )
     }
 
     fn start_with(script: Script, all_hostile: bool) -> Hostile {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        listener.set_nonblocking(true).expect("nonblocking listener");
+        listener
+            .set_nonblocking(true)
+            .expect("nonblocking listener");
         let addr = listener.local_addr().expect("local addr");
         let conns: Arc<Mutex<Vec<ConnRecord>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
@@ -104,7 +111,9 @@ impl Hostile {
                         let (c, s) = (c.clone(), s.clone());
                         thread::spawn(move || serve(stream, index, hostile, script, c, s));
                     }
-                    Err(e) if e.kind() == IoErrorKind::WouldBlock => thread::sleep(Duration::from_millis(2)),
+                    Err(e) if e.kind() == IoErrorKind::WouldBlock => {
+                        thread::sleep(Duration::from_millis(2))
+                    }
                     Err(_) => return,
                 }
             }
@@ -142,7 +151,11 @@ impl Drop for Hostile {
 }
 
 /// Read one request head (through the blank line) and its `Content-Length` body. `None` on EOF / error.
-fn read_request(stream: &mut TcpStream, rec: &Mutex<Vec<ConnRecord>>, index: usize) -> Option<String> {
+fn read_request(
+    stream: &mut TcpStream,
+    rec: &Mutex<Vec<ConnRecord>>,
+    index: usize,
+) -> Option<String> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
@@ -159,7 +172,8 @@ fn read_request(stream: &mut TcpStream, rec: &Mutex<Vec<ConnRecord>>, index: usi
         .lines()
         .find_map(|l| {
             let (n, v) = l.split_once(':')?;
-            n.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok())?
+            n.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
         })
         .unwrap_or(0);
     let mut body = vec![0u8; len];
@@ -233,7 +247,12 @@ fn serve(
                     match stream.read(&mut buf) {
                         Ok(0) => return,
                         Ok(n) => rec.lock().unwrap()[index].bytes_in += n,
-                        Err(e) if matches!(e.kind(), IoErrorKind::WouldBlock | IoErrorKind::TimedOut) => {
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                IoErrorKind::WouldBlock | IoErrorKind::TimedOut
+                            ) =>
+                        {
                             if stop.load(Ordering::Relaxed) {
                                 return;
                             }

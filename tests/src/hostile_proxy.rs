@@ -67,7 +67,12 @@ impl Proxy {
                 }
             }
         });
-        Proxy { addr, live, stop, accepted }
+        Proxy {
+            addr,
+            live,
+            stop,
+            accepted,
+        }
     }
 
     /// `http://127.0.0.1:PORT`.

@@ -31,16 +31,36 @@ fn b(base: &str, path: &str) -> RequestBuilder {
 
 fn bad_inputs() -> Vec<Bad> {
     vec![
-        Bad { name: "cr_in_header_name", build: |u| b(u, "/").header("X-A\r", "v"), check: |k| header_named(k, "X-A\r") },
-        Bad { name: "lf_in_header_name", build: |u| b(u, "/").header("X-A\nB", "v"), check: |k| header_named(k, "X-A\nB") },
-        Bad { name: "nul_in_header_name", build: |u| b(u, "/").header("X\0", "v"), check: |k| header_named(k, "X\0") },
+        Bad {
+            name: "cr_in_header_name",
+            build: |u| b(u, "/").header("X-A\r", "v"),
+            check: |k| header_named(k, "X-A\r"),
+        },
+        Bad {
+            name: "lf_in_header_name",
+            build: |u| b(u, "/").header("X-A\nB", "v"),
+            check: |k| header_named(k, "X-A\nB"),
+        },
+        Bad {
+            name: "nul_in_header_name",
+            build: |u| b(u, "/").header("X\0", "v"),
+            check: |k| header_named(k, "X\0"),
+        },
         Bad {
             name: "cr_in_header_value",
             build: |u| b(u, "/").header("X-Smuggle", "a\r\nContent-Length: 0"),
             check: |k| header_named(k, "X-Smuggle"),
         },
-        Bad { name: "lf_in_header_value", build: |u| b(u, "/").header("X-B", "a\nb"), check: |k| header_named(k, "X-B") },
-        Bad { name: "nul_in_header_value", build: |u| b(u, "/").header("X-C", "a\0b"), check: |k| header_named(k, "X-C") },
+        Bad {
+            name: "lf_in_header_value",
+            build: |u| b(u, "/").header("X-B", "a\nb"),
+            check: |k| header_named(k, "X-B"),
+        },
+        Bad {
+            name: "nul_in_header_value",
+            build: |u| b(u, "/").header("X-C", "a\0b"),
+            check: |k| header_named(k, "X-C"),
+        },
         Bad {
             name: "space_in_header_name",
             build: |u| b(u, "/").header("Bad Name", "v"),
@@ -49,23 +69,59 @@ fn bad_inputs() -> Vec<Bad> {
         Bad {
             name: "crlf_in_method",
             build: |u| b(u, "/").method_str("GET /x HTTP/1.1\r\n"),
-            check: |k| matches!(k, ErrorKind::InvalidRequest { field: "method", .. }),
+            check: |k| {
+                matches!(
+                    k,
+                    ErrorKind::InvalidRequest {
+                        field: "method",
+                        ..
+                    }
+                )
+            },
         },
         Bad {
             name: "nul_in_method",
             build: |u| b(u, "/").method_str("GE\0T"),
-            check: |k| matches!(k, ErrorKind::InvalidRequest { field: "method", .. }),
+            check: |k| {
+                matches!(
+                    k,
+                    ErrorKind::InvalidRequest {
+                        field: "method",
+                        ..
+                    }
+                )
+            },
         },
         Bad {
             name: "crlf_in_path",
             build: |u| b(u, "/a\r\nX-Injected: 1"),
             check: |k| matches!(k, ErrorKind::InvalidUrl { .. }),
         },
-        Bad { name: "lf_in_path", build: |u| b(u, "/a\nb"), check: |k| matches!(k, ErrorKind::InvalidUrl { .. }) },
-        Bad { name: "nul_in_path", build: |u| b(u, "/a\0"), check: |k| matches!(k, ErrorKind::InvalidUrl { .. }) },
-        Bad { name: "space_in_path", build: |u| b(u, "/a b"), check: |k| matches!(k, ErrorKind::InvalidUrl { .. }) },
-        Bad { name: "crlf_in_query", build: |u| b(u, "/a?q=\r\n"), check: |k| matches!(k, ErrorKind::InvalidUrl { .. }) },
-        Bad { name: "nul_in_query", build: |u| b(u, "/a?q=\0"), check: |k| matches!(k, ErrorKind::InvalidUrl { .. }) },
+        Bad {
+            name: "lf_in_path",
+            build: |u| b(u, "/a\nb"),
+            check: |k| matches!(k, ErrorKind::InvalidUrl { .. }),
+        },
+        Bad {
+            name: "nul_in_path",
+            build: |u| b(u, "/a\0"),
+            check: |k| matches!(k, ErrorKind::InvalidUrl { .. }),
+        },
+        Bad {
+            name: "space_in_path",
+            build: |u| b(u, "/a b"),
+            check: |k| matches!(k, ErrorKind::InvalidUrl { .. }),
+        },
+        Bad {
+            name: "crlf_in_query",
+            build: |u| b(u, "/a?q=\r\n"),
+            check: |k| matches!(k, ErrorKind::InvalidUrl { .. }),
+        },
+        Bad {
+            name: "nul_in_query",
+            build: |u| b(u, "/a?q=\0"),
+            check: |k| matches!(k, ErrorKind::InvalidUrl { .. }),
+        },
         Bad {
             name: "invalid_url_port",
             build: |u| RequestBuilder::new(Method::GET, format!("{u}:99999/")),
@@ -98,8 +154,15 @@ fn bad_inputs() -> Vec<Bad> {
         },
         Bad {
             name: "oversized_body",
-            build: |u| RequestBuilder::new(Method::POST, format!("{u}/upload")).body(vec![b'x'; 4096]),
-            check: |k| *k == ErrorKind::TooLarge { limit: Limit::RequestBodySize, max: BODY_LIMIT },
+            build: |u| {
+                RequestBuilder::new(Method::POST, format!("{u}/upload")).body(vec![b'x'; 4096])
+            },
+            check: |k| {
+                *k == ErrorKind::TooLarge {
+                    limit: Limit::RequestBodySize,
+                    max: BODY_LIMIT,
+                }
+            },
         },
     ]
 }
@@ -119,7 +182,9 @@ fn check_message(bad: &Bad, k: &ErrorKind) {
     let msg = k.to_string();
     assert!(!msg.is_empty(), "{}", bad.name);
     match k {
-        ErrorKind::InvalidHeader { name, .. } => assert!(msg.contains(&format!("{name:?}")), "{msg}"),
+        ErrorKind::InvalidHeader { name, .. } => {
+            assert!(msg.contains(&format!("{name:?}")), "{msg}")
+        }
         ErrorKind::InvalidRequest { field, .. } => assert!(msg.contains(field), "{msg}"),
         _ => {}
     }
@@ -149,11 +214,19 @@ fn bad_input_refused_by_the_core_before_any_output() {
                     assert_eq!(got, id);
                     failed = Some(error);
                 }
-                other => panic!("{}: the core emitted {other:?} for a request it must refuse", bad.name),
+                other => panic!(
+                    "{}: the core emitted {other:?} for a request it must refuse",
+                    bad.name
+                ),
             }
         }
         let err = failed.unwrap_or_else(|| panic!("{}: not refused", bad.name));
-        assert!((bad.check)(err.kind()), "{}: wrong error {:?}", bad.name, err.kind());
+        assert!(
+            (bad.check)(err.kind()),
+            "{}: wrong error {:?}",
+            bad.name,
+            err.kind()
+        );
         check_message(&bad, err.kind());
         assert_eq!(m.open_connections(), 0);
         assert_eq!(m.in_flight(), 0);
@@ -190,13 +263,18 @@ fn over_loopback(send: &dyn Fn(&str, RequestBuilder) -> Result<u16, ErrorKind>) 
 
 #[test]
 fn bad_input_refused_before_a_byte_is_sent_tokio() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     over_loopback(&|base, builder| {
         let client = {
             let _g = rt.enter();
             plue_http::tokio::Client::new(options(base)).unwrap()
         };
-        rt.block_on(client.send(builder)).map(|r| r.status().as_u16()).map_err(|e| e.kind().clone())
+        rt.block_on(client.send(builder))
+            .map(|r| r.status().as_u16())
+            .map_err(|e| e.kind().clone())
     });
 }
 
@@ -204,7 +282,10 @@ fn bad_input_refused_before_a_byte_is_sent_tokio() {
 fn bad_input_refused_before_a_byte_is_sent_mio() {
     over_loopback(&|base, builder| {
         let client = plue_http::mio::Client::new(options(base)).unwrap();
-        client.send(builder).map(|r| r.status().as_u16()).map_err(|e| e.kind().clone())
+        client
+            .send(builder)
+            .map(|r| r.status().as_u16())
+            .map_err(|e| e.kind().clone())
     });
 }
 
@@ -212,8 +293,13 @@ fn bad_input_refused_before_a_byte_is_sent_mio() {
 fn bad_input_oversized_body_refused_in_a_batch_too() {
     let mut m = ClientMachine::new(options("http://127.0.0.1:9"), 1).unwrap();
     let now = Instant::ZERO;
-    let small = Request::builder(Method::GET, "http://127.0.0.1:9/ok").build().unwrap();
-    let big = Request::builder(Method::POST, "http://127.0.0.1:9/big").body(vec![0u8; 2048]).build().unwrap();
+    let small = Request::builder(Method::GET, "http://127.0.0.1:9/ok")
+        .build()
+        .unwrap();
+    let big = Request::builder(Method::POST, "http://127.0.0.1:9/big")
+        .body(vec![0u8; 2048])
+        .build()
+        .unwrap();
     let ids = m.batch(now, vec![small, big]);
     let mut refused = Vec::new();
     let mut transmitted = Vec::new();
@@ -227,7 +313,15 @@ fn bad_input_oversized_body_refused_in_a_batch_too() {
     }
     assert_eq!(
         refused,
-        vec![(ids[1], ErrorKind::TooLarge { limit: Limit::RequestBodySize, max: BODY_LIMIT })]
+        vec![(
+            ids[1],
+            ErrorKind::TooLarge {
+                limit: Limit::RequestBodySize,
+                max: BODY_LIMIT
+            }
+        )]
     );
-    assert!(transmitted.iter().all(|d| !d.windows(4).any(|w| w == b"/big")));
+    assert!(transmitted
+        .iter()
+        .all(|d| !d.windows(4).any(|w| w == b"/big")));
 }

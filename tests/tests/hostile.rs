@@ -153,7 +153,9 @@ struct Mio(plue_http::mio::Client);
 
 impl Blocking for Mio {
     fn get(&self, path: &str) -> Result<(u16, Vec<u8>), Error> {
-        self.0.get(path).map(|r| (r.status().as_u16(), r.body().to_vec()))
+        self.0
+            .get(path)
+            .map(|r| (r.status().as_u16(), r.body().to_vec()))
     }
 }
 
@@ -168,7 +170,10 @@ impl Blocking for Tokio {
 }
 
 fn tokio_client(opts: Options) -> Tokio {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let client = {
         let _guard = rt.enter();
         plue_http::tokio::Client::new(opts).unwrap()
@@ -184,11 +189,20 @@ fn run_case(case: &Case, make: &(dyn Fn(Options) -> Box<dyn Blocking> + Sync)) {
     let took = start.elapsed();
     match (&case.expect, &first) {
         (Ok(want), Ok((200, body))) => assert_eq!(body, want, "{}", case.name),
-        (Err(pred), Err(e)) => assert!(pred(e.kind()), "{}: unexpected error {:?} ({e})", case.name, e.kind()),
+        (Err(pred), Err(e)) => assert!(
+            pred(e.kind()),
+            "{}: unexpected error {:?} ({e})",
+            case.name,
+            e.kind()
+        ),
         _ => panic!("{}: unexpected outcome {first:?}", case.name),
     }
     // Bounded by the whole-request timeout (4 s) plus scheduling slack on a busy machine.
-    assert!(took < Duration::from_secs(15), "{}: took {took:?}", case.name);
+    assert!(
+        took < Duration::from_secs(15),
+        "{}: took {took:?}",
+        case.name
+    );
     if case.expect.is_ok() {
         // Let the garbage arrive while the connection is idle in the pool.
         std::thread::sleep(Duration::from_millis(200));
@@ -200,8 +214,18 @@ fn run_case(case: &Case, make: &(dyn Fn(Options) -> Box<dyn Blocking> + Sync)) {
     }
     let conns = server.wait_conns(2);
     assert_eq!(conns.len(), 2, "{}: connections {conns:?}", case.name);
-    assert_eq!(conns[0].requests.len(), 1, "{}: the broken connection was reused: {conns:?}", case.name);
-    assert_eq!(conns[1].requests, vec!["GET /second HTTP/1.1".to_string()], "{}", case.name);
+    assert_eq!(
+        conns[0].requests.len(),
+        1,
+        "{}: the broken connection was reused: {conns:?}",
+        case.name
+    );
+    assert_eq!(
+        conns[1].requests,
+        vec!["GET /second HTTP/1.1".to_string()],
+        "{}",
+        case.name
+    );
     // Memory stays bounded: the client stopped reading soon after its body limit (socket buffers aside).
     assert!(
         conns[0].bytes_out < BODY_LIMIT + 16 * 1024 * 1024,
@@ -243,7 +267,11 @@ fn close_at_every_offset(make: &(dyn Fn(Options) -> Box<dyn Blocking> + Sync)) {
             let client = make(options(&server.base()));
             let first = client.get("/first");
             if cut == full.len() {
-                assert_eq!(first.as_ref().map(|r| r.1.as_slice()).ok(), Some(&b"hello"[..]), "cut {cut}");
+                assert_eq!(
+                    first.as_ref().map(|r| r.1.as_slice()).ok(),
+                    Some(&b"hello"[..]),
+                    "cut {cut}"
+                );
             } else {
                 let e = first.expect_err("a cut response must fail");
                 let head_end = full.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
@@ -258,7 +286,12 @@ fn close_at_every_offset(make: &(dyn Fn(Options) -> Box<dyn Blocking> + Sync)) {
                     }
                     _ => false,
                 };
-                assert!(ok, "cut at {cut} of {:?}: {:?}", String::from_utf8_lossy(full), e.kind());
+                assert!(
+                    ok,
+                    "cut at {cut} of {:?}: {:?}",
+                    String::from_utf8_lossy(full),
+                    e.kind()
+                );
             }
             let second = client.get("/second").expect("next request");
             assert_eq!(second.1, b"ok");

@@ -52,7 +52,10 @@ struct Driver {
 
 impl Driver {
     fn new() -> Driver {
-        Driver { m: ClientMachine::new(options(), 3).unwrap(), now: Instant::ZERO }
+        Driver {
+            m: ClientMachine::new(options(), 3).unwrap(),
+            now: Instant::ZERO,
+        }
     }
 
     fn elapsed(&self) -> Duration {
@@ -62,7 +65,9 @@ impl Driver {
     /// Drive one GET through `server`, answering the machine's outputs like a driver would.
     fn get(&mut self, path: &str, server: &Server) -> Run {
         let start = self.elapsed();
-        let req = Request::builder(Method::GET, format!("http://127.0.0.1:8080{path}")).build().unwrap();
+        let req = Request::builder(Method::GET, format!("http://127.0.0.1:8080{path}"))
+            .build()
+            .unwrap();
         let id = self.m.request(self.now, req);
         let mut conn = None;
         let mut reading = false;
@@ -96,7 +101,9 @@ impl Driver {
                         if !sent_all {
                             sent_all = true;
                             to_send = match server {
-                                Server::Hold(b) | Server::Close(b) | Server::Endless(b, _) => b.clone(),
+                                Server::Hold(b) | Server::Close(b) | Server::Endless(b, _) => {
+                                    b.clone()
+                                }
                                 Server::Drip(_) => Vec::new(),
                             };
                         }
@@ -104,9 +111,16 @@ impl Driver {
                     Output::Read(c) if Some(c) == conn => reading = true,
                     Output::PauseRead(c) if Some(c) == conn => reading = false,
                     Output::Close(c) if Some(c) == conn => closed = true,
-                    Output::Event(Event::Body { id: i, data }) if i == id => body.extend_from_slice(&data),
+                    Output::Event(Event::Body { id: i, data }) if i == id => {
+                        body.extend_from_slice(&data)
+                    }
                     Output::Event(Event::Done { id: i }) if i == id => {
-                        return Run { result: Ok(body), at: self.elapsed() - start, delivered, conn: conn.unwrap() };
+                        return Run {
+                            result: Ok(body),
+                            at: self.elapsed() - start,
+                            delivered,
+                            conn: conn.unwrap(),
+                        };
                     }
                     Output::Event(Event::Failed { id: i, error }) if i == id => {
                         return Run {
@@ -120,7 +134,10 @@ impl Driver {
                 }
             };
             let c = conn.expect("the machine opened a connection");
-            assert!(self.elapsed() - start < Duration::from_secs(60), "no terminal event after 60 virtual s");
+            assert!(
+                self.elapsed() - start < Duration::from_secs(60),
+                "no terminal event after 60 virtual s"
+            );
             if closed || !reading || !sent_all {
                 self.advance(wait);
                 continue;
@@ -146,7 +163,8 @@ impl Driver {
                             self.m.handle_input(self.now, Input::Timeout);
                         }
                         delivered += 1;
-                        self.m.handle_input(self.now, Input::Data(c, &bytes[drip_at..=drip_at]));
+                        self.m
+                            .handle_input(self.now, Input::Data(c, &bytes[drip_at..=drip_at]));
                         drip_at += 1;
                     } else {
                         self.advance(wait);
@@ -181,7 +199,13 @@ fn check(name: &str, server: Server, expect: Result<&[u8], ErrorKind>, deadline:
 }
 
 /// [`check`], allowing the next request to reuse the connection when `reusable` (an intact keep-alive response).
-fn check_reuse(name: &str, server: Server, expect: Result<&[u8], ErrorKind>, deadline: Duration, reusable: bool) {
+fn check_reuse(
+    name: &str,
+    server: Server,
+    expect: Result<&[u8], ErrorKind>,
+    deadline: Duration,
+    reusable: bool,
+) {
     let mut d = Driver::new();
     let run = d.get("/first", &server);
     match (&expect, &run.result) {
@@ -189,12 +213,23 @@ fn check_reuse(name: &str, server: Server, expect: Result<&[u8], ErrorKind>, dea
         (Err(want), Err(got)) => assert_eq!(got, want, "{name}"),
         _ => panic!("{name}: got {:?}, want {expect:?}", run.result),
     }
-    assert!(run.at <= deadline, "{name}: ended after {:?} of virtual time (deadline {deadline:?})", run.at);
-    assert!(run.delivered <= BODY_LIMIT + 64 * 1024, "{name}: the client read {} bytes", run.delivered);
+    assert!(
+        run.at <= deadline,
+        "{name}: ended after {:?} of virtual time (deadline {deadline:?})",
+        run.at
+    );
+    assert!(
+        run.delivered <= BODY_LIMIT + 64 * 1024,
+        "{name}: the client read {} bytes",
+        run.delivered
+    );
     let next = d.get("/second", &Server::Close(GOOD.to_vec()));
     assert_eq!(next.result, Ok(b"ok".to_vec()), "{name}");
     if !reusable {
-        assert_ne!(next.conn, run.conn, "{name}: the broken connection was reused");
+        assert_ne!(
+            next.conn, run.conn,
+            "{name}: the broken connection was reused"
+        );
     }
     assert!(d.m.open_connections() <= 1, "{name}");
 }
@@ -226,7 +261,12 @@ fn hostile_core_framing_attacks() {
         Err(invalid(Violation::InvalidHeader)),
         none,
     );
-    check("obs_fold", Server::Hold(head("Content-Length: 2\r\n 3\r\n")), Err(invalid(Violation::InvalidHeader)), none);
+    check(
+        "obs_fold",
+        Server::Hold(head("Content-Length: 2\r\n 3\r\n")),
+        Err(invalid(Violation::InvalidHeader)),
+        none,
+    );
     check(
         "tls",
         Server::Hold(b"\x16\x03\x03\x00\x7a\x02\x00\x00\x76\x03\x03".to_vec()),
@@ -251,23 +291,53 @@ fn hostile_core_framing_attacks() {
 fn hostile_core_resource_attacks() {
     let none = Duration::ZERO;
     let huge = head(&format!("X-Big: {}\r\n", "a".repeat(100 * 1024)));
-    check("huge_head", Server::Hold(huge), Err(ErrorKind::TooLarge { limit: Limit::HeadSize, max: 64 * 1024 }), none);
+    check(
+        "huge_head",
+        Server::Hold(huge),
+        Err(ErrorKind::TooLarge {
+            limit: Limit::HeadSize,
+            max: 64 * 1024,
+        }),
+        none,
+    );
     check(
         "ten_gb_content_length",
-        Server::Endless(head("Content-Length: 10000000000\r\n"), vec![b'x'; 16 * 1024]),
-        Err(ErrorKind::TooLarge { limit: Limit::BodySize, max: BODY_LIMIT }),
+        Server::Endless(
+            head("Content-Length: 10000000000\r\n"),
+            vec![b'x'; 16 * 1024],
+        ),
+        Err(ErrorKind::TooLarge {
+            limit: Limit::BodySize,
+            max: BODY_LIMIT,
+        }),
         none,
     );
     check(
         "endless_chunk",
-        Server::Endless([head("Transfer-Encoding: chunked\r\n"), b"fffffffffff\r\n".to_vec()].concat(), vec![b'x'; 16 * 1024]),
-        Err(ErrorKind::TooLarge { limit: Limit::BodySize, max: BODY_LIMIT }),
+        Server::Endless(
+            [
+                head("Transfer-Encoding: chunked\r\n"),
+                b"fffffffffff\r\n".to_vec(),
+            ]
+            .concat(),
+            vec![b'x'; 16 * 1024],
+        ),
+        Err(ErrorKind::TooLarge {
+            limit: Limit::BodySize,
+            max: BODY_LIMIT,
+        }),
         none,
     );
     check(
         "endless_chunk_size_line",
-        Server::Endless(head("Transfer-Encoding: chunked\r\n"), b"1111111111111111".to_vec()),
-        Err(ErrorKind::TooLarge { limit: Limit::ChunkLine, max: 4096 }),
+        Server::Endless(
+            head("Transfer-Encoding: chunked\r\n"),
+            b"1111111111111111".to_vec(),
+        ),
+        Err(ErrorKind::TooLarge {
+            limit: Limit::ChunkLine,
+            max: 4096,
+        }),
         none,
     );
 }
@@ -278,21 +348,27 @@ fn hostile_core_slow_servers_hit_their_deadlines_exactly() {
     check(
         "drip",
         Server::Drip([head("Content-Length: 1000\r\n"), vec![b'x'; 1000]].concat()),
-        Err(ErrorKind::Timeout { phase: Phase::Request }),
+        Err(ErrorKind::Timeout {
+            phase: Phase::Request,
+        }),
         Duration::from_secs(5),
     );
     // A head that never ends: the read timeout (2 s) fires.
     check(
         "head_never_ends",
         Server::Hold(b"HTTP/1.1 200 OK\r\nX-A: 1\r\n".to_vec()),
-        Err(ErrorKind::Timeout { phase: Phase::ResponseHead }),
+        Err(ErrorKind::Timeout {
+            phase: Phase::ResponseHead,
+        }),
         Duration::from_secs(2),
     );
     // A body that stops: BodyIdle after 2 s of silence.
     check(
         "body_stalls",
         Server::Hold([head("Content-Length: 10\r\n"), b"abc".to_vec()].concat()),
-        Err(ErrorKind::Timeout { phase: Phase::BodyIdle }),
+        Err(ErrorKind::Timeout {
+            phase: Phase::BodyIdle,
+        }),
         Duration::from_secs(2),
     );
 }
@@ -308,13 +384,21 @@ fn hostile_core_close_at_every_byte_offset() {
             let expect = if cut == full.len() {
                 Ok(&b"hello"[..])
             } else if cut < head_end {
-                Err(ErrorKind::ConnectionFailed { cause: NetError::Closed })
+                Err(ErrorKind::ConnectionFailed {
+                    cause: NetError::Closed,
+                })
             } else {
                 Err(invalid(Violation::IncompleteBody))
             };
             // Only the intact response leaves a reusable connection (its close is not seen yet).
             let intact = cut == full.len();
-            check_reuse(&format!("cut {cut}"), Server::Close(full[..cut].to_vec()), expect, Duration::ZERO, intact);
+            check_reuse(
+                &format!("cut {cut}"),
+                Server::Close(full[..cut].to_vec()),
+                expect,
+                Duration::ZERO,
+                intact,
+            );
         }
     }
 }

@@ -27,7 +27,12 @@ use plue_http_tests::hostile_proxy::Proxy;
 use plue_http_tests::opencode_fixture::{stop_group, Sandbox};
 
 fn env_secs(name: &str, default: u64) -> Duration {
-    Duration::from_secs(std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default))
+    Duration::from_secs(
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default),
+    )
 }
 
 fn rss_kib() -> u64 {
@@ -40,7 +45,9 @@ fn rss_kib() -> u64 {
 }
 
 fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 /// Start the server in `sandbox` on `port` and wait until it prints its URL.
@@ -116,7 +123,12 @@ fn soak_real_opencode_with_kills_and_dropped_connections() {
         ..Options::default()
     };
     let client = Arc::new(Client::new(options).expect("client"));
-    let sessions_before = client.get("/session").expect("list").json::<Vec<serde_json::Value>>().unwrap().len();
+    let sessions_before = client
+        .get("/session")
+        .expect("list")
+        .json::<Vec<serde_json::Value>>()
+        .unwrap()
+        .len();
 
     let stop = Arc::new(AtomicBool::new(false));
     let tally = Arc::new(Mutex::new(Tally::default()));
@@ -127,7 +139,12 @@ fn soak_real_opencode_with_kills_and_dropped_connections() {
     thread::scope(|s| {
         // The event stream.
         {
-            let (client, stop, events, reconnects) = (client.clone(), stop.clone(), events.clone(), reconnects.clone());
+            let (client, stop, events, reconnects) = (
+                client.clone(),
+                stop.clone(),
+                events.clone(),
+                reconnects.clone(),
+            );
             s.spawn(move || {
                 let mut stream = client.events("/event");
                 while !stop.load(Ordering::Relaxed) {
@@ -169,7 +186,11 @@ fn soak_real_opencode_with_kills_and_dropped_connections() {
                             t.ok += 1;
                             t.posts_ok += u64::from(post);
                         }
-                        Ok(r) => *t.errors.entry(format!("Status({})", r.status().as_u16())).or_default() += 1,
+                        Ok(r) => {
+                            *t.errors
+                                .entry(format!("Status({})", r.status().as_u16()))
+                                .or_default() += 1
+                        }
                         Err(e) => {
                             *t.errors.entry(kind_name(e.kind())).or_default() += 1;
                             if post {
@@ -210,14 +231,28 @@ fn soak_real_opencode_with_kills_and_dropped_connections() {
     });
 
     // Server-side count, through a fresh client straight to the server.
-    let direct = Client::new(Options { base_url: Some(format!("http://{upstream}")), ..Options::default() }).unwrap();
-    let sessions_after = direct.get("/session").expect("list").json::<Vec<serde_json::Value>>().unwrap().len();
+    let direct = Client::new(Options {
+        base_url: Some(format!("http://{upstream}")),
+        ..Options::default()
+    })
+    .unwrap();
+    let sessions_after = direct
+        .get("/session")
+        .expect("list")
+        .json::<Vec<serde_json::Value>>()
+        .unwrap()
+        .len();
     drop(direct);
     let t = tally.lock().unwrap();
     let created = (sessions_after - sessions_before) as u64;
     eprintln!(
         "soak {:?}: {} requests, {} ok, errors {:?}; stream: {} events, {} reconnects",
-        length, t.requests, t.ok, t.errors, events.load(Ordering::Relaxed), reconnects.load(Ordering::Relaxed)
+        length,
+        t.requests,
+        t.ok,
+        t.errors,
+        events.load(Ordering::Relaxed),
+        reconnects.load(Ordering::Relaxed)
     );
     eprintln!(
         "POST /session: {} reported made, {} MaybeProcessed, {} failed unsent; server holds {} new sessions",
@@ -239,5 +274,9 @@ fn soak_real_opencode_with_kills_and_dropped_connections() {
         t.posts_ok,
         t.posts_maybe
     );
-    assert!(fds_end <= fds_start, "leaked {} file descriptors", fds_end - fds_start);
+    assert!(
+        fds_end <= fds_start,
+        "leaked {} file descriptors",
+        fds_end - fds_start
+    );
 }

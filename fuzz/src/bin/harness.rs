@@ -87,7 +87,11 @@ fn hex_size(r: &mut Rng, n: usize) -> String {
 
 fn chunked_body(r: &mut Rng, out: &mut Vec<u8>) {
     for _ in 0..r.below(5) {
-        let n = if r.chance(10) { r.below(5000) } else { r.below(20) };
+        let n = if r.chance(10) {
+            r.below(5000)
+        } else {
+            r.below(20)
+        };
         out.extend_from_slice(hex_size(r, n).as_bytes());
         eol(r, out);
         let actual = if r.chance(15) { r.below(n + 3) } else { n };
@@ -98,7 +102,10 @@ fn chunked_body(r: &mut Rng, out: &mut Vec<u8>) {
         out.extend_from_slice(if r.chance(8) { b"000" } else { b"0" });
         eol(r, out);
         for _ in 0..r.below(3) {
-            out.extend_from_slice(r.pick(&["X-T: 1", "Content-Length: 5", "bad trailer", " fold"]).as_bytes());
+            out.extend_from_slice(
+                r.pick(&["X-T: 1", "Content-Length: 5", "bad trailer", " fold"])
+                    .as_bytes(),
+            );
             eol(r, out);
         }
         eol(r, out);
@@ -107,16 +114,40 @@ fn chunked_body(r: &mut Rng, out: &mut Vec<u8>) {
 
 fn gen_response(r: &mut Rng, out: &mut Vec<u8>) {
     let version = if r.chance(10) {
-        r.pick(&["HTTP/1.0", "HTTP/2.0", "HTTP/1.1 ", "http/1.1", "HTTP/1", "ICY", "\x16\x03\x01"])
+        r.pick(&[
+            "HTTP/1.0",
+            "HTTP/2.0",
+            "HTTP/1.1 ",
+            "http/1.1",
+            "HTTP/1",
+            "ICY",
+            "\x16\x03\x01",
+        ])
     } else {
         "HTTP/1.1"
     };
     let statuses = [
-        "200 OK", "204 No Content", "304 Not Modified", "100 Continue", "101 Switching Protocols",
-        "103 Early Hints", "301 Moved", "404 Not Found", "500 Oops", "999 X", "2000 X", "20 X", "200",
-        "200 \x01", "099 Low",
+        "200 OK",
+        "204 No Content",
+        "304 Not Modified",
+        "100 Continue",
+        "101 Switching Protocols",
+        "103 Early Hints",
+        "301 Moved",
+        "404 Not Found",
+        "500 Oops",
+        "999 X",
+        "2000 X",
+        "20 X",
+        "200",
+        "200 \x01",
+        "099 Low",
     ];
-    let status = if r.chance(3) { statuses[r.below(statuses.len())] } else { "200 OK" };
+    let status = if r.chance(3) {
+        statuses[r.below(statuses.len())]
+    } else {
+        "200 OK"
+    };
     out.extend_from_slice(version.as_bytes());
     out.push(b' ');
     out.extend_from_slice(status.as_bytes());
@@ -136,12 +167,26 @@ fn gen_response(r: &mut Rng, out: &mut Vec<u8>) {
             3..=5 => {
                 framing = 2;
                 let te = r.pick(&[
-                    "chunked", "chunked", "gzip, chunked", "chunked, gzip", "chunked ,", "identity",
-                    "Chunked", "chunked;q=1", "xchunked",
+                    "chunked",
+                    "chunked",
+                    "gzip, chunked",
+                    "chunked, gzip",
+                    "chunked ,",
+                    "identity",
+                    "Chunked",
+                    "chunked;q=1",
+                    "xchunked",
                 ]);
                 out.extend_from_slice(format!("Transfer-Encoding: {te}").as_bytes());
             }
-            6 => out.extend_from_slice(r.pick(&["Connection: close", "Connection: keep-alive", "connection: Close, x"]).as_bytes()),
+            6 => out.extend_from_slice(
+                r.pick(&[
+                    "Connection: close",
+                    "Connection: keep-alive",
+                    "connection: Close, x",
+                ])
+                .as_bytes(),
+            ),
             7 => out.extend_from_slice(format!("Keep-Alive: timeout={}", number(r)).as_bytes()),
             8 => out.extend_from_slice(b"Content-Length: 3\r\n 4"), // obs-fold in a framing header
             9 => out.extend_from_slice(b"Transfer-Encoding: gzip\r\n\tchunked"),
@@ -180,7 +225,10 @@ fn mutate(r: &mut Rng, v: &mut Vec<u8>) {
         match r.below(8) {
             0 => v[i] ^= 1 << r.below(8),
             1 => v[i] = r.byte(),
-            2 => v.insert(i, *r.pick(&[&b'\r', &b'\n', &0u8, &b' ', &b':', &b'\t', &0xFFu8])),
+            2 => v.insert(
+                i,
+                *r.pick(&[&b'\r', &b'\n', &0u8, &b' ', &b':', &b'\t', &0xFFu8]),
+            ),
             3 => {
                 let j = (i + r.below(16)).min(v.len());
                 v.drain(i..j);
@@ -208,7 +256,11 @@ fn gen_h1(r: &mut Rng, out: &mut Vec<u8>) {
         gen_response(r, out);
     }
     if r.chance(6) {
-        out.extend_from_slice(r.pick(&[&b"garbage after"[..], b"\x16\x03\x01\x02\x00", b"HTTP/1.1 200 OK\r\n"]));
+        out.extend_from_slice(r.pick(&[
+            &b"garbage after"[..],
+            b"\x16\x03\x01\x02\x00",
+            b"HTTP/1.1 200 OK\r\n",
+        ]));
     }
 }
 
@@ -228,9 +280,25 @@ fn gen_sse(r: &mut Rng, out: &mut Vec<u8>) {
         out.extend_from_slice(&[0xEF, 0xBB, 0xBF]);
     }
     let lines = [
-        "data: hello", "data:", "data", "data:  two spaces", "event: update", "event:", "id: 42", "id", "id: a\0b",
-        "retry: 1000", "retry: x", "retry: 99999999999999999999", ": heartbeat", ":", "", "", "unknown: f",
-        "data: {\"type\":\"server.heartbeat\",\"properties\":{}}", "data: \u{e9}\u{1F600}",
+        "data: hello",
+        "data:",
+        "data",
+        "data:  two spaces",
+        "event: update",
+        "event:",
+        "id: 42",
+        "id",
+        "id: a\0b",
+        "retry: 1000",
+        "retry: x",
+        "retry: 99999999999999999999",
+        ": heartbeat",
+        ":",
+        "",
+        "",
+        "unknown: f",
+        "data: {\"type\":\"server.heartbeat\",\"properties\":{}}",
+        "data: \u{e9}\u{1F600}",
     ];
     for _ in 0..r.below(12) {
         let l = lines[r.below(lines.len())];
@@ -246,7 +314,9 @@ fn gen_sse(r: &mut Rng, out: &mut Vec<u8>) {
 fn hostile(r: &mut Rng, s: &mut Vec<u8>) {
     if r.chance(3) {
         let i = r.below(s.len() + 1);
-        let b = *r.pick(&[&b'\r', &b'\n', &0u8, &b' ', &0x7Fu8, &0x80u8, &b'@', &b'#', &b'%', &b'?', &b'/']);
+        let b = *r.pick(&[
+            &b'\r', &b'\n', &0u8, &b' ', &0x7Fu8, &0x80u8, &b'@', &b'#', &b'%', &b'?', &b'/',
+        ]);
         s.insert(i, b);
     }
 }
@@ -258,26 +328,89 @@ fn gen_request(r: &mut Rng, out: &mut Vec<u8>) {
         out.extend_from_slice(&v);
         out.push(0xFF);
     };
-    field(r, &["", "GET", "POST", "PATCH", "M-SEARCH", "GE T", "", "ÄÖ"]);
-    field(r, &[
-        "http://127.0.0.1:4096/session", "http://user:secret@h:80/p?q=1#frag", "/relative", "rel", "",
-        "https://x/", "http://[::1]:8080/", "http://h:99999/", "http://h:/", "ftp://x", "http://", "http://h/a b",
-        "http://h/%zz", "HTTP://H/", "http://h/?", "http://u@h/", "http://:pw@h/",
-    ]);
-    field(r, &["X-Test", "Content-Type", "authorization", "", "Bad Name", "x\u{e9}", "Host", "Content-Length"]);
-    field(r, &["value", "", " leading", "trailing ", "a\tb", "\u{e9}", "Bearer abc"]);
+    field(
+        r,
+        &["", "GET", "POST", "PATCH", "M-SEARCH", "GE T", "", "ÄÖ"],
+    );
+    field(
+        r,
+        &[
+            "http://127.0.0.1:4096/session",
+            "http://user:secret@h:80/p?q=1#frag",
+            "/relative",
+            "rel",
+            "",
+            "https://x/",
+            "http://[::1]:8080/",
+            "http://h:99999/",
+            "http://h:/",
+            "ftp://x",
+            "http://",
+            "http://h/a b",
+            "http://h/%zz",
+            "HTTP://H/",
+            "http://h/?",
+            "http://u@h/",
+            "http://:pw@h/",
+        ],
+    );
+    field(
+        r,
+        &[
+            "X-Test",
+            "Content-Type",
+            "authorization",
+            "",
+            "Bad Name",
+            "x\u{e9}",
+            "Host",
+            "Content-Length",
+        ],
+    );
+    field(
+        r,
+        &[
+            "value",
+            "",
+            " leading",
+            "trailing ",
+            "a\tb",
+            "\u{e9}",
+            "Bearer abc",
+        ],
+    );
     field(r, &["", "directory", "a b", "k&v=", "\u{1F600}"]);
     field(r, &["", "/tmp/x y", "=&?#", "\u{e9}"]);
     field(r, &["", "{}", "body bytes"]);
-    field(r, &["", "", "http://127.0.0.1:4096", "http://127.0.0.1:4096/api/", "http://h"]);
+    field(
+        r,
+        &[
+            "",
+            "",
+            "http://127.0.0.1:4096",
+            "http://127.0.0.1:4096/api/",
+            "http://h",
+        ],
+    );
 }
 
 fn gen_error_body(r: &mut Rng, out: &mut Vec<u8>) {
     let status: u16 = *r.pick(&[&400u16, &404, &500, &503, &0, &999, &u16::MAX]);
     out.extend_from_slice(&status.to_be_bytes());
     let s = |r: &mut Rng| -> String {
-        r.pick(&["\"x\"", "\"\"", "null", "1", "[]", "{}", "\"\\u0000\"", "\"\\ud800\"", "true", "{\"message\":\"m\"}"])
-            .to_string()
+        r.pick(&[
+            "\"x\"",
+            "\"\"",
+            "null",
+            "1",
+            "[]",
+            "{}",
+            "\"\\u0000\"",
+            "\"\\ud800\"",
+            "true",
+            "{\"message\":\"m\"}",
+        ])
+        .to_string()
     };
     let body = match r.below(7) {
         0 => format!("{{\"name\":{},\"data\":{{\"message\":{}}}}}", s(r), s(r)),
@@ -286,10 +419,26 @@ fn gen_error_body(r: &mut Rng, out: &mut Vec<u8>) {
         3 => "plain text error".repeat(r.below(400)),
         4 => {
             let kinds = [
-                "server.connected", "server.heartbeat", "session.created", "session.updated", "session.deleted",
-                "session.status", "session.idle", "session.error", "session.diff", "message.updated",
-                "message.removed", "message.part.updated", "message.part.delta", "message.part.removed",
-                "permission.asked", "permission.replied", "question.asked", "todo.updated", "file.edited", "x",
+                "server.connected",
+                "server.heartbeat",
+                "session.created",
+                "session.updated",
+                "session.deleted",
+                "session.status",
+                "session.idle",
+                "session.error",
+                "session.diff",
+                "message.updated",
+                "message.removed",
+                "message.part.updated",
+                "message.part.delta",
+                "message.part.removed",
+                "permission.asked",
+                "permission.replied",
+                "question.asked",
+                "todo.updated",
+                "file.edited",
+                "x",
             ];
             let k = kinds[r.below(kinds.len())];
             let props = r.pick(&[
@@ -356,7 +505,10 @@ fn main() {
         let file = args.get(2).expect("replay FILE TARGET");
         let name = args.get(3).expect("replay FILE TARGET");
         let data = std::fs::read(file).expect("read input");
-        let (_, t, _) = TARGETS.iter().find(|(n, ..)| n == name).expect("known target");
+        let (_, t, _) = TARGETS
+            .iter()
+            .find(|(n, ..)| n == name)
+            .expect("known target");
         t(&data);
         println!("replayed {file} on {name}: no panic");
         return;

@@ -13,13 +13,19 @@ use std::time::Instant;
 use plue_http_core::sim::run_seed;
 
 fn arg(i: usize, default: u64) -> u64 {
-    std::env::args().nth(i).and_then(|s| s.replace('_', "").parse().ok()).unwrap_or(default)
+    std::env::args()
+        .nth(i)
+        .and_then(|s| s.replace('_', "").parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() {
     let count = arg(1, 1_000_000);
     let first = arg(2, 0);
-    let threads = arg(3, std::thread::available_parallelism().map_or(2, |n| n.get() as u64));
+    let threads = arg(
+        3,
+        std::thread::available_parallelism().map_or(2, |n| n.get() as u64),
+    );
     let next = AtomicU64::new(first);
     let done = AtomicU64::new(0);
     let start = Instant::now();
@@ -27,7 +33,8 @@ fn main() {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
-                    let (mut ops, mut server_requests, mut steps, mut failed) = (0u64, 0u64, 0u64, Vec::new());
+                    let (mut ops, mut server_requests, mut steps, mut failed) =
+                        (0u64, 0u64, 0u64, Vec::new());
                     loop {
                         let seed = next.fetch_add(1, Ordering::Relaxed);
                         if seed >= first + count {
@@ -53,7 +60,10 @@ fn main() {
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("worker panicked")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("worker panicked"))
+            .collect()
     });
     let secs = start.elapsed().as_secs_f64();
     let ops: u64 = results.iter().map(|r| r.0).sum();
