@@ -64,6 +64,7 @@ fn spawn(sandbox: &Sandbox, port: u16) -> Child {
             }
         }
     }
+    stop_group(child, Duration::from_secs(1));
     panic!("opencode did not start on port {port}");
 }
 
@@ -123,8 +124,9 @@ fn soak_real_opencode_with_kills_and_dropped_connections() {
         ..Options::default()
     };
     let client = Arc::new(Client::new(options).expect("client"));
+    // `GET /session` lists the newest 100 unless asked for more.
     let sessions_before = client
-        .get("/session")
+        .get("/session?limit=1000000")
         .expect("list")
         .json::<Vec<serde_json::Value>>()
         .unwrap()
@@ -236,12 +238,22 @@ fn soak_real_opencode_with_kills_and_dropped_connections() {
         ..Options::default()
     })
     .unwrap();
-    let sessions_after = direct
-        .get("/session")
+    let listed = direct
+        .get("/session?limit=1000000")
         .expect("list")
         .json::<Vec<serde_json::Value>>()
-        .unwrap()
-        .len();
+        .unwrap();
+    let sessions_after = listed.len();
+    // Every POST carries a unique title: a replayed POST shows up as a title held twice.
+    let mut titles: Vec<&str> = listed
+        .iter()
+        .filter_map(|s| s["title"].as_str())
+        .filter(|t| t.starts_with("soak "))
+        .collect();
+    let soak_sessions = titles.len();
+    titles.sort_unstable();
+    titles.dedup();
+    let duplicated = soak_sessions - titles.len();
     drop(direct);
     let t = tally.lock().unwrap();
     let created = (sessions_after - sessions_before) as u64;
@@ -267,7 +279,9 @@ fn soak_real_opencode_with_kills_and_dropped_connections() {
     if let Some(child) = server.lock().unwrap().take() {
         stop_group(child, Duration::from_secs(2));
     }
+    eprintln!("server-side: {soak_sessions} soak sessions, {duplicated} duplicated titles");
     assert!(t.ok > 0, "nothing succeeded");
+    assert_eq!(duplicated, 0, "a non-idempotent POST was executed twice");
     assert!(
         created >= t.posts_ok && created <= t.posts_ok + t.posts_maybe,
         "server holds {created} sessions; client made {} (+{} maybe): duplicated or lost non-idempotent calls",
