@@ -10,12 +10,12 @@
 #   scripts/fuzz.sh libfuzzer [SECONDS]  # cargo fuzz run, each target for SECONDS (default 60)
 #
 # A crash leaves its input in fuzz/artifacts/<target>/ and the script exits non-zero. Replay with
-#   (cd fuzz && cargo run --release --no-default-features --bin harness -- replay FILE TARGET)
+#   (cd fuzz && cargo run --release --no-default-features --features stable --bin harness -- replay FILE TARGET)
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 mode=${1:-ci}
 harness() {
-  cargo build --release --no-default-features --bin harness
+  cargo build --release --no-default-features --features stable --bin harness
   RUST_BACKTRACE=0 ./target/release/harness all "$1" "$2"
 }
 case "$mode" in

@@ -360,8 +360,9 @@ pub fn sse(data: &[u8]) {
     for item in &whole {
         match item {
             SseItem::Event(ev) => {
+                // The limit counts wire bytes; invalid UTF-8 decodes to U+FFFD (3 bytes per bad byte at most).
                 assert!(
-                    ev.data.len() <= max,
+                    ev.data.len() <= 3 * max,
                     "event of {} bytes passed limit {max}",
                     ev.data.len()
                 );

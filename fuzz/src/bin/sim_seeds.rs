@@ -2,7 +2,7 @@
 //! report totals. The CI runs 10,000 seeds through `tests/tests/sim.rs`; this runner is for the million-seed run.
 //!
 //! ```text
-//! cargo run --release --no-default-features --manifest-path fuzz/Cargo.toml --bin sim_seeds -- COUNT [FIRST] [THREADS]
+//! cargo run --release --no-default-features --features stable --manifest-path fuzz/Cargo.toml --bin sim_seeds -- COUNT [FIRST] [THREADS]
 //! ```
 //!
 //! Exits non-zero if any seed violates an invariant; each failure prints its replay command.
