@@ -42,7 +42,11 @@ pub fn pieces(input: &[u8], seed: u8) -> Vec<&[u8]> {
     while !rest.is_empty() {
         state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
         let r = (state >> 16) as usize;
-        let n = if r % 8 == 0 { 1 + r % 300 } else { 1 + r % 17 };
+        let n = if r.is_multiple_of(8) {
+            1 + r % 300
+        } else {
+            1 + r % 17
+        };
         let n = n.min(rest.len());
         out.push(&rest[..n]);
         rest = &rest[n..];

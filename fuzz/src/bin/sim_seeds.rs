@@ -52,7 +52,7 @@ fn main() {
                             }
                         }
                         let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                        if n % 50_000 == 0 {
+                        if n.is_multiple_of(50_000) {
                             eprintln!("{n} seeds in {:.0} s", start.elapsed().as_secs_f64());
                         }
                     }
