@@ -17,7 +17,7 @@ fn options(base: &str) -> Options {
         base_url: Some(base.to_string()),
         max_retries: 0,
         retry_delay: Duration::from_millis(5),
-        read_timeout: Some(Duration::from_millis(1500)),
+        read_timeout: Some(Duration::from_millis(2500)),
         timeout: Some(Duration::from_secs(4)),
         max_body_size: BODY_LIMIT,
         ..Options::default()
