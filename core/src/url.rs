@@ -298,6 +298,10 @@ fn split_host_port<'a>(
             None => (hostport, None),
         }
     };
+    // Brackets belong only around an IPv6 literal (`http://[::@1]:80/` must not yield the host `1]`).
+    if !host.starts_with('[') && host.contains(['[', ']']) {
+        return Err(invalid(input, "invalid character in host"));
+    }
     if host.bytes().any(|b| {
         matches!(
             b,
@@ -417,6 +421,30 @@ mod tests {
             Url::parse("h/x"),
             Err(ErrorKind::InvalidUrl { .. })
         ));
+    }
+
+    /// Regression (fuzz, request): `http://[::@1]:8080/` parsed with userinfo `[::` and host `1]`.
+    #[test]
+    fn url_refuses_brackets_outside_an_ipv6_literal() {
+        for bad in [
+            "http://[::@1]:8080/",
+            "http://h]/",
+            "http://a[b/",
+            "http://1]:80/",
+        ] {
+            assert!(
+                matches!(
+                    Url::parse(bad),
+                    Err(ErrorKind::InvalidUrl {
+                        reason: "invalid character in host",
+                        ..
+                    })
+                ),
+                "{bad}: {:?}",
+                Url::parse(bad)
+            );
+        }
+        assert_eq!(Url::parse("http://[::1]:8080/").unwrap().host(), "[::1]");
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 pub mod drivers;
 pub mod echo;
+pub mod hostile;
+pub mod hostile_proxy;
 pub mod loopback;
 pub mod mock_model;
 pub mod opencode_checks;

@@ -213,9 +213,16 @@ impl ClientMachine {
         wait: bool,
     ) -> bool {
         let limits = Limits::of(&self.options, &req);
+        let body_len = req.body().len() as u64;
         let mut flow = Flow::new(id, req, limits, batch, now);
         let refused = if self.shut {
             Some(ErrorKind::Shutdown)
+        } else if body_len > self.options.max_body_size {
+            // Refused before a byte is sent: the limit on bodies held in memory applies to requests too.
+            Some(ErrorKind::TooLarge {
+                limit: Limit::RequestBodySize,
+                max: self.options.max_body_size,
+            })
         } else {
             self.degraded_admission(&flow.key)
         };

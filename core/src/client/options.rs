@@ -35,7 +35,7 @@ pub struct Options {
     pub event_idle_timeout: Duration,
     /// Health monitor: consecutive failed (re)connects before it decides to restart the server.
     pub max_connection_failures: u32,
-    /// Largest response body collected into memory.
+    /// Largest response body collected into memory; a larger request body is refused before a byte is sent.
     pub max_body_size: u64,
     /// Requests allowed to wait while a host is unreachable (graceful degradation); 0 fails them at once.
     pub max_queued_requests: usize,

@@ -47,14 +47,20 @@ impl HeadScanner {
         if buf[..n] != PREFIX[..n] {
             return Err(violation(Violation::InvalidVersion));
         }
-        let Some(end) = self.find_end(buf)? else {
+        let end = self.find_end(buf)?;
+        if !self.status_line_checked && self.saw_line_end {
+            // The status line is whole: reject a bad version or status now, not after 64 KiB. Only the status
+            // line, and only within the limit, is checked here, so the error does not depend on how the bytes
+            // were split into reads (a bad header is reported once the head is whole, or `TooLarge` first).
+            let window = &buf[..buf.len().min(limits.max_head_size)];
+            if let Some(lf) = memchr::memchr(b'\n', window) {
+                self.status_line_checked = true;
+                parse_raw(&buf[..=lf], limits)?;
+            }
+        }
+        let Some(end) = end else {
             if buf.len() >= limits.max_head_size {
                 return Err(too_large_head(limits));
-            }
-            if !self.status_line_checked && self.saw_line_end {
-                // The status line is whole: reject a bad version or status now, not after 64 KiB.
-                self.status_line_checked = true;
-                parse_raw(buf, limits)?;
             }
             return Ok(None);
         };
@@ -307,6 +313,36 @@ mod tests {
             ),
             Ok(None)
         );
+    }
+
+    /// Regression (fuzz, h1_stream): the early status-line check parsed the whole partial head, so a bad header
+    /// in a head over the limit gave `InvalidHeader` when the bytes came in pieces and `TooLarge` in one read.
+    #[test]
+    fn h1_head_error_does_not_depend_on_the_split() {
+        let limits = Limits {
+            max_head_size: 64,
+            ..Limits::default()
+        };
+        let cases: [&[u8]; 3] = [
+            b"HTTP/1.1 200\r\nBad Name: x\r\nX-Long: vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv\r\n\r\n",
+            b"HTTP/1.1 2x0 OK\r\nX-Long: vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nA: 1\r\nB: \x01\r\n\r\n",
+        ];
+        for input in cases {
+            let whole = poll_all(input, &limits);
+            assert!(whole.is_err(), "{whole:?}");
+            let mut scanner = HeadScanner::default();
+            let mut buf = BytesMut::new();
+            let mut bytewise = Ok(None);
+            for b in input {
+                buf.extend_from_slice(&[*b]);
+                bytewise = scanner.poll(&mut buf, &limits);
+                if !matches!(bytewise, Ok(None)) {
+                    break;
+                }
+            }
+            assert_eq!(bytewise, whole, "{:?}", String::from_utf8_lossy(input));
+        }
     }
 
     #[test]

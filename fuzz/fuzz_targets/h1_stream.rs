@@ -1,0 +1,4 @@
+#![no_main]
+//! libFuzzer entry point; the target and its invariants live in `plue_http_fuzz::h1_stream`.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| plue_http_fuzz::h1_stream(data));
