@@ -3,6 +3,8 @@
 
 use core::net::SocketAddr;
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use super::chan::{self, Receiver, Sender};
 use bytes::Bytes;
@@ -16,18 +18,40 @@ use crate::error::NetError;
 /// Size of one read. Reads are copied out into exactly-sized `Bytes`, so this buffer is reused.
 const READ_BUF: usize = 16 * 1024;
 
+/// Bytes a connection task may have read and sent to the driver that the core has not been given yet. The core's
+/// `PauseRead` only bounds what it has seen; without this, a connection task on another thread could read far
+/// ahead of a busy driver into its channel.
+const MAX_IN_TRANSIT: usize = 4 * READ_BUF;
+
+/// A message to the connection task's read side.
+enum Gate {
+    /// The core's `Read` (`true`) or `PauseRead` (`false`).
+    Reading(bool),
+    /// The driver handed read bytes to the core: room to read again.
+    Credit,
+}
+
 /// The driver's side of a connection. Dropping it closes the connection: both tasks see their channels close.
 pub(crate) struct ConnHandle {
-    /// `true` = read, `false` = pause (the core's `Read` / `PauseRead`).
-    read: Sender<bool>,
+    read: Sender<Gate>,
     write: Sender<Bytes>,
+    /// Read bytes on their way to the core (see [`MAX_IN_TRANSIT`]).
+    in_transit: Arc<AtomicUsize>,
     /// Never sent on; dropping it wakes the writer and a pending connect.
     _close: Sender<()>,
 }
 
 impl ConnHandle {
     pub(crate) fn set_reading(&self, on: bool) {
-        let _ = self.read.try_send(on);
+        let _ = self.read.try_send(Gate::Reading(on));
+    }
+
+    /// `n` read bytes reached the core; wake the reader if that made room.
+    pub(crate) fn delivered(&self, n: usize) {
+        let before = self.in_transit.fetch_sub(n, Ordering::AcqRel);
+        if before >= MAX_IN_TRANSIT && before - n < MAX_IN_TRANSIT {
+            let _ = self.read.try_send(Gate::Credit);
+        }
     }
 
     pub(crate) fn transmit(&self, data: Bytes) {
@@ -58,8 +82,10 @@ pub(crate) fn open<R: Runtime>(
 ) -> ConnHandle {
     let (read_tx, read_rx) = chan::unbounded();
     let (write_tx, write_rx) = chan::unbounded();
+    let in_transit = Arc::new(AtomicUsize::new(0));
     let (close_tx, close_rx) = chan::unbounded::<()>();
     let rt2 = rt.clone();
+    let io_in_transit = in_transit.clone();
     rt.spawn(async move {
         // The core closing the connection (connect timeout, abort) drops the pending connect.
         let connected = or(closed(&close_rx), async { Some(rt2.connect(addr).await) }).await;
@@ -74,6 +100,7 @@ pub(crate) fn open<R: Runtime>(
                 }
                 let io = Io {
                     conn,
+                    in_transit: io_in_transit,
                     gate: read_rx,
                     data: write_rx,
                     close: close_rx,
@@ -86,6 +113,7 @@ pub(crate) fn open<R: Runtime>(
     ConnHandle {
         read: read_tx,
         write: write_tx,
+        in_transit,
         _close: close_tx,
     }
 }
@@ -98,7 +126,7 @@ async fn closed<T>(close: &Receiver<()>) -> Option<T> {
 
 enum Step {
     Closed,
-    Gate(bool),
+    Gate(Gate),
     Transmit(Bytes),
     Read(io::Result<usize>),
     Wrote(io::Result<usize>),
@@ -109,7 +137,8 @@ enum Step {
 /// request that provoked it, and the core would think the request was never sent.)
 struct Io {
     conn: ConnId,
-    gate: Receiver<bool>,
+    in_transit: Arc<AtomicUsize>,
+    gate: Receiver<Gate>,
     data: Receiver<Bytes>,
     close: Receiver<()>,
     tx: Sender<Msg>,
@@ -133,8 +162,9 @@ impl Io {
                         },
                     }
                 };
+                let room = self.in_transit.load(Ordering::Acquire) < MAX_IN_TRANSIT;
                 let read = async {
-                    if reading && !eof {
+                    if reading && !eof && room {
                         Step::Read(r.read(&mut buf).await)
                     } else {
                         futures_lite::future::pending().await
@@ -153,10 +183,11 @@ impl Io {
             };
             let msg = match step {
                 Step::Closed => return,
-                Step::Gate(on) => {
+                Step::Gate(Gate::Reading(on)) => {
                     reading = on;
                     continue;
                 }
+                Step::Gate(Gate::Credit) => continue,
                 Step::Transmit(bytes) => {
                     out = (!bytes.is_empty()).then_some((bytes, 0));
                     continue;
@@ -175,7 +206,10 @@ impl Io {
                     eof = true;
                     NetInput::Eof(conn)
                 }
-                Step::Read(Ok(n)) => NetInput::Data(conn, Bytes::copy_from_slice(&buf[..n])),
+                Step::Read(Ok(n)) => {
+                    self.in_transit.fetch_add(n, Ordering::AcqRel);
+                    NetInput::Data(conn, Bytes::copy_from_slice(&buf[..n]))
+                }
                 Step::Read(Err(e)) | Step::Wrote(Err(e))
                     if e.kind() == io::ErrorKind::Interrupted =>
                 {

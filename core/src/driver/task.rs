@@ -117,6 +117,11 @@ impl<R: Runtime> Driver<R> {
         if net.conn().is_some_and(|c| !self.conns.contains_key(&c)) {
             return;
         }
+        if let NetInput::Data(c, data) = &net {
+            if let Some(handle) = self.conns.get(c) {
+                handle.delivered(data.len());
+            }
+        }
         self.machine.handle_input(now, net.as_input());
     }
 
