@@ -277,11 +277,25 @@ mod tests {
     #[test]
     fn chan_wakes_a_waiting_receiver_from_another_thread() {
         let (tx, rx) = unbounded();
+        // The sender waits until the receiver has polled, found nothing and parked: no sleep, no race.
+        let (parked_tx, parked_rx) = std::sync::mpsc::channel();
         let t = std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            parked_rx.recv().unwrap();
             tx.try_send(7u8).unwrap();
         });
-        assert_eq!(block_on(rx.recv()), Some(7));
+        let mut recv = Box::pin(rx.recv());
+        let mut told = false;
+        let got = block_on(futures_lite::future::poll_fn(|cx| {
+            let p = recv.as_mut().poll(cx);
+            if p.is_pending() && !told {
+                told = true;
+                parked_tx.send(()).unwrap();
+            }
+            p
+        }));
+        assert!(told, "the receiver must have been waiting before the send");
+        assert_eq!(got, Some(7));
+        drop(recv);
         assert_eq!(block_on(rx.recv()), None);
         t.join().unwrap();
     }
