@@ -12,7 +12,7 @@ out=target/coverage
 mkdir -p "$out"
 cargo tarpaulin -p plue-http-core --lib --tests ${FEATURES:+--features "$FEATURES"} \
   --skip-clean --target-dir target/tarpaulin --timeout 900 \
-  --exclude-files 'core/src/sim/*' --exclude-files 'core/src/driver/*' \
+  --exclude-files 'sim/src/*' --exclude-files 'driver/src/*' \
   --exclude-files '*tests.rs' --exclude-files '*props.rs' --exclude-files 'tests/*' --exclude-files 'runtime-*' \
   --exclude-files 'cli/*' --exclude-files 'benches/*' --exclude-files 'fuzz/*' --exclude-files 'src/*' \
   --out Json --output-dir "$out" "$@" >"$out/tarpaulin.log" 2>&1 || { tail -40 "$out/tarpaulin.log"; exit 1; }

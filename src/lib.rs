@@ -1,7 +1,9 @@
 //! # plue-http
 //!
 //! An HTTP/1.1 + Server-Sent-Events client for OpenCode servers, built as a sans-IO core
-//! ([`core`], the crate `plue-http-core`) with thin runtime adapters chosen by additive features:
+//! ([`core`], the crate `plue-http-core`), one async driver over a `Runtime` seam ([`driver`],
+//! `plue-http-driver`), the OpenCode layer ([`opencode`], `plue-opencode`) and thin runtime adapters chosen by
+//! additive features:
 //!
 //! | feature | module | runtime | API |
 //! |---|---|---|---|
@@ -36,6 +38,8 @@ pub use plue_http_core::sse::{SseEvent, StreamEvent};
 pub use plue_http_core::{
     ApiError, Body, Error, ErrorKind, Method, Request, RequestBuilder, Response, StatusCode, Url,
 };
+pub use plue_http_driver as driver;
+pub use plue_opencode as opencode;
 
 /// The tokio runtime adapter (async).
 #[cfg(feature = "tokio")]

@@ -8,10 +8,10 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use plue_http_core::client::Options;
-use plue_http_core::driver::opencode::{ManagerOptions, Report, StartError};
-use plue_http_core::opencode::supervisor::StartFailure;
-use plue_http_core::opencode::{HealthState, OpenCodeOptions, SupervisorState};
 use plue_http_core::sse::ReconnectCause;
+use plue_opencode::supervisor::StartFailure;
+use plue_opencode::{HealthState, OpenCodeOptions, SupervisorState};
+use plue_opencode::{ManagerOptions, Report, StartError};
 
 use crate::embedded::Embedded;
 use crate::fail::{Exit, Fail};
@@ -212,7 +212,7 @@ impl Supervised {
     }
 
     /// Wait (with the spinner) until the server is healthy: a client that follows it across restarts.
-    pub fn ready(&self) -> Result<plue_http_core::driver::opencode::OpenCode, Fail> {
+    pub fn ready(&self) -> Result<plue_opencode::OpenCode, Fail> {
         let ready = {
             let _spin = self.ui.spinner("Connecting to OpenCode server...");
             self.manager.ready()

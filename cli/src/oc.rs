@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use plue_http::Error;
-use plue_http_core::driver::opencode::OpenCode;
+use plue_opencode::OpenCode;
 
 use crate::fail::{Exit, Fail};
 use crate::ui::Ui;

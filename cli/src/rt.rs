@@ -6,9 +6,6 @@
 //! thread merely waits on them.
 
 use std::future::Future;
-use std::pin::pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
@@ -17,10 +14,8 @@ use futures_lite::StreamExt;
 use plue_http::mio::opencode::{Reports, ThreadHost};
 use plue_http::Error;
 use plue_http_core::client::Options;
-use plue_http_core::driver::opencode::{
-    HealthWatch, ManagerOptions, OpenCode, Report, ServerManager, StartError,
-};
-use plue_http_core::opencode::{HealthConfig, OpenCodeOptions};
+use plue_opencode::{HealthConfig, OpenCodeOptions};
+use plue_opencode::{HealthWatch, ManagerOptions, OpenCode, Report, ServerManager, StartError};
 
 /// Which runtime adapter drives the core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -174,28 +169,7 @@ pub fn block_until<F: Future>(fut: F, deadline: Instant) -> Option<F::Output> {
 }
 
 /// Block on `fut` for at most `timeout` (parking this thread between wake-ups).
-pub fn block_on_timeout<F: Future>(fut: F, timeout: Duration) -> Option<F::Output> {
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut fut = pin!(fut);
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-            return Some(out);
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return None;
-        }
-        std::thread::park_timeout(left);
-    }
-}
+pub use plue_http_driver::block_on_timeout;
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use plue_http_core::sim::fake_opencode::VERSION as EMBEDDED_VERSION;
+use plue_http_sim::fake_opencode::VERSION as EMBEDDED_VERSION;
 use plue_http_tests::mock_model::MockModel;
 use plue_http_tests::opencode_fixture;
 

@@ -14,9 +14,10 @@
 //! - The client machine ([`client::ClientMachine`]): pool ([`pool`]), per-phase timeouts, safe retries with
 //!   backoff and jitter ([`retry`]), redirects, graceful degradation while a host is down, backpressure, abort.
 //! - Server-Sent Events ([`sse`]): the WHATWG decoder and a reconnecting stream with Last-Event-ID.
-//! - OpenCode ([`opencode`]): typed calls and events for the 1.18.x server, health verdicts, restart decisions.
-//! - Feature `async`: the one async driver ([`driver`], generic over a `Runtime`); feature `sim`: the
-//!   deterministic simulation (virtual network and clock, scripted server, fake OpenCode, invariant checker).
+//!
+//! The layers above live in their own crates: `plue-http-driver` (the one async driver over a `Runtime`),
+//! `plue-opencode` (OpenCode's typed API, health and server manager), `plue-http-sim` (the deterministic
+//! simulation), and the runtime adapters `plue-http-tokio`, `plue-http-smol`, `plue-http-mio`.
 //!
 //! ## Out of scope (for now)
 //!
@@ -84,18 +85,13 @@
 
 pub mod abort;
 pub mod client;
-#[cfg(feature = "async")]
-pub mod driver;
 pub mod error;
 pub mod h1;
-pub mod opencode;
 pub mod pool;
 pub mod request;
 pub mod response;
 pub mod retry;
 pub mod rng;
-#[cfg(feature = "sim")]
-pub mod sim;
 pub mod sse;
 pub mod time;
 pub mod url;

@@ -16,7 +16,7 @@
 use core::time::Duration;
 use std::collections::HashMap;
 
-use crate::client::ConnId;
+use crate::client::io::ConnId;
 use crate::time::Instant;
 use crate::url::{Scheme, Url};
 

@@ -151,6 +151,22 @@ pub fn is_idempotent(m: &Method) -> bool {
 }
 
 /// Fluent builder for [`Request`]. The first problem found is kept and returned by [`RequestBuilder::build`].
+///
+/// ```
+/// use plue_http_core::{ErrorKind, Method, Request};
+///
+/// let req = Request::builder(Method::POST, "http://127.0.0.1:4096/session")
+///     .header("x-opencode-directory", "/tmp/project")
+///     .json(&serde_json::json!({"title": "plue"}))
+///     .build()
+///     .unwrap();
+/// assert_eq!(req.method(), Method::POST);
+/// assert_eq!(req.headers()["content-type"], "application/json");
+///
+/// // Bad input is refused before a byte is sent, and the error names the field.
+/// let bad = Request::builder(Method::GET, "http://127.0.0.1:4096/").header("x-a", "1\r\nInjected: yes").build();
+/// assert!(matches!(bad, Err(ErrorKind::InvalidHeader { .. })));
+/// ```
 #[derive(Debug)]
 #[must_use = "a builder does nothing until built"]
 pub struct RequestBuilder {

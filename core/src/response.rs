@@ -7,6 +7,16 @@ use serde::de::DeserializeOwned;
 use crate::error::{ApiError, ErrorKind, JsonOp};
 
 /// A final response head as decoded from the wire.
+///
+/// ```
+/// use plue_http_core::{ResponseHead, StatusCode};
+///
+/// let mut headers = plue_http_core::HeaderMap::new();
+/// headers.insert("content-type", "Text/Event-Stream; charset=utf-8".parse().unwrap());
+/// let head = ResponseHead { status: StatusCode::OK, version: http::Version::HTTP_11, headers };
+/// assert_eq!(head.header("Content-Type"), Some("Text/Event-Stream; charset=utf-8"));
+/// assert_eq!(head.media_type().as_deref(), Some("text/event-stream"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResponseHead {
     /// The status code.

@@ -8,6 +8,18 @@ use core::ops::{Add, AddAssign, Sub};
 use core::time::Duration;
 
 /// A point on the driver's monotonic clock, in nanoseconds since the driver's epoch.
+///
+/// ```
+/// use std::time::Duration;
+/// use plue_http_core::time::{earliest, Instant};
+///
+/// let start = Instant::ZERO;                       // the simulation's epoch; a driver picks its own
+/// let deadline = start + Duration::from_millis(250);
+/// assert_eq!(deadline, Instant::from_millis(250));
+/// assert_eq!(deadline - start, Duration::from_millis(250));
+/// assert_eq!(start.saturating_duration_since(deadline), Duration::ZERO);
+/// assert_eq!(earliest(Some(deadline), None), Some(deadline));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Instant(u64);
 

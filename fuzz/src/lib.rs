@@ -16,7 +16,7 @@ use http::Method;
 use plue_http_core::h1::{
     encode_request, ConnEvent, Decoded, H1Connection, Limits, ResponseDecoder,
 };
-use plue_http_core::opencode::{ApiErrorKind, Event, GlobalEvent};
+use plue_opencode::{ApiErrorKind, Event, GlobalEvent};
 use plue_http_core::sse::{SseDecoder, SseItem};
 use plue_http_core::{ApiError, ErrorKind, Request, RequestBuilder, Url};
 

@@ -14,9 +14,9 @@ use std::time::Instant as StdInstant;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use plue_http_core::client::{ClientMachine, ConnId, Input, Output};
-use plue_http_core::driver::{net_error, Applied, IdBuildHasher, Router};
 use plue_http_core::time::Instant;
 use plue_http_core::{Bytes, NetError};
+use plue_http_driver::{net_error, Applied, IdBuildHasher, Router};
 
 pub(crate) const WAKER: Token = Token(0);
 

@@ -3,7 +3,7 @@
 //! Every call blocks the calling thread only; any number of threads may share one [`Client`] (it is cheap to
 //! clone). The loop thread owns the machine, the sockets (epoll here, kqueue on macOS, both through mio) and
 //! the timer. Handles are the core driver's [`Front`]: commands reach the loop over its channel plus a
-//! [`mio::Waker`], events come back through the same [`Router`](plue_http_core::driver::Router) the async
+//! [`mio::Waker`], events come back through the same [`Router`](plue_http_driver::Router) the async
 //! runtimes use, so requests, streams and aborts behave identically everywhere.
 //!
 //! ```no_run
@@ -19,30 +19,26 @@
 #![deny(missing_docs)]
 
 mod event_loop;
-mod host;
-pub mod opencode;
 
-use std::future::Future;
 use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use event_loop::{Loop, WAKER};
 use futures_lite::future::block_on;
 use futures_lite::StreamExt;
-use plue_http_core::driver::{self, Front, StreamingFuture};
 use plue_http_core::response::ResponseHead;
 use plue_http_core::url::Url;
 use plue_http_core::Bytes;
+use plue_http_driver::{self as driver, block_on_timeout, Front, StreamingFuture};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use plue_http_core::abort::{AbortController, AbortSignal};
 pub use plue_http_core::client::{Options, StreamOptions};
-pub use plue_http_core::driver::AbortHandle;
 pub use plue_http_core::sse::{SseEvent, StreamEvent};
 pub use plue_http_core::{Error, ErrorKind, Method, Request, RequestBuilder, Response};
+pub use plue_http_driver::AbortHandle;
 
 /// A blocking HTTP/1.1 + SSE client. Clones share one pool and one event-loop thread, which stops when the
 /// last clone and the last handle are gone.
@@ -324,29 +320,28 @@ impl Iterator for EventStream {
     }
 }
 
-/// Wakes the blocked thread.
-struct Unpark(std::thread::Thread);
+/// OpenCode, blocking: the typed client, typed event iterators, the health monitor and the server manager
+/// (`plue_opencode::blocking` on this runtime's [`Client`]).
+pub mod opencode {
+    pub use plue_opencode::blocking::{Events, HealthWatch, Reports, ThreadHost};
+    pub use plue_opencode::*;
 
-impl Wake for Unpark {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-}
+    /// A blocking OpenCode client on the mio runtime. Cheap to clone.
+    pub type OpenCodeClient = plue_opencode::blocking::OpenCodeClient<Mio>;
+    /// A supervised `opencode serve`, blocking API, with clients on the mio runtime.
+    pub type ServerManager = plue_opencode::blocking::ServerManager<Mio>;
 
-/// `block_on` with a limit: `None` when `fut` is not ready within `timeout`.
-pub(crate) fn block_on_timeout<F: Future>(fut: F, timeout: Duration) -> Option<F::Output> {
-    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut fut = std::pin::pin!(fut);
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-            return Some(out);
+    /// The mio runtime as the blocking OpenCode façade's HTTP seam.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Mio;
+
+    impl plue_opencode::blocking::BlockingHttp for Mio {
+        type Client = super::Client;
+        fn client(options: super::Options) -> Result<super::Client, super::Error> {
+            super::Client::new(options)
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return None;
+        fn front(client: &super::Client) -> &plue_http_driver::Front {
+            &client.front
         }
-        std::thread::park_timeout(left);
     }
 }

@@ -25,17 +25,17 @@ use std::net::SocketAddr;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Instant;
 
-use plue_http_core::driver::{self, ChildProcess, ConnRead, ConnWrite};
+use plue_http_driver::{self as driver, ChildProcess, ConnRead, ConnWrite};
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::net::TcpStream;
 
 pub use plue_http_core::abort::{AbortController, AbortSignal};
 pub use plue_http_core::client::{Options, StreamOptions};
-pub use plue_http_core::driver::{
-    AbortHandle, BodyReader, EventStream, ResponseFuture, StreamingFuture, StreamingResponse,
-};
 pub use plue_http_core::sse::{SseEvent, StreamEvent};
 pub use plue_http_core::{Error, ErrorKind, Method, Request, RequestBuilder, Response};
+pub use plue_http_driver::{
+    AbortHandle, BodyReader, EventStream, ResponseFuture, StreamingFuture, StreamingResponse,
+};
 
 /// The plue-http client on smol.
 pub type Client = driver::Client<SmolRuntime>;
@@ -162,16 +162,16 @@ impl ChildProcess for Child {
 
 /// OpenCode on smol: the typed client, typed event streams, the health monitor and the server manager.
 pub mod opencode {
-    pub use plue_http_core::driver::opencode::{
+    pub use plue_opencode::*;
+    pub use plue_opencode::{
         env_auth, reconnect_notice, EventItem, Events, HealthWatch, ManagerOptions, OpenCode,
         Report, ServerManager, StartError,
     };
-    pub use plue_http_core::opencode::*;
 
     use super::{Client, Error, Options, SmolRuntime};
 
     /// The OpenCode client on smol.
-    pub type OpenCodeClient = plue_http_core::driver::opencode::OpenCodeClient<SmolRuntime>;
+    pub type OpenCodeClient = plue_opencode::OpenCodeClient<SmolRuntime>;
 
     /// Start and supervise `opencode serve` (see [`ServerManager`]); clients use default HTTP options.
     pub fn start_server(options: ManagerOptions) -> Result<ServerManager, Error> {

@@ -23,18 +23,18 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use plue_http_core::driver::{self, ChildProcess, ConnRead, ConnWrite};
+use plue_http_driver::{self as driver, ChildProcess, ConnRead, ConnWrite};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::runtime::Handle;
 
 pub use plue_http_core::abort::{AbortController, AbortSignal};
 pub use plue_http_core::client::{Options, StreamOptions};
-pub use plue_http_core::driver::{
-    AbortHandle, BodyReader, EventStream, ResponseFuture, StreamingFuture, StreamingResponse,
-};
 pub use plue_http_core::sse::{SseEvent, StreamEvent};
 pub use plue_http_core::{Error, ErrorKind, Method, Request, RequestBuilder, Response};
+pub use plue_http_driver::{
+    AbortHandle, BodyReader, EventStream, ResponseFuture, StreamingFuture, StreamingResponse,
+};
 
 /// The plue-http client on tokio.
 pub type Client = driver::Client<TokioRuntime>;
@@ -199,16 +199,16 @@ fn terminate(pid: Option<u32>) -> io::Result<()> {
 
 /// OpenCode on tokio: the typed client, typed event streams, the health monitor and the server manager.
 pub mod opencode {
-    pub use plue_http_core::driver::opencode::{
+    pub use plue_opencode::*;
+    pub use plue_opencode::{
         env_auth, reconnect_notice, EventItem, Events, HealthWatch, ManagerOptions, OpenCode,
         Report, ServerManager, StartError,
     };
-    pub use plue_http_core::opencode::*;
 
     use super::{Client, Error, Options, TokioRuntime};
 
     /// The OpenCode client on tokio.
-    pub type OpenCodeClient = plue_http_core::driver::opencode::OpenCodeClient<TokioRuntime>;
+    pub type OpenCodeClient = plue_opencode::OpenCodeClient<TokioRuntime>;
 
     /// Start and supervise `opencode serve` (see [`ServerManager`]); clients use default HTTP options.
     pub fn start_server(options: ManagerOptions) -> Result<ServerManager, Error> {

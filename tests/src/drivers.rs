@@ -9,13 +9,13 @@ use futures_lite::StreamExt;
 use plue_http_core::client::{
     ClientMachine, ConnId, Event, Input, Output, RequestId, StreamOptions,
 };
-use plue_http_core::driver::{self, Runtime};
 use plue_http_core::error::{ErrorKind, NetError};
-use plue_http_core::sim::server::{ScriptedServer, SrvConn, SrvOutput};
 use plue_http_core::sse::StreamEvent;
 use plue_http_core::time::{earliest, Instant};
 use plue_http_core::url::Url;
 use plue_http_core::{Error, Request, Response};
+use plue_http_driver::{self as driver, Runtime};
+use plue_http_sim::server::{ScriptedServer, SrvConn, SrvOutput};
 
 use crate::loopback::{Blackhole, Loopback};
 use crate::scenarios::{Outcome, Scenario, Step, StepOutcome};

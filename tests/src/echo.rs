@@ -1,9 +1,9 @@
 //! A handler that answers every request with its tag, so a test can match each response to its request.
 
-use plue_http_core::sim::server::{Ctx, Handler, ReceivedRequest, Reply};
 use plue_http_core::time::Instant;
+use plue_http_sim::server::{Ctx, Handler, ReceivedRequest, Reply};
 
-pub use plue_http_core::sim::server::TAG_HEADER;
+pub use plue_http_sim::server::TAG_HEADER;
 
 /// Answers `200` with the request's [`TAG_HEADER`] value as the body (empty when missing).
 #[derive(Debug, Default, Clone, Copy)]

@@ -1,5 +1,5 @@
 //! The loopback host for the runtime tests: the CLI's [`plue_cli::embedded::host`] (a sans-IO
-//! [`ScriptedServer`](plue_http_core::sim::server::ScriptedServer) served over real TCP on 127.0.0.1, with
+//! [`ScriptedServer`](plue_http_sim::server::ScriptedServer) served over real TCP on 127.0.0.1, with
 //! connection counts and restarts), plus a [`Blackhole`] address whose connects hang.
 
 use std::io;

@@ -7,12 +7,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use futures_lite::StreamExt;
-use plue_http_core::driver::opencode::{EventItem, Events, OpenCode, Report};
-use plue_http_core::opencode::{
+use plue_http_core::{ErrorKind, Method};
+use plue_opencode::{
     ApiErrorKind, Event, HealthState, ModelRef, PermissionReply, PromptInput, ReplyFollower,
     ReplyUpdate, Role, SessionStatus,
 };
-use plue_http_core::{ErrorKind, Method};
+use plue_opencode::{EventItem, Events, OpenCode, Report};
 
 use crate::mock_model::MockModel;
 

@@ -324,8 +324,7 @@ impl OpenCodeServer {
         let out = output.clone();
         std::thread::spawn(move || {
             for line in rx {
-                if let Some(url) = plue_http_core::opencode::supervisor::parse_listening_line(&line)
-                {
+                if let Some(url) = plue_opencode::supervisor::parse_listening_line(&line) {
                     let _ = url_tx.send(url);
                 }
                 out.lock().unwrap_or_else(|e| e.into_inner()).push(line);

@@ -10,12 +10,12 @@ use bytes::Bytes;
 use http::Method;
 use plue_http_core::client::Options;
 use plue_http_core::error::{ErrorKind, NetError, Phase};
-use plue_http_core::sim::server::{
-    Framing, ReceivedRequest, Reply, Route, Script, ServerConfig, SseEnd, SseItem, SseScript,
-};
 use plue_http_core::sse::StreamEvent;
 use plue_http_core::url::Url;
 use plue_http_core::RequestBuilder;
+use plue_http_sim::server::{
+    Framing, ReceivedRequest, Reply, Route, Script, ServerConfig, SseEnd, SseItem, SseScript,
+};
 
 /// One request as data.
 #[derive(Debug, Clone)]

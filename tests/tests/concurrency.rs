@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use plue_http::core::sim::server::{ScriptedServer, ServerConfig};
+use plue_http_sim::server::{ScriptedServer, ServerConfig};
 use plue_http_tests::echo::{Echo, TAG_HEADER};
 use plue_http_tests::loopback::Loopback;
 
@@ -46,8 +46,8 @@ fn verify(lb: &Loopback, matched: usize) {
     );
 }
 
-async fn hammer<R: plue_http::core::driver::Runtime>(
-    client: plue_http::core::driver::Client<R>,
+async fn hammer<R: plue_http::driver::Runtime>(
+    client: plue_http::driver::Client<R>,
     task: usize,
 ) -> usize {
     let mut matched = 0;

@@ -6,12 +6,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use plue_http_core::driver::opencode::{
-    reconnect_notice, CommandFn, ManagerOptions, Report, ServerManager,
-};
-use plue_http_core::opencode::{HealthState, SupervisorState};
 use plue_http_core::sse::StreamEvent;
 use plue_http_tests::opencode_fixture::Sandbox;
+use plue_opencode::{reconnect_notice, CommandFn, ManagerOptions, Report, ServerManager};
+use plue_opencode::{HealthState, SupervisorState};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -105,8 +103,8 @@ fn assert_gone(pids: &[u32]) {
 /// The scenario on an async runtime's manager.
 async fn kill_scenario(m: ServerManager) {
     use futures_lite::StreamExt;
-    use plue_http_core::driver::opencode::EventItem;
     use plue_http_tests::opencode_checks::{next_report, open_events, within};
+    use plue_opencode::EventItem;
 
     let t_start = std::time::Instant::now();
     let reports = m.reports();
@@ -278,8 +276,8 @@ fn opencode_mio_kill9_mid_stream_the_manager_restarts_and_the_stream_resumes() {
 
 #[test]
 fn opencode_manager_start_failures_are_typed_and_leave_nothing() {
-    use plue_http_core::driver::opencode::StartError;
-    use plue_http_core::opencode::supervisor::StartFailure;
+    use plue_opencode::supervisor::StartFailure;
+    use plue_opencode::StartError;
     let missing = ManagerOptions {
         binary: Some("/nonexistent/opencode".into()),
         ..ManagerOptions::default()
@@ -311,7 +309,7 @@ fn opencode_manager_start_failures_are_typed_and_leave_nothing() {
 
 #[test]
 fn opencode_manager_stop_escalates_to_sigkill_after_the_grace_period() {
-    use plue_http_core::opencode::SupervisorConfig;
+    use plue_opencode::SupervisorConfig;
     // A "server" that prints the listening line and ignores SIGTERM (the ignored disposition survives `exec`).
     let stubborn = ManagerOptions {
         command: Some(Arc::new(|_| {

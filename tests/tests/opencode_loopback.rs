@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use plue_http_core::driver::opencode::{reconnect_notice, Report};
-use plue_http_core::opencode::{HealthConfig, HealthState, OpenCodeOptions};
-use plue_http_core::sim::fake_opencode::{FakeOpenCode, VERSION};
+use plue_http_sim::fake_opencode::{FakeOpenCode, VERSION};
 use plue_http_tests::loopback::Loopback;
+use plue_opencode::{reconnect_notice, Report};
+use plue_opencode::{HealthConfig, HealthState, OpenCodeOptions};
 
 fn healthy() -> Report {
     Report::Health(HealthState::Healthy {

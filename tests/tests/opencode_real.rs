@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use plue_http_core::opencode::{HealthConfig, HealthState, OpenCodeOptions};
 use plue_http_tests::opencode_checks as checks;
 use plue_http_tests::opencode_fixture::{shared, OpenCodeServer, ServerOptions};
+use plue_opencode::{HealthConfig, HealthState, OpenCodeOptions};
 
 fn options() -> OpenCodeOptions {
     OpenCodeOptions::new(shared().0)
@@ -131,8 +131,8 @@ mod mio_rt {
     use super::*;
     use futures_lite::future::block_on;
     use plue_http::mio::opencode::{EventItem, HealthWatch, OpenCodeClient, Report};
-    use plue_http_core::opencode::{PromptInput, ReplyFollower, ReplyUpdate};
     use plue_http_tests::mock_model::MockModel;
+    use plue_opencode::{PromptInput, ReplyFollower, ReplyUpdate};
 
     fn client() -> OpenCodeClient {
         OpenCodeClient::new(options()).unwrap()

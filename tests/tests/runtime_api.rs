@@ -5,11 +5,9 @@ use std::ops::ControlFlow;
 use std::time::Duration;
 
 use futures_lite::StreamExt;
-use plue_http::core::driver::{Client, Runtime};
-use plue_http::core::sim::server::{
-    Reply, Route, Script, ScriptedServer, SseEnd, SseItem, SseScript,
-};
+use plue_http::driver::{Client, Runtime};
 use plue_http::{ErrorKind, Method, Options, StreamEvent};
+use plue_http_sim::server::{Reply, Route, Script, ScriptedServer, SseEnd, SseItem, SseScript};
 use plue_http_tests::loopback::Loopback;
 use serde_json::{json, Value};
 

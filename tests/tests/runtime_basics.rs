@@ -7,8 +7,8 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
 use futures_lite::StreamExt;
-use plue_http::core::driver::{Client, Runtime};
 use plue_http::core::error::{NetError, Phase};
+use plue_http::driver::{Client, Runtime};
 use plue_http::{ErrorKind, Options};
 
 /// A server that accepts and reads but never answers; it reports when a connection is accepted and when the

@@ -2,7 +2,7 @@
 
 use std::process::{Command, Stdio};
 
-use plue_http::core::driver::{ChildProcess, ConnRead, Runtime};
+use plue_http::driver::{ChildProcess, ConnRead, Runtime};
 
 async fn read_all<P: ConnRead>(mut pipe: P) -> String {
     let (mut out, mut buf) = (Vec::new(), [0u8; 256]);
@@ -51,7 +51,7 @@ fn runtime_smol_process_spawn_read_kill() {
 
 /// SIGTERM through the seam: the process ends by that signal, is reaped, and terminating it again is a no-op
 /// (never a signal to a reused pid).
-async fn terminate_reaps<H: plue_http::core::driver::opencode::Host>(host: H) {
+async fn terminate_reaps<H: plue_http::opencode::Host>(host: H) {
     use std::os::unix::process::ExitStatusExt;
     let mut cmd = Command::new("sleep");
     cmd.arg("30");

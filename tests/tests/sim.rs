@@ -1,5 +1,5 @@
 //! Deterministic simulation of the client machine: real workloads, faults of every kind, invariants checked on
-//! every run (see `plue_http_core::sim`).
+//! every run (see `plue_http_sim`).
 //!
 //! - `cargo test -p plue-http-tests --test sim` runs 10,000 seeds (well under a minute on two cores: the
 //!   workspace builds the core with `opt-level = 3` even in the dev profile). `PLUE_SIM_SEEDS=N` overrides the
@@ -13,9 +13,9 @@ use std::io::Write;
 #[cfg(not(feature = "fault"))]
 use std::time::Instant as WallClock;
 
-use plue_http_core::sim::run_seed;
+use plue_http_sim::run_seed;
 #[cfg(not(feature = "fault"))]
-use plue_http_core::sim::{invariants::Stats, net::NetStats, Failure};
+use plue_http_sim::{invariants::Stats, net::NetStats, Failure};
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
@@ -128,8 +128,8 @@ fn sim_replay_seed() {
     assert_eq!(a, b, "seed {seed} did not replay identically");
     match a {
         Ok(_) => {
-            let w = plue_http_core::sim::workload::Workload::generate(seed);
-            let r = plue_http_core::sim::run_workload(seed, w, true)
+            let w = plue_http_sim::workload::Workload::generate(seed);
+            let r = plue_http_sim::run_workload(seed, w, true)
                 .expect("a traced replay of a passing seed passes");
             for line in &r.trace {
                 println!("{line}");
@@ -148,7 +148,7 @@ fn sim_replay_seed() {
 #[cfg(feature = "fault")]
 #[test]
 fn sim_checker_catches_replayed_post() {
-    use plue_http_core::sim::invariants::Invariant;
+    use plue_http_sim::invariants::Invariant;
     // The same seeds a CI run covers, in order; the first seed whose POST was replayed must be caught.
     let count = seed_count();
     let mut other = 0;
@@ -174,12 +174,12 @@ fn sim_checker_catches_replayed_post() {
 fn sim_fake_opencode_chat_through_the_machine() {
     use core::time::Duration;
     use plue_http_core::client::{Options, StreamOptions};
-    use plue_http_core::sim::fake_opencode::FakeOpenCode;
-    use plue_http_core::sim::faults::Faults;
-    use plue_http_core::sim::net::SimHost;
-    use plue_http_core::sim::Harness;
     use plue_http_core::sse::StreamEvent;
     use plue_http_core::{Method, Request};
+    use plue_http_sim::fake_opencode::FakeOpenCode;
+    use plue_http_sim::faults::Faults;
+    use plue_http_sim::net::SimHost;
+    use plue_http_sim::Harness;
 
     let base = "http://127.0.0.1:4096";
     let host = SimHost::new(base[7..].parse().unwrap(), None, FakeOpenCode::server());

@@ -57,7 +57,7 @@ fn spawn(sandbox: &Sandbox, port: u16) -> Child {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
-            if plue_http::core::opencode::supervisor::parse_listening_line(&line).is_some() {
+            if plue_http::opencode::supervisor::parse_listening_line(&line).is_some() {
                 // Keep draining so the pipes never fill.
                 thread::spawn(move || for _ in rx {});
                 return child;

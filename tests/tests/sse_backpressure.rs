@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use futures_lite::future::block_on;
 use futures_lite::StreamExt;
-use plue_http::core::driver::{Client, Runtime};
+use plue_http::driver::{Client, Runtime};
 use plue_http::{Options, StreamEvent};
 
 /// Events the server sends.

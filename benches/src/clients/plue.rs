@@ -1,12 +1,12 @@
-//! plue-http on its three runtimes. tokio and smol share the async driver (`plue_http_core::driver::Client`)
+//! plue-http on its three runtimes. tokio and smol share the async driver (`plue_http_driver::Client`)
 //! and one implementation here; mio is the blocking client with its own event-loop thread.
 
 use std::future::Future;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use plue_http_core::driver::{self, Runtime};
 use plue_http_core::sse::StreamEvent;
 use plue_http_core::{Method, Request, Response};
+use plue_http_driver::{self as driver, Runtime};
 
 use crate::docroot::{SMALL_PATH, SSE_PATH};
 use crate::subject::{check_small, EventSum, Scenario, Subject, Target, Work};

@@ -4,11 +4,11 @@
 use std::time::{Duration, Instant};
 
 use futures_lite::StreamExt;
-use plue_http_core::driver::opencode::{EventItem, Events};
-use plue_http_core::opencode::{
+use plue_http_core::sse::StreamEvent;
+use plue_opencode::{
     Event, HealthConfig, MessageWithParts, ModelRef, PromptInput, ReplyFollower, ReplyUpdate, Role,
 };
-use plue_http_core::sse::StreamEvent;
+use plue_opencode::{EventItem, Events};
 use serde_json::json;
 
 use crate::backend::cause_text;

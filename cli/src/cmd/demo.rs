@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use futures_lite::StreamExt;
 use plue_http_core::client::Options;
-use plue_http_core::driver::opencode::{reconnect_notice, Report};
-use plue_http_core::opencode::{HealthConfig, HealthState};
+use plue_opencode::{reconnect_notice, Report};
+use plue_opencode::{HealthConfig, HealthState};
 
 use crate::backend::{self, Settings};
 use crate::cmd::chat;

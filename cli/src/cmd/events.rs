@@ -1,8 +1,8 @@
 //! `events`: tail `/event` (or `/global/event`) on the runtime's typed, reconnecting event stream.
 
-use plue_http_core::driver::opencode::{EventItem, Events};
-use plue_http_core::opencode::{Event, GlobalEvent};
 use plue_http_core::sse::StreamEvent;
+use plue_opencode::{Event, GlobalEvent};
+use plue_opencode::{EventItem, Events};
 use serde_json::json;
 
 use crate::backend::cause_text;

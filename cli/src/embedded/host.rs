@@ -18,8 +18,8 @@ use std::time::{Duration, Instant as StdInstant};
 use bytes::Bytes;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
-use plue_http_core::sim::server::{ScriptedServer, SrvConn, SrvOutput};
 use plue_http_core::time::Instant;
+use plue_http_sim::server::{ScriptedServer, SrvConn, SrvOutput};
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);

@@ -7,7 +7,7 @@ pub mod host;
 
 use std::time::Duration;
 
-use plue_http_core::sim::fake_opencode::FakeOpenCode;
+use plue_http_sim::fake_opencode::FakeOpenCode;
 
 /// A running embedded server. Stops when dropped.
 pub struct Embedded {

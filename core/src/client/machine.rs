@@ -13,18 +13,17 @@
 //! (`pool_size` per origin, `max_connections` in total, event streams excluded); an event stream never holds two
 //! connections.
 
-use core::time::Duration;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
+use super::batch::{Batch, Health};
 use super::conn::{Conn, Phase as ConnPhase, Role};
 use super::deadline::Limits;
 use super::dns::DnsCache;
 use super::flow::{Flow, State};
 use super::io::{ConnId, Event, Input, Output, RequestId};
 use super::last_success::LastSuccess;
-use super::options::Options;
-use super::queue::{Batch, Health};
-use super::stream::StreamFlow;
+use super::options::{Options, StreamOptions};
+use super::stream_flow::StreamFlow;
 use crate::error::{Context, Error, ErrorKind, Limit};
 use crate::h1;
 use crate::pool::{HostStats, Pool, PoolKey};
@@ -33,22 +32,6 @@ use crate::retry::RetryPolicy;
 use crate::rng::Rng;
 use crate::time::{earliest, Instant};
 use crate::url::{Scheme, Url};
-
-/// At most this many body bytes per request are handed out and not yet reported consumed; then reading pauses.
-pub const MAX_UNDELIVERED: usize = 1024 * 1024;
-
-/// A stale response (a retried or redirected attempt) is drained to keep its connection, up to this many body
-/// bytes; past it the connection is closed instead.
-pub(crate) const MAX_DRAIN: usize = 64 * 1024;
-
-/// Options of one event stream.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StreamOptions {
-    /// Reconnect attempts before the stream gives up; `None` (the default) reconnects forever.
-    pub max_attempts: Option<u32>,
-    /// Longest silence before reconnecting; `None` uses the client's `event_idle_timeout`.
-    pub idle_timeout: Option<Duration>,
-}
 
 /// The sans-IO HTTP/1.1 client: pool, queue, per-request flows (retry, redirect, timeouts), batches and event
 /// streams. Feed it commands and [`Input`]s, then drain [`ClientMachine::poll_output`] until [`Output::Wait`].
@@ -61,7 +44,7 @@ pub struct StreamOptions {
 /// - writes are acknowledged in order with [`Input::Written`]: that is how the machine knows whether any byte of
 ///   a request left, which decides whether it may be replayed;
 /// - reads are granted with [`Output::Read`] (also on idle connections, so a server-side close is seen) and
-///   paused with [`Output::PauseRead`] once [`MAX_UNDELIVERED`] body bytes of a request (or event bytes of a
+///   paused with [`Output::PauseRead`] once [`MAX_UNDELIVERED`](super::MAX_UNDELIVERED) body bytes of a request (or event bytes of a
 ///   stream) await [`ClientMachine::consumed`].
 ///
 /// Decisions: a request on a reused connection that died before any response byte is replayed once at once on a
@@ -297,7 +280,7 @@ impl ClientMachine {
     }
 
     /// The owner took `n` body bytes of request `id`, or `n` bytes ([`StreamEvent::wire_size`]) of event
-    /// stream `id`'s events: reading resumes once fewer than [`MAX_UNDELIVERED`] wait.
+    /// stream `id`'s events: reading resumes once fewer than [`MAX_UNDELIVERED`](super::MAX_UNDELIVERED) wait.
     ///
     /// [`StreamEvent::wire_size`]: crate::sse::StreamEvent::wire_size
     pub fn consumed(&mut self, now: Instant, id: RequestId, n: usize) {

@@ -1,11 +1,12 @@
 //! The client machine: one state machine owning the pool, the queue, per-request flows and event streams.
 
+mod batch;
 mod conn;
 mod deadline;
 mod dns;
 mod exchange;
 mod flow;
-mod io;
+pub(crate) mod io;
 mod last_success;
 mod machine;
 mod options;
@@ -14,11 +15,12 @@ mod policy;
 mod queue;
 mod redirect;
 mod stream;
+mod stream_flow;
 
 #[cfg(test)]
 mod tests;
 
 pub use crate::pool::HostStats;
 pub use io::{ConnId, Event, Input, NetInput, Output, RequestId};
-pub use machine::{ClientMachine, StreamOptions, MAX_UNDELIVERED};
-pub use options::Options;
+pub use machine::ClientMachine;
+pub use options::{Options, StreamOptions, MAX_UNDELIVERED};

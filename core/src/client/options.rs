@@ -67,3 +67,19 @@ impl Default for Options {
         }
     }
 }
+
+/// At most this many body bytes per request are handed out and not yet reported consumed; then reading pauses.
+pub const MAX_UNDELIVERED: usize = 1024 * 1024;
+
+/// A stale response (a retried or redirected attempt) is drained to keep its connection, up to this many body
+/// bytes; past it the connection is closed instead.
+pub(crate) const MAX_DRAIN: usize = 64 * 1024;
+
+/// Options of one event stream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamOptions {
+    /// Reconnect attempts before the stream gives up; `None` (the default) reconnects forever.
+    pub max_attempts: Option<u32>,
+    /// Longest silence before reconnecting; `None` uses the client's `event_idle_timeout`.
+    pub idle_timeout: Option<Duration>,
+}

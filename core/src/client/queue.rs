@@ -12,49 +12,17 @@
 //!   completed a response (a connection that never answered may not understand pipelining), and never behind a
 //!   request whose method is not idempotent (RFC 9112 §9.3.2): the batch waits there for that response.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::HashSet;
 
+use super::batch::Health;
 use super::conn::{Conn, Phase as ConnPhase, Role};
 use super::dns::Lookup;
-use super::flow::{Flow, State};
+use super::flow::State;
 use super::io::{ConnId, Output, RequestId};
 use super::machine::ClientMachine;
 use crate::error::NetError;
 use crate::pool::{Admit, PoolKey};
 use crate::time::Instant;
-
-/// Reachability of one origin.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Health {
-    pub down: bool,
-    pub failures: u32,
-    pub last_error: NetError,
-    /// No probe before this.
-    pub retry_at: Instant,
-}
-
-/// A batch: its members not yet sent, in order, and the connection serving it.
-#[derive(Debug, Default)]
-pub(crate) struct Batch {
-    pub pending: VecDeque<RequestId>,
-    pub conn: Option<ConnId>,
-}
-
-impl Batch {
-    /// Drop members at the front that are no longer waiting to be sent as part of batch `b` (finished,
-    /// aborted, or already sent).
-    fn skip_gone(&mut self, flows: &BTreeMap<RequestId, Flow>, b: u64) {
-        while let Some(m) = self.pending.front() {
-            let live = flows.get(m).is_some_and(|f| {
-                f.batch == Some(b) && matches!(f.state, State::Held | State::Waiting)
-            });
-            if live {
-                break;
-            }
-            self.pending.pop_front();
-        }
-    }
-}
 
 impl ClientMachine {
     /// Give waiting requests connections, in FIFO order.

@@ -11,62 +11,12 @@ use http::header::{HeaderValue, ACCEPT, CACHE_CONTROL};
 use super::conn::{Conn, Phase as ConnPhase, Role, Tag};
 use super::dns::Lookup;
 use super::io::{ConnId, Event, Output, RequestId};
-use super::machine::{ClientMachine, StreamOptions, MAX_UNDELIVERED};
-use super::options::Options;
+use super::machine::ClientMachine;
+use super::options::MAX_UNDELIVERED;
 use crate::error::{Context, Error, ErrorKind, NetError};
 use crate::h1::ConnEvent;
-use crate::pool::PoolKey;
-use crate::request::Request;
-use crate::sse::{EventStream, EventStreamConfig, ReconnectCause, StreamEvent, StreamOutput};
+use crate::sse::{ReconnectCause, StreamEvent, StreamOutput};
 use crate::time::Instant;
-
-/// One event stream.
-#[derive(Debug)]
-pub(crate) struct StreamFlow {
-    req: Request,
-    key: PoolKey,
-    es: EventStream,
-    conn: Option<ConnId>,
-    /// A connect was asked for but waits for DNS.
-    want_connect: bool,
-    /// Connections opened so far (the attempt number in error context).
-    connects: u32,
-    max_attempts: Option<u32>,
-    /// Bytes of events handed out ([`StreamEvent::wire_size`]) and not yet reported consumed. Above
-    /// [`MAX_UNDELIVERED`] the stream's connection stops reading, like a request body's.
-    undelivered: usize,
-}
-
-impl StreamFlow {
-    pub fn new(
-        _id: RequestId,
-        req: Request,
-        options: &Options,
-        opts: StreamOptions,
-        seed: u64,
-    ) -> StreamFlow {
-        let mut cfg = EventStreamConfig::from_options(options);
-        cfg.max_attempts = opts.max_attempts;
-        if let Some(idle) = opts.idle_timeout {
-            cfg.idle_timeout = idle;
-        }
-        StreamFlow {
-            key: PoolKey::of(req.url()),
-            req,
-            es: EventStream::new(cfg, seed),
-            conn: None,
-            want_connect: false,
-            connects: 0,
-            max_attempts: opts.max_attempts,
-            undelivered: 0,
-        }
-    }
-
-    /// The stream machine's next deadline.
-    pub fn timeout(&self) -> Option<Instant> {
-        self.es.poll_timeout()
-    }
-}
 
 impl ClientMachine {
     /// The owner took `n` bytes of stream `id`'s events: reading resumes once under [`MAX_UNDELIVERED`].

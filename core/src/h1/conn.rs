@@ -59,6 +59,25 @@ struct InFlight<T> {
 }
 
 /// The codec of one pipelined HTTP/1.1 connection. It owns the read buffer, reused across responses.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use plue_http_core::h1::{ConnEvent, H1Connection, Limits};
+/// use plue_http_core::Request;
+///
+/// let mut conn = H1Connection::new(Limits::default());
+/// let mut wire = BytesMut::new();
+/// conn.send(1u32, &Request::get("http://127.0.0.1:4096/global/health").unwrap(), "Plue/1.0", &mut wire);
+/// assert!(wire.starts_with(b"GET /global/health HTTP/1.1\r\n"));
+///
+/// // The response may arrive in any pieces.
+/// conn.handle_data(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n");
+/// conn.handle_data(b"ok");
+/// assert!(matches!(conn.poll_event(), Some(ConnEvent::Head(1, head)) if head.status == 200));
+/// assert!(matches!(conn.poll_event(), Some(ConnEvent::Body(1, body)) if &body[..] == b"ok"));
+/// assert_eq!(conn.poll_event(), Some(ConnEvent::Done(1)));
+/// assert!(conn.is_reusable());
+/// ```
 #[derive(Debug)]
 pub struct H1Connection<T> {
     limits: Limits,

@@ -163,6 +163,20 @@ fn lossy(v: &[u8]) -> String {
 
 /// Incremental `text/event-stream` decoder: [`feed`](SseDecoder::feed) bytes, then
 /// [`poll`](SseDecoder::poll) until `None`.
+///
+/// ```
+/// use plue_http_core::sse::{SseDecoder, SseItem};
+///
+/// let mut decoder = SseDecoder::new(32 * 1024 * 1024);
+/// decoder.feed(b": heartbeat\ndata: {\"type\":\"server.connected\"}\n");
+/// decoder.feed(b"\nid: 7\ndata: a\ndata: b\n\n");
+/// assert_eq!(decoder.poll(), Some(SseItem::Comment("heartbeat".into())));
+/// let Some(SseItem::Event(first)) = decoder.poll() else { panic!() };
+/// assert_eq!((first.event.as_str(), first.data.as_str()), ("message", r#"{"type":"server.connected"}"#));
+/// let Some(SseItem::Event(second)) = decoder.poll() else { panic!() };
+/// assert_eq!((second.data.as_str(), second.id.as_str()), ("a\nb", "7"));
+/// assert_eq!(decoder.poll(), None);
+/// ```
 #[derive(Debug, Clone)]
 pub struct SseDecoder {
     /// Bytes received and not yet consumed; `buf[pos..]` is unparsed.

@@ -107,6 +107,32 @@ enum State {
 }
 
 /// The reconnecting event-stream machine (see the module docs).
+///
+/// ```
+/// use std::time::Duration;
+/// use plue_http_core::sse::{EventStream, EventStreamConfig, ReconnectCause, StreamEvent, StreamOutput};
+/// use plue_http_core::time::Instant;
+/// use plue_http_core::{ResponseHead, StatusCode};
+///
+/// let mut es = EventStream::new(EventStreamConfig::default(), 1);
+/// let t0 = Instant::ZERO;
+/// assert_eq!(es.poll_output(t0), Some(StreamOutput::Connect));
+/// es.on_connected(t0);
+/// let mut headers = plue_http_core::HeaderMap::new();
+/// headers.insert("content-type", "text/event-stream".parse().unwrap());
+/// es.on_head(t0, &ResponseHead { status: StatusCode::OK, version: http::Version::HTTP_11, headers });
+/// es.on_body(t0, b"data: hello\n\n");
+/// assert_eq!(es.poll_output(t0), Some(StreamOutput::Event(StreamEvent::Connected)));
+/// assert!(matches!(es.poll_output(t0), Some(StreamOutput::Event(StreamEvent::Event(e))) if e.data == "hello"));
+///
+/// // The connection drops: the machine schedules a reconnect with backoff and says when.
+/// es.on_disconnect(t0, ReconnectCause::Eof);
+/// assert!(matches!(es.poll_output(t0), Some(StreamOutput::Event(StreamEvent::Reconnecting { attempt: 1, .. }))));
+/// let at = es.poll_timeout().unwrap();
+/// assert!(at > t0 && at <= t0 + Duration::from_secs(1));
+/// es.handle_timeout(at);
+/// assert_eq!(es.poll_output(at), Some(StreamOutput::Connect));
+/// ```
 #[derive(Debug, Clone)]
 pub struct EventStream {
     cfg: EventStreamConfig,

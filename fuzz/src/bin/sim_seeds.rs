@@ -1,4 +1,4 @@
-//! Offline simulation at scale: run many seeds of `plue_http_core::sim::run_seed` in release, on every core, and
+//! Offline simulation at scale: run many seeds of `plue_http_sim::run_seed` in release, on every core, and
 //! report totals. The CI runs 10,000 seeds through `tests/tests/sim.rs`; this runner is for the million-seed run.
 //!
 //! ```text
@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use plue_http_core::sim::run_seed;
+use plue_http_sim::run_seed;
 
 fn arg(i: usize, default: u64) -> u64 {
     std::env::args()
