@@ -9,3 +9,4 @@ pub mod mock_model;
 pub mod opencode_checks;
 pub mod opencode_fixture;
 pub mod scenarios;
+pub mod tls_server;
