@@ -9,7 +9,7 @@ use core::time::Duration;
 use bytes::Bytes;
 use http::Method;
 use plue_http_core::client::Options;
-use plue_http_core::error::{ErrorKind, NetError, Phase};
+use plue_http_core::error::{ErrorKind, Limit, NetError, Phase};
 use plue_http_core::sse::StreamEvent;
 use plue_http_core::url::Url;
 use plue_http_core::RequestBuilder;
@@ -611,6 +611,25 @@ pub fn all() -> Vec<Scenario> {
         Received::Count("/drip", 1),
         Received::Reused("/a", 0, false),
     ];
+    v.push(s);
+
+    // Issue 20 item 9: a declared length above `max_body_size` is refused from the head. The body stalls past the
+    // read timeout, so waiting for it (the old behaviour) would end in a timeout instead.
+    let mut s = scenario(
+        "framing_declared_length_above_limit_refused_from_head",
+        Script::new().route(route(
+            "/big",
+            vec![Reply::ok("0123456789abcdef").stall_body(ms(3000))],
+        )),
+        vec![Step::Send(
+            Req::get("/big").read_timeout(ms(1000)),
+            Expect::Error(ErrorKind::TooLarge {
+                limit: Limit::BodySize,
+                max: 8,
+            }),
+        )],
+    );
+    s.options.max_body_size = 8;
     v.push(s);
 
     // The server closes after /2: /3, pipelined behind it, provably never ran and is sent again.

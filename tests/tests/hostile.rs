@@ -116,6 +116,13 @@ fn cases() -> Vec<Case> {
             expect: Err(|k| matches!(k, ErrorKind::TooLarge { limit: Limit::BodySize, .. })),
         },
         Case {
+            // Issue 20 item 9: refused from the head, not after buffering (the body never comes: waiting for it
+            // would end in a read timeout).
+            name: "content_length_above_limit_refused_from_head",
+            script: Script::write_hold(&head("Content-Length: 67108864\r\n")),
+            expect: Err(|k| matches!(k, ErrorKind::TooLarge { limit: Limit::BodySize, .. })),
+        },
+        Case {
             name: "endless_chunk",
             script: Script {
                 steps: vec![

@@ -77,6 +77,18 @@ pub(crate) fn framing(head_request: bool, head: &ResponseHead) -> Result<Framing
     })
 }
 
+/// The body length a final response declares (`Content-Length` framing), when it has one: `None` for chunked,
+/// close-delimited and bodiless responses (HEAD, 204, 304, 1xx), and for framing the decoder refuses anyway.
+pub(crate) fn declared_length(head_request: bool, head: &ResponseHead) -> Option<u64> {
+    match framing(head_request, head) {
+        Ok(Framing {
+            kind: BodyKind::Length(n),
+            ..
+        }) => Some(n),
+        _ => None,
+    }
+}
+
 /// `Content-Length`: digits only, a checked `u64`; several values (comma lists or repeated fields) only when
 /// they are all equal.
 pub(crate) fn content_length(headers: &HeaderMap) -> Result<u64, ErrorKind> {
