@@ -479,6 +479,42 @@ pub fn all() -> Vec<Scenario> {
     ];
     v.push(s);
 
+    // Issue 20 item 5: a redirect on an event stream is followed (EventSource), the last event id kept: the first
+    // connect is redirected once, the reconnect after the clean end is redirected again (307) elsewhere.
+    let mut s = scenario(
+        "sse_redirect_followed_keeping_last_event_id",
+        Script::new()
+            .route(route("/old", vec![Reply::redirect(302, "/events")]))
+            .route(route(
+                "/events",
+                vec![
+                    sse(vec![SseItem::Retry(10), ev("one", "1")], SseEnd::End),
+                    Reply::redirect(307, "/moved"),
+                ],
+            ))
+            .route(route(
+                "/moved",
+                vec![sse(vec![ev("two", "2")], SseEnd::Hang)],
+            )),
+        vec![Step::Events(
+            "/old",
+            ExpectEvents {
+                data: vec!["one", "two"],
+                reconnected: true,
+            },
+        )],
+    );
+    // Reconnects go to where the stream was redirected, not back to /old.
+    s.received = vec![
+        Received::Count("/old", 1),
+        Received::Count("/events", 2),
+        Received::Count("/moved", 1),
+        Received::Header("/events", 0, "last-event-id", None),
+        Received::Header("/events", 1, "last-event-id", Some("1")),
+        Received::Header("/moved", 0, "last-event-id", Some("1")),
+    ];
+    v.push(s);
+
     let mut s = scenario(
         "sse_idle_timeout_reconnects",
         Script::new().route(route(
