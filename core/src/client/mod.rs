@@ -14,7 +14,7 @@ mod options;
 mod outcome;
 mod policy;
 mod queue;
-mod redirect;
+pub(crate) mod redirect;
 mod stack;
 mod stream;
 mod stream_flow;
