@@ -142,6 +142,47 @@ fn cli_usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
 }
 
+/// Issue 20 item 6: a URL's password never reaches the output: not the "Backend:" line, not a bad-URL error, not
+/// a connection error, not `--json`, whether it came from `--url` or `OPENCODE_URL`, on every runtime.
+#[test]
+fn cli_url_password_is_redacted_everywhere() {
+    for rt in ["tokio", "smol", "mio"] {
+        for (url, exit) in [
+            ("http://user:secret@127.0.0.1:1", 3),
+            ("https://user:secret@127.0.0.1:1", 2),
+            ("user:secret@127.0.0.1:1", 2),
+            ("http://user:secret@127.0.0.1:1/a b", 2),
+        ] {
+            // `--json` goes through the same messages; once per URL is enough.
+            for json in [false, rt == "tokio"] {
+                let mut args = vec!["--runtime", rt, "--url", url, "sessions"];
+                if json {
+                    args.insert(0, "--json");
+                }
+                let (out, stdout, stderr) = run(&args);
+                assert_eq!(out.status.code(), Some(exit), "{rt} {url}: {stderr}");
+                assert!(
+                    !stdout.contains("secret") && !stderr.contains("secret"),
+                    "{rt} {url}: the password was printed:\n{stdout}\n{stderr}"
+                );
+                assert!(stderr.contains("Backend: OpenCode server at "), "{stderr}");
+            }
+        }
+        let out = plue()
+            .env("OPENCODE_URL", "http://user:secret@127.0.0.1:1")
+            .args(["--runtime", rt, "sessions"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{stderr}");
+        assert!(
+            stderr.contains("Backend: OpenCode server at http://127.0.0.1:1 (from OPENCODE_URL"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("secret"), "{stderr}");
+    }
+}
+
 #[test]
 fn cli_refused_connection_exits_3_with_one_sentence_naming_the_last_success() {
     // A port nothing listens on: bind, note the port, close.
