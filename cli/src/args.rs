@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::fail::Fail;
 use crate::rt::RuntimeKind;
 
 const AFTER_HELP: &str = "\
@@ -89,4 +90,30 @@ pub enum Command {
     /// Walk through everything against the embedded server: health, a session, a streamed chat, providers,
     /// then a server restart with reconnect and a queued request.
     Demo,
+}
+
+/// Checks clap cannot express, each a usage error (exit 2): an empty `--url` / `OPENCODE_URL` (a typo or an unset
+/// variable must not silently fall back to the embedded demo server and its fake data), and an empty prompt.
+pub fn check(cli: &Cli) -> Result<(), Fail> {
+    // `demo` always uses its embedded server and says it ignores any URL.
+    let uses_url = !matches!(cli.command, Command::Demo);
+    if uses_url && cli.url.as_deref().is_some_and(|u| u.trim().is_empty()) {
+        let from = if std::env::var_os("OPENCODE_URL").is_some_and(|v| v.is_empty()) {
+            "OPENCODE_URL is set but empty"
+        } else {
+            "--url is empty"
+        };
+        return Err(Fail::usage(format!(
+            "{from}: give the server URL (e.g. http://127.0.0.1:4096), or leave it out to use the embedded \
+             demo server."
+        )));
+    }
+    if let Command::Chat { text, .. } = &cli.command {
+        if text.trim().is_empty() {
+            return Err(Fail::usage(
+                "The prompt is empty: say something, e.g. plue chat \"hello\".",
+            ));
+        }
+    }
+    Ok(())
 }

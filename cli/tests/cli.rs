@@ -183,6 +183,42 @@ fn cli_url_password_is_redacted_everywhere() {
     }
 }
 
+/// Issue 20 item 7: an empty `--url` or `OPENCODE_URL` is a usage error (no silent fallback to the embedded demo
+/// server and its fake data), and so is an empty prompt.
+#[test]
+fn cli_empty_url_or_prompt_is_a_usage_error() {
+    let no_fallback = |stderr: &str| !stderr.contains("embedded demo server at");
+    let (out, stdout, stderr) = run(&["--url", "", "sessions"]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--url is empty") && no_fallback(&stderr),
+        "{stderr}"
+    );
+    assert!(stdout.is_empty(), "{stdout}");
+    let out = plue()
+        .env("OPENCODE_URL", "")
+        .arg("sessions")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("OPENCODE_URL is set but empty") && no_fallback(&stderr),
+        "{stderr}"
+    );
+    for prompt in ["", "  \n"] {
+        let (out, stdout, stderr) = run(&["chat", prompt]);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("The prompt is empty") && no_fallback(&stderr),
+            "{stderr}"
+        );
+        assert!(stdout.is_empty(), "{stdout}");
+    }
+    let (out, _, stderr) = run(&["--json", "--url", "", "health"]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+}
+
 #[test]
 fn cli_refused_connection_exits_3_with_one_sentence_naming_the_last_success() {
     // A port nothing listens on: bind, note the port, close.
