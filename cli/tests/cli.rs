@@ -219,6 +219,41 @@ fn cli_empty_url_or_prompt_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
 }
 
+/// Issue 20 item 8: `plue events` shows a visible line for an event larger than `max_event_size` (32 MiB) as soon
+/// as the limit is crossed — here the server never sends a line end at all — on every runtime.
+#[test]
+fn cli_events_reports_an_oversized_event_before_its_line_ends() {
+    use plue_http_tests::hostile::{Hostile, Script, Step};
+    for rt in ["tokio", "smol", "mio"] {
+        let server = Hostile::start(Script {
+            steps: vec![
+                Step::Write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: ".to_vec(),
+                ),
+                // 40 MiB of one line that never ends, then silence with the connection open.
+                Step::Endless(vec![b'x'; 64 * 1024], 40 << 20),
+                Step::Hold,
+            ],
+        });
+        let mut child = plue()
+            .args(["--runtime", rt, "--url", &server.base(), "events"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run plue");
+        let rx = merged_output(&mut child);
+        let mut out = String::new();
+        read_until(&rx, &mut out, Duration::from_secs(60), |o| {
+            o.contains(
+                "(event skipped: the event size (max_event_size) exceeded its limit of 33554432)",
+            )
+        });
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(!out.contains("Reconnecting"), "{rt}: {out}");
+    }
+}
+
 #[test]
 fn cli_refused_connection_exits_3_with_one_sentence_naming_the_last_success() {
     // A port nothing listens on: bind, note the port, close.
