@@ -14,9 +14,10 @@ OpenCode-compatible fake with a canned model), so every command works with nothi
 
 Exit codes:
   0  success
-  1  the server answered with an error (API error, session error, unexpected answer)
-  2  usage error (bad option, URL, model or id; OpenCode binary not found for --spawn)
-  3  cannot connect, the server is unhealthy, or the connection was lost
+  1  the server answered with an error (API error, session error, unexpected answer, an answer cut off
+     mid-body)
+  2  usage error (bad option, empty or bad URL, empty prompt, model or id; OpenCode binary not found for --spawn)
+  3  cannot connect, the server is unhealthy, or the connection was lost before an answer began
   4  timeout
 
 First command on a fresh clone:  cargo run --release -p plue-cli -- demo";

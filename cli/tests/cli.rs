@@ -254,6 +254,34 @@ fn cli_events_reports_an_oversized_event_before_its_line_ends() {
     }
 }
 
+/// Issue 20 item 10: a reset in the middle of the response body says what happened and when ("connection reset
+/// by the server while reading the response body"), not "could not connect", and exits 1 like any answer that
+/// was cut off (the connection, the request and the head all worked) — on every runtime.
+#[test]
+fn cli_reset_mid_body_says_so_and_is_not_a_connect_error() {
+    use plue_http_tests::hostile::{Hostile, Script, Step};
+    for rt in ["tokio", "smol", "mio"] {
+        let server = Hostile::start(Script {
+            steps: vec![
+                Step::Write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n[{\"id\""
+                        .to_vec(),
+                ),
+                // Let the head be read before the reset (a reset may discard unread bytes).
+                Step::Sleep(Duration::from_millis(300)),
+                Step::Reset,
+            ],
+        });
+        let (out, _, stderr) = run(&["--runtime", rt, "--url", &server.base(), "sessions"]);
+        assert!(
+            stderr.contains("connection reset by the server while reading the response body"),
+            "{rt}: {stderr}"
+        );
+        assert!(!stderr.contains("could not connect"), "{rt}: {stderr}");
+        assert_eq!(out.status.code(), Some(1), "{rt}: {stderr}");
+    }
+}
+
 #[test]
 fn cli_refused_connection_exits_3_with_one_sentence_naming_the_last_success() {
     // A port nothing listens on: bind, note the port, close.

@@ -252,6 +252,12 @@ pub enum ErrorKind {
         /// What the network said.
         cause: NetError,
     },
+    /// The connection broke while the response body was being read: the connection, the request and the response
+    /// head had all succeeded (e.g. the server reset the connection mid-body).
+    BodyInterrupted {
+        /// What the network said.
+        cause: NetError,
+    },
     /// A deadline expired.
     Timeout {
         /// Which one.
@@ -312,6 +318,9 @@ impl fmt::Display for ErrorKind {
                 f,
                 "{cause} after the request was sent; it was not retried because the server may or may not have processed it"
             ),
+            ErrorKind::BodyInterrupted { cause } => {
+                write!(f, "{cause} while reading the response body")
+            }
             ErrorKind::Timeout { phase } => write!(f, "timed out {phase}"),
             ErrorKind::InvalidResponse { violation } => write!(f, "invalid response: {violation}"),
             ErrorKind::TooLarge { limit, max } => write!(f, "the {limit} exceeded its limit of {max}"),
@@ -478,6 +487,18 @@ mod tests {
             ErrorKind::Timeout {
                 phase: Phase::ResponseHead
             }
+        );
+    }
+
+    /// Issue 20 item 10: a reset mid-body says what happened and when, not "could not connect".
+    #[test]
+    fn body_interrupted_display_says_what_and_when() {
+        let e = ErrorKind::BodyInterrupted {
+            cause: NetError::Reset,
+        };
+        assert_eq!(
+            e.to_string(),
+            "connection reset by the server while reading the response body"
         );
     }
 
