@@ -282,6 +282,34 @@ fn cli_reset_mid_body_says_so_and_is_not_a_connect_error() {
     }
 }
 
+/// Issue 20 item 11: a JSON answer with an unrequested `Content-Encoding` is reported by its coding, not as a JSON
+/// error quoting compressed bytes — on every runtime.
+#[test]
+fn cli_unrequested_content_encoding_names_the_coding() {
+    use plue_http_tests::hostile::{Hostile, Script};
+    let gzip_body: &[u8] =
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\x8b\xae\x05\x00\x43\xbf\xa6\xa3\x02\x00\x00\x00";
+    let mut response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        gzip_body.len()
+    )
+    .into_bytes();
+    response.extend_from_slice(gzip_body);
+    for rt in ["tokio", "smol", "mio"] {
+        let server = Hostile::start(Script::write_close(&response));
+        let (out, _, stderr) = run(&["--runtime", rt, "--url", &server.base(), "sessions"]);
+        assert!(
+            stderr.contains("encoded with \"gzip\" (Content-Encoding)"),
+            "{rt}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("could not decode the JSON"),
+            "{rt}: {stderr}"
+        );
+        assert_eq!(out.status.code(), Some(1), "{rt}: {stderr}");
+    }
+}
+
 #[test]
 fn cli_refused_connection_exits_3_with_one_sentence_naming_the_last_success() {
     // A port nothing listens on: bind, note the port, close.

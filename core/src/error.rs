@@ -295,6 +295,12 @@ pub enum ErrorKind {
         /// A short excerpt of the body (decode only).
         excerpt: String,
     },
+    /// A body read as JSON still carries a `Content-Encoding` (e.g. `gzip`) this client neither asked for nor
+    /// decoded.
+    UnsupportedContentEncoding {
+        /// The coding(s), as the server named them (`gzip`, or `gzip, br`).
+        coding: String,
+    },
     /// An event stream answered with something other than `text/event-stream`.
     NotAnEventStream {
         /// The Content-Type received (empty when missing).
@@ -336,6 +342,11 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Json { op: JsonOp::Decode, message, excerpt } => {
                 write!(f, "could not decode the JSON response: {message} (body starts {excerpt:?})")
             }
+            ErrorKind::UnsupportedContentEncoding { coding } => write!(
+                f,
+                "the response body is encoded with {coding:?} (Content-Encoding), which was not asked for and is \
+                 not decoded"
+            ),
             ErrorKind::NotAnEventStream { content_type } => write!(
                 f,
                 "expected an event stream (text/event-stream) but got {:?}",
