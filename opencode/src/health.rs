@@ -676,7 +676,8 @@ mod tests {
         m.handle_stream_failed(at(1), &untrusted);
         let out = drain(&mut m);
         assert!(
-            out.iter().any(|o| matches!(o, HealthOutput::State(HealthState::Stopped(_)))),
+            out.iter()
+                .any(|o| matches!(o, HealthOutput::State(HealthState::Stopped(_)))),
             "{out:?}"
         );
         assert!(!out.contains(&HealthOutput::RestartServer));
