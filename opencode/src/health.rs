@@ -267,6 +267,10 @@ impl HealthMonitor {
             ErrorKind::Aborted => return,
             ErrorKind::NotAnEventStream { .. } | ErrorKind::InvalidUrl { .. } => true,
             ErrorKind::UnsupportedScheme { .. } | ErrorKind::InvalidHeader { .. } => true,
+            // An untrusted certificate, a pin mismatch, no common TLS version, credentials refused over plain
+            // http: restarting the server cannot fix any of them. A cut stream (truncation) is an ordinary loss.
+            ErrorKind::Tls { reason, .. } => *reason != plue_http_core::error::TlsReason::Truncated,
+            ErrorKind::InsecureCredentials { .. } | ErrorKind::InsecureRedirect { .. } => true,
             e => ApiErrorKind::of_error(e).is_some_and(ApiErrorKind::is_terminal),
         };
         if terminal {
@@ -660,6 +664,23 @@ mod tests {
                 HealthOutput::Subscribe
             ]
         );
+    }
+
+    #[test]
+    fn opencode_health_tls_certificate_errors_stop_the_monitor() {
+        let mut m = healthy(0);
+        let untrusted = ErrorKind::Tls {
+            host: "h".into(),
+            reason: plue_http_core::error::TlsReason::UnknownIssuer,
+        };
+        m.handle_stream_failed(at(1), &untrusted);
+        let out = drain(&mut m);
+        assert!(
+            out.iter()
+                .any(|o| matches!(o, HealthOutput::State(HealthState::Stopped(_)))),
+            "{out:?}"
+        );
+        assert!(!out.contains(&HealthOutput::RestartServer));
     }
 
     #[test]

@@ -25,7 +25,11 @@ pub mod invariants;
 pub mod net;
 pub mod runner;
 pub mod server;
+pub mod tls;
 pub mod workload;
+
+#[cfg(test)]
+mod tls_tests;
 
 pub use harness::Harness;
 pub use runner::{run_seed, run_traced, run_workload, Failure, RunReport};

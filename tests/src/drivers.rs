@@ -48,6 +48,37 @@ const STUCK: Duration = Duration::from_secs(30);
 
 /// Run `scenario` on `kind`.
 pub fn run(kind: DriverKind, scenario: &Scenario) -> Result<Outcome, String> {
+    run_over(kind, scenario, false)
+}
+
+/// Run `scenario` on `kind` over TLS: the loopback host serves the same scripted server behind rustls, with a
+/// certificate made by the test, and the client trusts only that CA. (The simulation does not run TLS yet.)
+pub fn run_tls(kind: DriverKind, scenario: &Scenario) -> Result<Outcome, String> {
+    if kind == DriverKind::Sim {
+        return Err("the simulation does not run TLS yet".into());
+    }
+    run_over(kind, scenario, true)
+}
+
+/// The test PKI of TLS runs: one CA and a leaf for 127.0.0.1, made once per process.
+fn tls_pki() -> &'static (std::sync::Arc<rustls::ServerConfig>, String) {
+    static PKI: std::sync::OnceLock<(std::sync::Arc<rustls::ServerConfig>, String)> =
+        std::sync::OnceLock::new();
+    PKI.get_or_init(|| {
+        let ca = crate::tls_server::TestCa::new("plue conformance CA");
+        let leaf = ca.leaf(&["127.0.0.1"], crate::tls_server::Validity::Current);
+        let mut cfg = rustls::ServerConfig::builder_with_provider(crate::tls_server::provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(leaf.chain.clone(), leaf.key())
+            .expect("server cert");
+        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        (std::sync::Arc::new(cfg), ca.pem)
+    })
+}
+
+fn run_over(kind: DriverKind, scenario: &Scenario, tls: bool) -> Result<Outcome, String> {
     match kind {
         DriverKind::Sim => Sim::new(scenario).run(scenario),
         DriverKind::Tokio => {
@@ -56,7 +87,7 @@ pub fn run(kind: DriverKind, scenario: &Scenario) -> Result<Outcome, String> {
                 .enable_all()
                 .build()
                 .map_err(|e| e.to_string())?;
-            on_loopback(scenario, |options, hosts| {
+            on_loopback(scenario, tls, |options, hosts| {
                 rt.block_on(async {
                     let client =
                         plue_http::tokio::Client::new(options).map_err(|e| e.to_string())?;
@@ -64,13 +95,13 @@ pub fn run(kind: DriverKind, scenario: &Scenario) -> Result<Outcome, String> {
                 })
             })
         }
-        DriverKind::Smol => on_loopback(scenario, |options, hosts| {
+        DriverKind::Smol => on_loopback(scenario, tls, |options, hosts| {
             smol::block_on(async {
                 let client = plue_http::smol::Client::new(options).map_err(|e| e.to_string())?;
                 run_async(&client, hosts, scenario).await
             })
         }),
-        DriverKind::Mio => on_loopback(scenario, |options, hosts| {
+        DriverKind::Mio => on_loopback(scenario, tls, |options, hosts| {
             let client = plue_http::mio::Client::new(options).map_err(|e| e.to_string())?;
             run_mio(&client, hosts, scenario)
         }),
@@ -86,10 +117,16 @@ struct Hosts {
 
 fn on_loopback(
     s: &Scenario,
+    tls: bool,
     body: impl FnOnce(plue_http_core::client::Options, &Hosts) -> Result<Vec<StepOutcome>, String>,
 ) -> Result<Outcome, String> {
     let server = ScriptedServer::with_handler(Box::new(s.script.clone()), s.server.clone());
-    let lb = Loopback::start(server).map_err(|e| e.to_string())?;
+    let lb = if tls {
+        Loopback::start_tls(server, tls_pki().0.clone())
+    } else {
+        Loopback::start(server)
+    }
+    .map_err(|e| e.to_string())?;
     // Only scenarios that need it pay for the black hole's set-up.
     let needs_hole = s
         .steps
@@ -110,6 +147,10 @@ fn on_loopback(
     let lb = &hosts.lb;
     let mut options = s.options.clone();
     options.base_url = Some(lb.base_url());
+    if tls {
+        options.root_certificates = vec![tls_pki().1.clone()];
+        options.tls_built_in_roots = false;
+    }
     let steps = body(options, &hosts)?;
     let received = lb.server().requests().to_vec();
     Ok(Outcome { steps, received })

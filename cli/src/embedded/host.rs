@@ -5,7 +5,9 @@
 //! One thread runs a small mio loop: it accepts, moves bytes between sockets and the server, and sleeps until
 //! the server's next deadline. The server sits behind a mutex so a test can read what it received.
 //! [`Loopback::restart`] models a server restart: every connection is reset and the port refuses connections
-//! for a while, then the same port listens again.
+//! for a while, then the same port listens again. [`Loopback::start_tls`] serves the same server over TLS: a
+//! sans-IO rustls `ServerConnection` per connection between the socket and the scripted server, which closes with
+//! `close_notify` when the script closes.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -20,6 +22,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use plue_http_core::time::Instant;
 use plue_http_sim::server::{ScriptedServer, SrvConn, SrvOutput};
+use rustls::{ServerConfig, ServerConnection};
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -37,6 +40,7 @@ pub struct Loopback {
     waker: Arc<Waker>,
     thread: Option<JoinHandle<()>>,
     accepted: Arc<Mutex<Accepted>>,
+    tls: bool,
 }
 
 /// Connection counts seen by the host (for pool-cap assertions).
@@ -53,6 +57,16 @@ pub struct Accepted {
 impl Loopback {
     /// Serve `server` on a fresh loopback port.
     pub fn start(server: ScriptedServer) -> io::Result<Loopback> {
+        Self::start_with(server, None)
+    }
+
+    /// Serve `server` over TLS with `config` on a fresh loopback port.
+    pub fn start_tls(server: ScriptedServer, config: Arc<ServerConfig>) -> io::Result<Loopback> {
+        Self::start_with(server, Some(config))
+    }
+
+    fn start_with(server: ScriptedServer, tls: Option<Arc<ServerConfig>>) -> io::Result<Loopback> {
+        let is_tls = tls.is_some();
         let mut listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
         let addr = listener.local_addr()?;
         let poll = Poll::new()?;
@@ -74,6 +88,7 @@ impl Loopback {
             by_srv: HashMap::new(),
             next_token: 2,
             relisten_at: None,
+            tls,
         };
         let thread = std::thread::Builder::new()
             .name("loopback".into())
@@ -85,6 +100,7 @@ impl Loopback {
             waker,
             thread: Some(thread),
             accepted,
+            tls: is_tls,
         })
     }
 
@@ -93,9 +109,10 @@ impl Loopback {
         self.addr
     }
 
-    /// `http://127.0.0.1:port`.
+    /// `http://127.0.0.1:port` (`https://` when serving TLS).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The server (to read its request log).
@@ -133,6 +150,7 @@ struct Conn {
     srv: SrvConn,
     out: Vec<u8>,
     close_after_flush: bool,
+    tls: Option<Box<ServerConnection>>,
 }
 
 struct Host {
@@ -147,6 +165,7 @@ struct Host {
     by_srv: HashMap<SrvConn, Token>,
     next_token: usize,
     relisten_at: Option<StdInstant>,
+    tls: Option<Arc<ServerConfig>>,
 }
 
 impl Host {
@@ -222,6 +241,17 @@ impl Host {
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
+                    let tls = match &self.tls {
+                        None => None,
+                        Some(cfg) => match ServerConnection::new(cfg.clone()) {
+                            Ok(mut c) => {
+                                // The script's output is encrypted whole into `out`, as plain bytes are queued.
+                                c.set_buffer_limit(None);
+                                Some(Box::new(c))
+                            }
+                            Err(_) => continue,
+                        },
+                    };
                     let now = self.now();
                     let srv = self.lock().accept(now);
                     self.by_srv.insert(srv, token);
@@ -232,6 +262,7 @@ impl Host {
                             srv,
                             out: Vec::new(),
                             close_after_flush: false,
+                            tls,
                         },
                     );
                     let mut a = self.accepted.lock().unwrap_or_else(|e| e.into_inner());
@@ -256,6 +287,18 @@ impl Host {
                     let (srv, now) = (c.srv, self.now());
                     self.lock().handle_eof(now, srv);
                     break;
+                }
+                Ok(n) if c.tls.is_some() => {
+                    let Some(plain) = decrypt(c, &buf[..n]) else {
+                        // Not TLS, or an alert went out: the connection is over.
+                        self.flush(token);
+                        self.forget(token, true);
+                        return;
+                    };
+                    if !plain.is_empty() {
+                        let (srv, now) = (c.srv, self.now());
+                        self.lock().handle_data(now, srv, &plain);
+                    }
                 }
                 Ok(n) => {
                     let (srv, now) = (c.srv, self.now());
@@ -338,7 +381,13 @@ impl Host {
                 SrvOutput::Transmit(srv, data) => {
                     if let Some(&t) = self.by_srv.get(&srv) {
                         if let Some(c) = self.conns.get_mut(&t) {
-                            c.out.extend_from_slice(&Bytes::clone(&data));
+                            match &mut c.tls {
+                                None => c.out.extend_from_slice(&Bytes::clone(&data)),
+                                Some(tls) => {
+                                    let _ = tls.writer().write_all(&data);
+                                    encrypt(tls, &mut c.out);
+                                }
+                            }
                         }
                         self.flush(t);
                     }
@@ -346,6 +395,11 @@ impl Host {
                 SrvOutput::Close(srv) => {
                     if let Some(&t) = self.by_srv.get(&srv) {
                         if let Some(c) = self.conns.get_mut(&t) {
+                            if let Some(tls) = &mut c.tls {
+                                // A clean TLS end: a body delimited by the close is complete.
+                                tls.send_close_notify();
+                                encrypt(tls, &mut c.out);
+                            }
                             c.close_after_flush = true;
                         }
                         self.flush(t);
@@ -357,6 +411,41 @@ impl Host {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Feed ciphertext to the connection's TLS; returns the plaintext (empty during the handshake), with any TLS
+/// output (handshake flights, an alert) appended to `c.out`. `None`: the connection failed.
+fn decrypt(c: &mut Conn, mut data: &[u8]) -> Option<Vec<u8>> {
+    let tls = c.tls.as_mut()?;
+    let mut plain = Vec::new();
+    while !data.is_empty() {
+        if tls.read_tls(&mut data).is_err() {
+            return None;
+        }
+        let failed = tls.process_new_packets().is_err();
+        encrypt(tls, &mut c.out);
+        if failed {
+            return None;
+        }
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            match tls.reader().read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => plain.extend_from_slice(&chunk[..n]),
+                Err(_) => break,
+            }
+        }
+    }
+    Some(plain)
+}
+
+/// Move the TLS connection's pending output to `out`.
+fn encrypt(tls: &mut ServerConnection, out: &mut Vec<u8>) {
+    while tls.wants_write() {
+        if tls.write_tls(out).is_err() {
+            return;
         }
     }
 }

@@ -517,6 +517,12 @@ impl ClientMachine {
                 }
             }
             let response_started = i == 0 && conn.front_bytes;
+            if i == 0 && matches!(responding_error, ErrorKind::Tls { .. }) {
+                // A TLS failure (an alert, a corrupted record) while this request waited for its answer: the
+                // typed TLS cause is what the caller needs, not a generic "connection closed".
+                self.fail(now, id, responding_error.clone());
+                continue;
+            }
             if response_started && is_malformed(&responding_error) {
                 // The server answered with something broken: repeating the request would not help.
                 self.fail(now, id, responding_error.clone());
