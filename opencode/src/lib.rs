@@ -43,6 +43,7 @@ pub mod options;
 pub mod session;
 pub mod supervisor;
 pub mod types;
+pub mod view;
 
 #[cfg(test)]
 mod props;
@@ -69,3 +70,4 @@ pub use supervisor::{Signal, Supervisor, SupervisorConfig, SupervisorOutput, Sup
 pub use types::{
     Agent, Config, ConfigProviders, Health, ModelRef, PathInfo, Project, Provider, ProviderList,
 };
+pub use view::{diff as view_diff, PendingQuestion, SessionView, Snapshot, ViewMessage};
