@@ -40,6 +40,7 @@ pub mod health;
 pub mod manager;
 pub mod message;
 pub mod options;
+pub mod resync;
 pub mod session;
 pub mod supervisor;
 pub mod types;
@@ -51,7 +52,9 @@ mod props;
 mod tests;
 
 pub use calls::{Api, Call, Parser};
-pub use client::{env_auth, with_env_auth, EventItem, Events, OpenCode, OpenCodeClient};
+pub use client::{
+    env_auth, fetch_snapshot, with_env_auth, EventItem, Events, OpenCode, OpenCodeClient, Synced,
+};
 pub use error::ApiErrorKind;
 pub use events::{Event, GlobalEvent};
 pub use follow::{ReplyFollower, ReplyUpdate};
@@ -65,6 +68,7 @@ pub use message::{
     PromptInput, Role,
 };
 pub use options::{Auth, DirectoryMode, OpenCodeOptions};
+pub use resync::{check_wait, Gap, ReplyLost, SyncItem, WaitVerdict};
 pub use session::{Session, SessionCreate, SessionStatus};
 pub use supervisor::{Signal, Supervisor, SupervisorConfig, SupervisorOutput, SupervisorState};
 pub use types::{

@@ -18,6 +18,8 @@
 
 mod events;
 mod opencode;
+mod synced;
 
 pub use events::{EventItem, Events};
 pub use opencode::{env_auth, with_env_auth, OpenCode, OpenCodeClient};
+pub use synced::{fetch_snapshot, Synced};

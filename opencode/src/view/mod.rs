@@ -8,6 +8,7 @@
 //! [`SessionView::max_recent`] most recently updated). [`diff`] turns one view into another as a list of events,
 //! which is what a resync emits after a gap.
 
+mod calls;
 mod diff;
 #[cfg(test)]
 mod tests;
@@ -24,13 +25,15 @@ use crate::{Event, MessageInfo, Part, PermissionRequest, Session, SessionStatus}
 pub const DEFAULT_MAX_RECENT: usize = 8;
 
 /// A question the model asked and nobody answered yet (`GET /question`, `question.asked`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PendingQuestion {
     /// `que_…`.
     pub id: String,
     /// The session asking.
+    #[serde(rename = "sessionID")]
     pub session_id: String,
     /// The questions as sent.
+    #[serde(default)]
     pub questions: Value,
 }
 
