@@ -15,7 +15,8 @@ Exit codes:
   0  success
   1  the server answered with an error (API error, session error, unexpected answer)
   2  usage error (bad option, URL, model or id; OpenCode binary not found for --spawn)
-  3  cannot connect, the server is unhealthy, or the connection was lost
+  3  cannot connect, the server is unhealthy, or the connection was lost (chat: the server restarted
+     and lost the reply; the prompt was kept)
   4  timeout
 
 First command on a fresh clone:  cargo run --release -p plue-cli -- demo";

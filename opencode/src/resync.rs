@@ -75,8 +75,8 @@ pub enum SyncItem {
         /// The first sync of the stream rather than one after a gap.
         initial: bool,
     },
-    /// A resync could not fetch the server's state; it is tried again at the next event (the server sends a
-    /// heartbeat every 10 s).
+    /// A resync could not fetch the server's state; it is tried again at the next heartbeat (every 10 s) or
+    /// reconnect.
     ResyncFailed(plue_http_core::error::Error),
     /// A reply the stream was told to wait for ([`Synced::wait_for`](crate::Synced::wait_for)) was lost.
     ReplyLost(ReplyLost),

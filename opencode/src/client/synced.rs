@@ -61,9 +61,9 @@ pub struct Synced {
     waiting: BTreeSet<String>,
     queue: VecDeque<SyncItem>,
     fetch: Option<Fetch>,
-    /// A resync is due once the stream is live (`server.connected`), or at the next event after a failure.
+    /// A resync is due at the next `server.connected` (the stream is subscribed again) or heartbeat (a fetch
+    /// failed: try again every 10 s, never at every event).
     due: bool,
-    live_needed: bool,
     initial: bool,
 }
 
@@ -88,7 +88,6 @@ impl Synced {
             queue: VecDeque::new(),
             fetch: None,
             due: true,
-            live_needed: true,
             initial: true,
         }
     }
@@ -168,7 +167,6 @@ impl Synced {
     fn gap(&mut self, gap: Gap) {
         self.queue.push_back(SyncItem::Gap(gap));
         self.due = true;
-        self.live_needed = true;
     }
 }
 
@@ -205,13 +203,10 @@ impl Stream for Synced {
             };
             match item {
                 EventItem::Event(ev) => {
-                    let live = ev.is_connected();
+                    let live = ev.is_connected() || ev == Event::ServerHeartbeat;
                     this.shadow.apply(&ev);
                     this.queue.push_back(SyncItem::Event(ev));
-                    // After a gap, wait for the stream's first event (it is subscribed again); after a failed
-                    // fetch, any event will do.
-                    if this.due && (live || !this.live_needed) {
-                        this.live_needed = false;
+                    if this.due && live {
                         this.start_fetch();
                     }
                 }
