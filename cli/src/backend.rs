@@ -1,7 +1,6 @@
 //! Which server plue talks to: `--url` / `OPENCODE_URL`, else `--spawn`, else the embedded demo server; and
 //! [`Supervised`], a server of our own under the runtime's server manager (`--spawn`, `plue serve`).
 
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;

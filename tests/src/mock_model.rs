@@ -22,6 +22,8 @@ pub struct MockModel {
 impl MockModel {
     /// The text every completion answers.
     pub const REPLY: &'static str = "Hello from the plue mock model, streamed in five chunks.";
+    /// A prompt containing this makes the model call the `bash` tool (see the fixture's `permission` config).
+    pub const TOOL_TRIGGER: &'static str = "PLUE_TOOL";
     /// The pause between streamed chunks, so a client can see the answer arrive in pieces.
     pub const CHUNK_DELAY: Duration = Duration::from_millis(120);
 
@@ -127,6 +129,9 @@ fn serve(conn: TcpStream, completions: &AtomicUsize) -> std::io::Result<()> {
                 completions.fetch_add(1, Ordering::SeqCst);
                 let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
                 if req["stream"] == true {
+                    if wants_tool(&req) {
+                        return stream_tool_call(&mut out);
+                    }
                     return stream(&mut out);
                 }
                 let b = serde_json::json!({
@@ -153,6 +158,39 @@ fn respond(out: &mut TcpStream, status: &str, ct: &str, body: &str) -> std::io::
         "HTTP/1.1 {status}\r\ncontent-type: {ct}\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     )
+}
+
+/// A request with tools whose last message is the user's and mentions [`MockModel::TOOL_TRIGGER`]: answer with a
+/// `bash` tool call (which a server configured with `"permission": {"bash": "ask"}` asks the user about). Title
+/// requests carry no tools, and the follow-up after the tool ran ends with the tool's result: both get text.
+fn wants_tool(req: &serde_json::Value) -> bool {
+    let has_tools = req["tools"].as_array().is_some_and(|t| !t.is_empty());
+    let last = req["messages"].as_array().and_then(|m| m.last());
+    has_tools
+        && last.is_some_and(|m| {
+            m["role"] == "user" && m["content"].to_string().contains(MockModel::TOOL_TRIGGER)
+        })
+}
+
+/// A streamed `bash` tool call (`echo plue`), then `finish_reason: tool_calls`; then close.
+fn stream_tool_call(out: &mut TcpStream) -> std::io::Result<()> {
+    out.write_all(
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n",
+    )?;
+    let args = serde_json::json!({"command": "echo plue", "description": "Print plue"}).to_string();
+    let call = serde_json::json!({
+        "id": "chatcmpl-plue", "object": "chat.completion.chunk", "created": 0, "model": "echo",
+        "choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [{"index": 0, "id": "call_plue",
+            "type": "function", "function": {"name": "bash", "arguments": args}}]}, "finish_reason": null}]
+    });
+    let done = serde_json::json!({
+        "id": "chatcmpl-plue", "object": "chat.completion.chunk", "created": 0, "model": "echo",
+        "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+    });
+    write!(out, "data: {call}\n\ndata: {done}\n\ndata: [DONE]\n\n")?;
+    out.flush()?;
+    out.shutdown(Shutdown::Both)
 }
 
 /// A streamed answer: one chunk per piece, paced, then the finish chunk with usage and `[DONE]`; then close.

@@ -57,7 +57,9 @@ pub(super) fn prepare(options: &ManagerOptions, port: u16) -> io::Result<Launch>
     let command = match find_program(OsStr::new("setpriv")) {
         Ok(setpriv) if cfg!(target_os = "linux") => with_death_signal(&cmd, &setpriv, &program),
         _ => {
-            tracing::warn!("setpriv not found: the OpenCode server may outlive this process if it is killed");
+            tracing::warn!(
+                "setpriv not found: the OpenCode server may outlive this process if it is killed"
+            );
             cmd
         }
     };
@@ -89,7 +91,12 @@ fn with_death_signal(cmd: &Command, setpriv: &Path, program: &Path) -> Command {
 /// A program as `exec` would find it: a path with a `/` as is, else the first executable file on `PATH`.
 fn find_program(program: &OsStr) -> io::Result<PathBuf> {
     let p = Path::new(program);
-    let not_found = || io::Error::new(io::ErrorKind::NotFound, format!("{} not found", p.display()));
+    let not_found = || {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{} not found", p.display()),
+        )
+    };
     if p.components().count() > 1 || program.as_encoded_bytes().contains(&b'/') {
         return if is_executable(p) {
             Ok(p.to_path_buf())

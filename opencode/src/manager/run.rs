@@ -365,6 +365,9 @@ impl<H: Host> Loop<H> {
                     HealthState::Healthy { .. } => {
                         if let Some((sup, _)) = &mut self.server {
                             sup.handle_healthy(now);
+                        } else if let Some(oc) = self.opencode.clone() {
+                            // Attached to a server someone else runs: it is ready once healthy.
+                            self.publish_ready(Ok(oc));
                         }
                     }
                     HealthState::Degraded { attempt } => {
