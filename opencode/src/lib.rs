@@ -53,7 +53,8 @@ mod tests;
 
 pub use calls::{Api, Call, Parser};
 pub use client::{
-    env_auth, fetch_snapshot, with_env_auth, EventItem, Events, OpenCode, OpenCodeClient, Synced,
+    env_auth, fetch_snapshot, with_env_auth, EventItem, Events, Filter, Hub, OpenCode,
+    OpenCodeClient, Subscription, Synced,
 };
 pub use error::ApiErrorKind;
 pub use events::{Event, GlobalEvent};
