@@ -13,6 +13,10 @@
 //!   typed event streams ([`Events`]).
 //! - [`manager`]: [`ServerManager`] and [`HealthWatch`], which carry out the monitor's and supervisor's
 //!   decisions on a [`Host`] (tasks, timers, processes).
+//! - Resync after gaps: [`view::SessionView`] folds events (pure), [`view::diff`] turns one view into another,
+//!   and [`Synced`] re-fetches the server's state after every reconnect and emits the difference, ending the
+//!   wait for replies the server lost ([`ReplyLost`]); a [`Hub`] shares one such connection among many
+//!   filtered subscribers with bounded queues.
 //! - [`blocking`]: the same client, streams, manager and watch for blocking runtimes (`plue-http-mio`), with a
 //!   thread-per-task [`blocking::ThreadHost`].
 #![forbid(unsafe_code)]

@@ -233,3 +233,19 @@ async fn opencode_resync_credentials_replaced_at_run_time_and_401_is_typed() {
     assert!(c.sessions().await.unwrap().is_empty());
     drop(server);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opencode_manager_attaches_to_a_running_server_and_leaves_it_running() {
+    let (url, _) = shared();
+    let c = OpenCodeClient::new(OpenCodeOptions::new(url)).unwrap();
+    let m = plue_http::tokio::opencode::attach(c.opencode());
+    let oc = within(Duration::from_secs(30), "attached", m.ready())
+        .await
+        .expect("healthy");
+    assert_eq!(oc.url(), c.url());
+    assert_eq!(m.pid(), None);
+    within(Duration::from_secs(30), "stop", m.stop()).await;
+    assert!(m.is_finished());
+    // Stopping an attached manager leaves the server alone.
+    assert_eq!(c.health().await.unwrap().version, "1.18.34");
+}
