@@ -169,9 +169,14 @@ impl Supervised {
     pub fn start(http: &Http, bin: PathBuf, settings: &Settings, ui: &Arc<Ui>) -> Supervised {
         // The manager gives the server a fresh password, its own process group and a death signal (if plue dies,
         // even by SIGKILL, the kernel stops the server instead of leaving it).
+        // A password the user set is shared with the server, so other clients can attach; else the manager picks
+        // a fresh one per launch that only this process knows.
+        let env = plue_opencode::env_auth();
         let options = ManagerOptions {
             binary: Some(bin.clone()),
             directory: settings.directory.clone(),
+            password: env.as_ref().map(|a| a.password.clone()),
+            auth: env,
             ..ManagerOptions::default()
         };
         let manager = Arc::new(http.start_server(options));

@@ -406,6 +406,8 @@ fn cli_serve_restarts_a_killed_opencode_and_stops_it_on_sigterm() {
         .env("XDG_DATA_HOME", root.join("data"))
         .env("XDG_CACHE_HOME", root.join("cache"))
         .env("XDG_STATE_HOME", root.join("state"))
+        // The spawned server requires a password: a fixed one lets this test's other plue attach.
+        .env("OPENCODE_SERVER_PASSWORD", "serve-test-pw")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -425,7 +427,19 @@ fn cli_serve_restarts_a_killed_opencode_and_stops_it_on_sigterm() {
         .next()
         .unwrap()
         .to_string();
-    let (o, stdout, stderr) = run(&["--url", &url, "health"]);
+    // Without the password the server refuses; with it, health is confirmed.
+    let (o, _, stderr) = run(&["--url", &url, "sessions"]);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("401"), "{stderr}");
+    let o = plue()
+        .args(["--url", &url, "health"])
+        .env("OPENCODE_SERVER_PASSWORD", "serve-test-pw")
+        .output()
+        .expect("run plue");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
     assert_eq!(o.status.code(), Some(0), "{stdout}{stderr}");
     assert!(stdout.contains(opencode_fixture::VERSION), "{stdout}");
 
@@ -460,11 +474,17 @@ fn cli_serve_restarts_a_killed_opencode_and_stops_it_on_sigterm() {
         .next()
         .unwrap()
         .to_string();
-    let (o, stdout, stderr) = run(&["--url", &url, "health"]);
+    let o = plue()
+        .args(["--url", &url, "health"])
+        .env("OPENCODE_SERVER_PASSWORD", "serve-test-pw")
+        .output()
+        .expect("run plue");
     assert_eq!(
         o.status.code(),
         Some(0),
-        "healthy again after the restart: {stdout}{stderr}"
+        "healthy again after the restart: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
     );
 
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
@@ -603,6 +623,7 @@ fn cli_silent_server_is_a_timeout_exit_4() {
 /// after its stream reconnects and exits 3 within seconds, instead of waiting its 10 minutes.
 #[test]
 fn cli_real_opencode_chat_ends_with_reply_lost_when_the_server_is_killed_mid_reply() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
     let sandbox = opencode_fixture::Sandbox::new().expect("sandbox");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -622,7 +643,12 @@ fn cli_real_opencode_chat_ends_with_reply_lost_when_the_server_is_killed_mid_rep
     wait_listening(&lines);
     let url = format!("http://127.0.0.1:{port}");
     let mut chat = plue()
-        .args(["--url", &url, "chat", "Say hello"])
+        .args([
+            "--url",
+            &url,
+            "chat",
+            &format!("Say hello {}", MockModel::SLOW_TRIGGER),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

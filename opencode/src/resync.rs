@@ -124,7 +124,9 @@ pub fn check_wait(snap: &Snapshot, session_id: &str) -> WaitVerdict {
                 WaitVerdict::Finished
             }
         }
-        // An idle session whose last word is the user's prompt: the server forgot it was working on it.
+        // An idle session whose last word is the user's prompt: the server forgot it was working on it (the caller
+        // must know the session was seen working since the prompt: just after `prompt_async` the server may not
+        // have started yet).
         Some(m) if m.info.role == Role::User => WaitVerdict::Lost(ReplyLost {
             session_id: session_id.to_string(),
             message_id: None,

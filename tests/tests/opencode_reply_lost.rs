@@ -78,7 +78,8 @@ fn opencode_reply_lost_after_kill9_mid_reply_ends_the_wait_within_seconds() {
         let mut synced = Synced::new(oc.clone(), oc.events(), 0);
         while !matches!(next(&mut synced).await, SyncItem::Synced { initial: true, .. }) {}
         let s = oc.session_create(Some("lost"), None).await.unwrap();
-        oc.prompt_async(&s.id, &PromptInput::text("hi")).await.unwrap();
+        let slow = format!("hi {}", plue_http_tests::mock_model::MockModel::SLOW_TRIGGER);
+        oc.prompt_async(&s.id, &PromptInput::text(slow)).await.unwrap();
         synced.wait_for(&s.id);
         loop {
             if let SyncItem::Event(Event::MessagePartDelta { session_id, .. }) =

@@ -59,6 +59,10 @@ pub struct Synced {
     inner: Events<Event>,
     shadow: SessionView,
     waiting: BTreeSet<String>,
+    /// Waited sessions seen working (busy, or an assistant message) since the wait began: only for these does
+    /// an idle session whose last message is the prompt mean a lost reply, not a prompt the server has not
+    /// started yet.
+    working: BTreeSet<String>,
     queue: VecDeque<SyncItem>,
     fetch: Option<Fetch>,
     /// A resync is due at the next `server.connected` (the stream is subscribed again) or heartbeat (a fetch
@@ -85,6 +89,7 @@ impl Synced {
             inner: events,
             shadow: SessionView::new(max_recent),
             waiting: BTreeSet::new(),
+            working: BTreeSet::new(),
             queue: VecDeque::new(),
             fetch: None,
             due: true,
@@ -100,12 +105,30 @@ impl Synced {
     /// Wait for a reply in `session_id`: every resync checks it, and yields [`SyncItem::ReplyLost`] when the
     /// server lost it, or (as [`SyncItem::Resync`]) the `session.idle` / `session.error` a gap swallowed.
     pub fn wait_for(&mut self, session_id: impl Into<String>) {
-        self.waiting.insert(session_id.into());
+        let id = session_id.into();
+        self.working.remove(&id);
+        self.waiting.insert(id);
     }
 
     /// Stop waiting for `session_id`.
     pub fn stop_waiting(&mut self, session_id: &str) {
         self.waiting.remove(session_id);
+        self.working.remove(session_id);
+    }
+
+    /// Note a waited session at work.
+    fn note_working(&mut self, ev: &Event) {
+        let working = match ev {
+            Event::SessionStatus { status, .. } => *status != crate::SessionStatus::Idle,
+            Event::MessageUpdated { info } => info.role == crate::Role::Assistant,
+            _ => false,
+        };
+        if let Some(id) = ev
+            .session_id()
+            .filter(|id| working && self.waiting.contains(*id))
+        {
+            self.working.insert(id.to_string());
+        }
     }
 
     /// Abort the stream now; it ends with [`ErrorKind::Aborted`](plue_http_core::error::ErrorKind::Aborted).
@@ -144,6 +167,8 @@ impl Synced {
                         error: Some(error),
                     }));
                 }
+                WaitVerdict::Lost(lost)
+                    if lost.message_id.is_none() && !self.working.contains(&id) => {}
                 WaitVerdict::Lost(lost) => self.queue.push_back(SyncItem::ReplyLost(lost)),
             }
         }
@@ -204,6 +229,7 @@ impl Stream for Synced {
             match item {
                 EventItem::Event(ev) => {
                     let live = ev.is_connected() || ev == Event::ServerHeartbeat;
+                    this.note_working(&ev);
                     this.shadow.apply(&ev);
                     this.queue.push_back(SyncItem::Event(ev));
                     if this.due && live {

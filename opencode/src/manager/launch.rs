@@ -1,4 +1,4 @@
-//! One launch of `opencode serve`: a fresh random password, its own process group, and (on Linux) a death
+//! One launch of `opencode serve`: a fresh random password (unless the caller fixed one), its own process group, and (on Linux) a death
 //! signal, so a spawned server refuses strangers and never outlives the app.
 //!
 //! The death signal (`PR_SET_PDEATHSIG`) must be set in the child between `fork` and `exec`, which std only
@@ -48,7 +48,10 @@ pub(super) fn prepare(options: &ManagerOptions, port: u16) -> io::Result<Launch>
         .as_ref()
         .map_or(Auth::DEFAULT_USERNAME, |a| a.username.as_str())
         .to_string();
-    let password = fresh_password()?;
+    let password = match options.password.as_deref().filter(|p| !p.is_empty()) {
+        Some(p) => p.to_string(),
+        None => fresh_password()?,
+    };
     let mut cmd = options.command(port);
     cmd.env("OPENCODE_SERVER_USERNAME", &username)
         .env("OPENCODE_SERVER_PASSWORD", &password)

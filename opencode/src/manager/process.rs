@@ -27,6 +27,10 @@ pub struct ManagerOptions {
     /// here or the environment: each launch gets a fresh random `OPENCODE_SERVER_PASSWORD`, which the manager's
     /// clients use.
     pub auth: Option<Auth>,
+    /// One password for every launch, for a caller that shares it with other clients (`plue serve` takes
+    /// `OPENCODE_SERVER_PASSWORD`). `None` (the default): a fresh random password per launch, known only to
+    /// the manager's clients.
+    pub password: Option<String>,
     /// Health monitor settings (`can_restart` is forced on).
     pub health: HealthConfig,
     /// Process lifecycle settings.
@@ -39,6 +43,7 @@ impl core::fmt::Debug for ManagerOptions {
             .field("binary", &self.binary)
             .field("command", &self.command.as_ref().map(|_| "<custom>"))
             .field("directory", &self.directory)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("health", &self.health)
             .field("supervisor", &self.supervisor)
             .finish_non_exhaustive()
