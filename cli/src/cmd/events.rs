@@ -76,6 +76,16 @@ fn reconnecting(oc: &Oc, item: &StreamEvent) {
     }
 }
 
+/// An oversized event was skipped. Reported as soon as the event crosses the limit, not when (if ever) its line
+/// ends; with `--json` on stderr, so stdout stays one payload per line.
+fn skipped(oc: &Oc, kind: &plue_http::ErrorKind) {
+    if oc.ui.json() {
+        oc.ui.info(&format!("(event skipped: {kind})"));
+    } else {
+        oc.ui.out(&format!("(event skipped: {kind})"));
+    }
+}
+
 /// `/event` with resync: live events as lines; after a gap, a notice that events may have been missed, each
 /// event the resync derived (`resync: …`), and how many there were. The first sync (the state the server had
 /// when the stream opened) is not printed. Keeps no messages (`max_recent` 0): sessions, statuses and pending
@@ -117,6 +127,7 @@ fn tail_synced(oc: &Oc, events: Synced, count: Option<usize>) -> Result<(), Fail
                 oc.ui.out(&format!("(unparsed event: {})", sse.data));
                 seen += 1;
             }
+            Some(Ok(SyncItem::Stream(StreamEvent::Skipped(e)))) => skipped(oc, e.kind()),
             Some(Ok(SyncItem::Stream(s))) => reconnecting(oc, &s),
             Some(Ok(_)) => {}
             Some(Err(e)) => return Err(oc.fail("follow /event", &e)),
@@ -163,6 +174,7 @@ fn tail<T>(
                 oc.ui
                     .info("Reconnected; events sent meanwhile may have been missed.");
             }
+            Some(Ok(EventItem::Stream(StreamEvent::Skipped(e)))) => skipped(oc, e.kind()),
             Some(Ok(EventItem::Stream(s))) => reconnecting(oc, &s),
             Some(Ok(EventItem::Resubscribed { url })) => oc.ui.info(&format!(
                 "Resubscribed at {url}; events sent meanwhile may have been missed."
