@@ -18,7 +18,8 @@ Exit codes:
      mid-body)
   2  usage error (bad option, empty or bad URL, empty prompt, model or id; OpenCode binary not found for --spawn)
   3  cannot connect (TLS failures too: untrusted certificate, pin mismatch), the server is unhealthy, or
-     the connection was lost before an answer began
+     the connection was lost before an answer began (chat: the server restarted and lost the reply;
+     the prompt was kept)
   4  timeout
 
 First command on a fresh clone:  cargo run --release -p plue-cli -- demo";

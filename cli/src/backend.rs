@@ -1,7 +1,6 @@
 //! Which server plue talks to: `--url` / `OPENCODE_URL`, else `--spawn`, else the embedded demo server; and
 //! [`Supervised`], a server of our own under the runtime's server manager (`--spawn`, `plue serve`).
 
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -217,24 +216,18 @@ pub struct Supervised {
 impl Supervised {
     /// Start `bin serve` (returns at once; see [`Supervised::ready`]).
     pub fn start(http: &Http, bin: PathBuf, settings: &Settings, ui: &Arc<Ui>) -> Supervised {
-        let base = ManagerOptions {
+        // The manager gives the server a fresh password, its own process group and a death signal (if plue dies,
+        // even by SIGKILL, the kernel stops the server instead of leaving it).
+        // A password the user set is shared with the server, so other clients can attach; else the manager picks
+        // a fresh one per launch that only this process knows.
+        let env = plue_opencode::env_auth();
+        let options = ManagerOptions {
             binary: Some(bin.clone()),
             directory: settings.directory.clone(),
+            password: env.as_ref().map(|a| a.password.clone()),
+            auth: env,
             ..ManagerOptions::default()
         };
-        let mut options = base.clone();
-        options.command = Some(Arc::new(move |port| {
-            let mut cmd = base.command(port);
-            // SAFETY: prctl is async-signal-safe and touches no memory of the parent: if plue dies (even by
-            // SIGKILL, when no manager can stop the server), the kernel stops the server instead of leaving it.
-            unsafe {
-                cmd.pre_exec(|| {
-                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-                    Ok(())
-                });
-            }
-            cmd
-        }));
         let manager = Arc::new(http.start_server(options));
         let (m, u) = (manager.clone(), ui.clone());
         let printer = std::thread::spawn(move || {

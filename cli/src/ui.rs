@@ -58,6 +58,13 @@ impl Ui {
         }
     }
 
+    /// With `--json`: one line that is already JSON (a raw event payload), as is.
+    pub fn emit_raw(&self, line: &str) {
+        if self.json {
+            self.write_out(line, true);
+        }
+    }
+
     fn write_out(&self, text: &str, newline: bool) {
         let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = std::io::stdout().lock();

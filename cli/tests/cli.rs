@@ -105,6 +105,13 @@ fn cli_embedded_default_serves_every_command_and_says_so() {
     );
     assert_eq!(stdout.trim(), "server.connected");
 
+    // --json: the raw payload as the server sent it, one per line.
+    let (out, stdout, stderr) = run(&["--json", "events", "--count", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let payload: serde_json::Value = serde_json::from_str(stdout.trim()).expect(&stdout);
+    assert_eq!(payload["type"], "server.connected", "{stdout}");
+    assert!(payload.get("line").is_none(), "{stdout}");
+
     let (out, stdout, stderr) = run(&["--json", "chat", "ping"]);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let lines: Vec<serde_json::Value> = stdout
@@ -577,6 +584,8 @@ fn cli_serve_restarts_a_killed_opencode_and_stops_it_on_sigterm() {
         .env("XDG_DATA_HOME", root.join("data"))
         .env("XDG_CACHE_HOME", root.join("cache"))
         .env("XDG_STATE_HOME", root.join("state"))
+        // The spawned server requires a password: a fixed one lets this test's other plue attach.
+        .env("OPENCODE_SERVER_PASSWORD", "serve-test-pw")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -596,7 +605,19 @@ fn cli_serve_restarts_a_killed_opencode_and_stops_it_on_sigterm() {
         .next()
         .unwrap()
         .to_string();
-    let (o, stdout, stderr) = run(&["--url", &url, "health"]);
+    // Without the password the server refuses; with it, health is confirmed.
+    let (o, _, stderr) = run(&["--url", &url, "sessions"]);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("401"), "{stderr}");
+    let o = plue()
+        .args(["--url", &url, "health"])
+        .env("OPENCODE_SERVER_PASSWORD", "serve-test-pw")
+        .output()
+        .expect("run plue");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
     assert_eq!(o.status.code(), Some(0), "{stdout}{stderr}");
     assert!(stdout.contains(opencode_fixture::VERSION), "{stdout}");
 
@@ -631,11 +652,17 @@ fn cli_serve_restarts_a_killed_opencode_and_stops_it_on_sigterm() {
         .next()
         .unwrap()
         .to_string();
-    let (o, stdout, stderr) = run(&["--url", &url, "health"]);
+    let o = plue()
+        .args(["--url", &url, "health"])
+        .env("OPENCODE_SERVER_PASSWORD", "serve-test-pw")
+        .output()
+        .expect("run plue");
     assert_eq!(
         o.status.code(),
         Some(0),
-        "healthy again after the restart: {stdout}{stderr}"
+        "healthy again after the restart: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
     );
 
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
@@ -767,6 +794,96 @@ fn cli_silent_server_is_a_timeout_exit_4() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// The scenario: the real server is killed (kill -9) mid-reply and restarted on the same port. The
+/// server keeps the prompt but drops the reply without an error event; `plue chat` learns it from the resync
+/// after its stream reconnects and exits 3 within seconds, instead of waiting its 10 minutes.
+#[test]
+fn cli_real_opencode_chat_ends_with_reply_lost_when_the_server_is_killed_mid_reply() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let sandbox = opencode_fixture::Sandbox::new().expect("sandbox");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (tx, lines) = mpsc::channel::<String>();
+    let wait_listening = |lines: &mpsc::Receiver<String>| loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("opencode prints its URL");
+        if line.contains("listening on") {
+            break;
+        }
+    };
+    let mut server = sandbox.spawn(port, None, tx.clone()).expect("spawn");
+    wait_listening(&lines);
+    let url = format!("http://127.0.0.1:{port}");
+    let mut chat = plue()
+        .args([
+            "--url",
+            &url,
+            "chat",
+            &format!("Say hello {}", MockModel::SLOW_TRIGGER),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn plue");
+    let mut stdout = chat.stdout.take().unwrap();
+    let (otx, orx) = mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || otx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    // The first streamed piece: the reply is under way. Kill the server and start it again on the port.
+    let first = orx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("a first piece");
+    assert!(!first.is_empty());
+    server.kill().unwrap();
+    let killed = Instant::now();
+    let _ = server.wait();
+    let mut again = sandbox.spawn(port, None, tx).expect("respawn");
+    wait_listening(&lines);
+    let back = Instant::now();
+    let status = loop {
+        if let Some(s) = chat.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(60),
+            "plue chat still waiting"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (took, after_back) = (killed.elapsed(), back.elapsed());
+    let mut stderr = String::new();
+    chat.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    eprintln!(
+        "plue chat exited {:?} {took:?} after the kill, {after_back:?} after the server was back:\n{stderr}",
+        status.code()
+    );
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("the server restarted and the reply was lost; the prompt was kept"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Events may have been missed"), "{stderr}");
+    // Seconds after the server is back: the stream's next reconnect attempt (its backoff doubles from 1 s while
+    // the server is down, so at most 16 s here) plus the resync's GET calls.
+    assert!(after_back < Duration::from_secs(20), "{after_back:?}");
+    let _ = again.kill();
+    let _ = again.wait();
 }
 
 /// The "done when": `plue --url https://127.0.0.1:PORT --cacert ca.pem health` against nginx TLS in front

@@ -103,6 +103,13 @@ impl Api {
         Ok(api)
     }
 
+    /// The same API with other credentials (`None`: none), e.g. after attaching to a server or a rotation.
+    pub fn with_auth(&self, auth: Option<&super::options::Auth>) -> Api {
+        let mut api = self.clone();
+        api.authorization = auth.map(|a| a.header_value());
+        api
+    }
+
     /// A builder for `path` with base URL, directory and auth applied. Use it for endpoints without a typed call.
     pub fn builder(&self, method: Method, path: &str) -> RequestBuilder {
         let mut b = Request::builder(method, path).base(Some(&self.base));

@@ -13,6 +13,10 @@
 //!   typed event streams ([`Events`]).
 //! - [`manager`]: [`ServerManager`] and [`HealthWatch`], which carry out the monitor's and supervisor's
 //!   decisions on a [`Host`] (tasks, timers, processes).
+//! - Resync after gaps: [`view::SessionView`] folds events (pure), [`view::diff`] turns one view into another,
+//!   and [`Synced`] re-fetches the server's state after every reconnect and emits the difference, ending the
+//!   wait for replies the server lost ([`ReplyLost`]); a [`Hub`] shares one such connection among many
+//!   filtered subscribers with bounded queues.
 //! - [`blocking`]: the same client, streams, manager and watch for blocking runtimes (`plue-http-mio`), with a
 //!   thread-per-task [`blocking::ThreadHost`].
 #![forbid(unsafe_code)]
@@ -40,9 +44,11 @@ pub mod health;
 pub mod manager;
 pub mod message;
 pub mod options;
+pub mod resync;
 pub mod session;
 pub mod supervisor;
 pub mod types;
+pub mod view;
 
 #[cfg(test)]
 mod props;
@@ -50,7 +56,10 @@ mod props;
 mod tests;
 
 pub use calls::{Api, Call, Parser};
-pub use client::{env_auth, with_env_auth, EventItem, Events, OpenCode, OpenCodeClient};
+pub use client::{
+    env_auth, fetch_snapshot, with_env_auth, EventItem, Events, Filter, Hub, OpenCode,
+    OpenCodeClient, Subscription, Synced,
+};
 pub use error::ApiErrorKind;
 pub use events::{Event, GlobalEvent};
 pub use follow::{ReplyFollower, ReplyUpdate};
@@ -64,8 +73,10 @@ pub use message::{
     PromptInput, Role,
 };
 pub use options::{Auth, DirectoryMode, OpenCodeOptions};
+pub use resync::{check_wait, Gap, ReplyLost, SyncItem, WaitVerdict};
 pub use session::{Session, SessionCreate, SessionStatus};
 pub use supervisor::{Signal, Supervisor, SupervisorConfig, SupervisorOutput, SupervisorState};
 pub use types::{
     Agent, Config, ConfigProviders, Health, ModelRef, PathInfo, Project, Provider, ProviderList,
 };
+pub use view::{diff as view_diff, PendingQuestion, SessionView, Snapshot, ViewMessage};

@@ -186,6 +186,12 @@ pub mod opencode {
         ServerManager::start(*client.runtime(), (**client).clone(), options)
     }
 
+    /// Attach to a server someone else runs (URL and password in `opencode`): a [`ServerManager`] that is
+    /// ready once the server is healthy and never restarts or stops it.
+    pub fn attach(opencode: &OpenCode) -> ServerManager {
+        ServerManager::attach(SmolRuntime, opencode.clone(), HealthConfig::default())
+    }
+
     /// Watch the health of a server someone else runs (never restarts it).
     pub fn watch(opencode: &OpenCode, config: HealthConfig) -> HealthWatch {
         HealthWatch::start(SmolRuntime, opencode.clone(), config)

@@ -223,6 +223,16 @@ pub mod opencode {
         ServerManager::start(client.runtime().clone(), (**client).clone(), options)
     }
 
+    /// Attach to a server someone else runs (URL and password in `opencode`): a [`ServerManager`] that is
+    /// ready once the server is healthy and never restarts or stops it.
+    pub fn attach(opencode: &OpenCode) -> ServerManager {
+        ServerManager::attach(
+            TokioRuntime::default(),
+            opencode.clone(),
+            HealthConfig::default(),
+        )
+    }
+
     /// Watch the health of a server someone else runs (never restarts it).
     pub fn watch(opencode: &OpenCode, config: HealthConfig) -> HealthWatch {
         HealthWatch::start(TokioRuntime::default(), opencode.clone(), config)

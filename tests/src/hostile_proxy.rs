@@ -15,6 +15,8 @@ pub struct Proxy {
     addr: SocketAddr,
     live: Arc<Mutex<Vec<(TcpStream, TcpStream)>>>,
     stop: Arc<AtomicBool>,
+    /// While set, new connections are closed at once (the network is down).
+    down: Arc<AtomicBool>,
     accepted: Arc<AtomicUsize>,
 }
 
@@ -42,13 +44,18 @@ impl Proxy {
         let live: Arc<Mutex<Vec<(TcpStream, TcpStream)>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let accepted = Arc::new(AtomicUsize::new(0));
-        let (l, s, a) = (live.clone(), stop.clone(), accepted.clone());
+        let down = Arc::new(AtomicBool::new(false));
+        let (l, s, a, d) = (live.clone(), stop.clone(), accepted.clone(), down.clone());
         thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((client, _)) => {
                         let _ = client.set_nonblocking(false);
                         a.fetch_add(1, Ordering::Relaxed);
+                        if d.load(Ordering::SeqCst) {
+                            let _ = client.shutdown(Shutdown::Both);
+                            continue;
+                        }
                         // Upstream down (server restarting): the client sees its connection closed at once.
                         let Ok(server) = TcpStream::connect(upstream) else {
                             let _ = client.shutdown(Shutdown::Both);
@@ -71,6 +78,7 @@ impl Proxy {
             addr,
             live,
             stop,
+            down,
             accepted,
         }
     }
@@ -83,6 +91,17 @@ impl Proxy {
     /// Connections accepted so far.
     pub fn accepted(&self) -> usize {
         self.accepted.load(Ordering::Relaxed)
+    }
+
+    /// Take the network down: break every live connection and close new ones at once, until [`Proxy::restore`].
+    pub fn cut(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        while self.drop_one() {}
+    }
+
+    /// Bring the network back.
+    pub fn restore(&self) {
+        self.down.store(false, Ordering::SeqCst);
     }
 
     /// Break the oldest live connection (both directions at once). `false` when none was live.

@@ -22,6 +22,13 @@ pub struct MockModel {
 impl MockModel {
     /// The text every completion answers.
     pub const REPLY: &'static str = "Hello from the plue mock model, streamed in five chunks.";
+    /// A prompt containing this makes the model call the `bash` tool (see the fixture's `permission` config).
+    pub const TOOL_TRIGGER: &'static str = "PLUE_TOOL";
+    /// A prompt containing this streams the reply [`MockModel::SLOW_CHUNK_DELAY`] apart, so a test can act
+    /// mid-reply even on a loaded machine.
+    pub const SLOW_TRIGGER: &'static str = "PLUE_SLOW";
+    /// The pause between chunks of a slow reply.
+    pub const SLOW_CHUNK_DELAY: Duration = Duration::from_secs(2);
     /// The pause between streamed chunks, so a client can see the answer arrive in pieces.
     pub const CHUNK_DELAY: Duration = Duration::from_millis(120);
 
@@ -127,7 +134,18 @@ fn serve(conn: TcpStream, completions: &AtomicUsize) -> std::io::Result<()> {
                 completions.fetch_add(1, Ordering::SeqCst);
                 let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
                 if req["stream"] == true {
-                    return stream(&mut out);
+                    if wants_tool(&req) {
+                        return stream_tool_call(&mut out);
+                    }
+                    let slow = last_user_mentions(&req, MockModel::SLOW_TRIGGER);
+                    return stream(
+                        &mut out,
+                        if slow {
+                            MockModel::SLOW_CHUNK_DELAY
+                        } else {
+                            MockModel::CHUNK_DELAY
+                        },
+                    );
                 }
                 let b = serde_json::json!({
                     "id": "chatcmpl-plue", "object": "chat.completion", "created": 0, "model": "echo",
@@ -155,8 +173,43 @@ fn respond(out: &mut TcpStream, status: &str, ct: &str, body: &str) -> std::io::
     )
 }
 
+/// A request with tools whose last message is the user's and mentions [`MockModel::TOOL_TRIGGER`]: answer with a
+/// `bash` tool call (which a server configured with `"permission": {"bash": "ask"}` asks the user about). Title
+/// requests carry no tools, and the follow-up after the tool ran ends with the tool's result: both get text.
+fn wants_tool(req: &serde_json::Value) -> bool {
+    let has_tools = req["tools"].as_array().is_some_and(|t| !t.is_empty());
+    has_tools && last_user_mentions(req, MockModel::TOOL_TRIGGER)
+}
+
+/// Whether the request's last message is the user's and contains `word`.
+fn last_user_mentions(req: &serde_json::Value, word: &str) -> bool {
+    let last = req["messages"].as_array().and_then(|m| m.last());
+    last.is_some_and(|m| m["role"] == "user" && m["content"].to_string().contains(word))
+}
+
+/// A streamed `bash` tool call (`echo plue`), then `finish_reason: tool_calls`; then close.
+fn stream_tool_call(out: &mut TcpStream) -> std::io::Result<()> {
+    out.write_all(
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n",
+    )?;
+    let args = serde_json::json!({"command": "echo plue", "description": "Print plue"}).to_string();
+    let call = serde_json::json!({
+        "id": "chatcmpl-plue", "object": "chat.completion.chunk", "created": 0, "model": "echo",
+        "choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [{"index": 0, "id": "call_plue",
+            "type": "function", "function": {"name": "bash", "arguments": args}}]}, "finish_reason": null}]
+    });
+    let done = serde_json::json!({
+        "id": "chatcmpl-plue", "object": "chat.completion.chunk", "created": 0, "model": "echo",
+        "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+    });
+    write!(out, "data: {call}\n\ndata: {done}\n\ndata: [DONE]\n\n")?;
+    out.flush()?;
+    out.shutdown(Shutdown::Both)
+}
+
 /// A streamed answer: one chunk per piece, paced, then the finish chunk with usage and `[DONE]`; then close.
-fn stream(out: &mut TcpStream) -> std::io::Result<()> {
+fn stream(out: &mut TcpStream, delay: Duration) -> std::io::Result<()> {
     out.write_all(
         b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n",
     )?;
@@ -174,7 +227,7 @@ fn stream(out: &mut TcpStream) -> std::io::Result<()> {
         };
         write!(out, "data: {}\n\n", chunk(delta, serde_json::Value::Null))?;
         out.flush()?;
-        std::thread::sleep(MockModel::CHUNK_DELAY);
+        std::thread::sleep(delay);
     }
     let mut last = chunk(serde_json::json!({}), "stop".into());
     last["usage"] =

@@ -162,7 +162,9 @@ impl Sandbox {
                 "models": {"echo": {"name": "Echo"}}
             }},
             "model": "mock/echo",
-            "small_model": "mock/echo"
+            "small_model": "mock/echo",
+            // The mock's tool call (MockModel::TOOL_TRIGGER) asks for permission instead of running.
+            "permission": {"bash": "ask"}
         });
         std::fs::write(work.join("opencode.json"), config.to_string())
             .map_err(|e| e.to_string())?;

@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use futures_lite::StreamExt;
 use plue_http_core::sse::StreamEvent;
 use plue_opencode::{
-    Event, HealthConfig, MessageWithParts, ModelRef, PromptInput, ReplyFollower, ReplyUpdate, Role,
+    HealthConfig, MessageWithParts, ModelRef, PromptInput, ReplyFollower, ReplyUpdate, Role,
 };
-use plue_opencode::{EventItem, Events};
+use plue_opencode::{SyncItem, Synced};
 use serde_json::json;
 
 use crate::backend::cause_text;
@@ -38,26 +38,29 @@ pub struct Reply {
 /// so no event of a prompt can be missed. Returns the stream and the first event's type (`{}` for the legacy
 /// empty event). A refused or broken connection is exit 3, no event in time exit 4.
 /// `doing` completes "Could not …" in a failure.
-pub fn subscribe_live(oc: &Oc, doing: &str) -> Result<(Events<Event>, String), Fail> {
+///
+/// The stream resyncs after every gap ([`Synced`]); it keeps no session's messages but those it waits on, so a
+/// chat fetches no more than it needs.
+pub fn subscribe_live(oc: &Oc, doing: &str) -> Result<(Synced, String), Fail> {
     let started = Instant::now();
     let within = HealthConfig::default().first_event_timeout;
-    let mut events = oc.events();
+    let mut events = Synced::new(oc.opencode.clone(), oc.events(), 0);
     let spin = oc.ui.spinner("Connecting to OpenCode server...");
     let mut deadline = started + within;
     let first = loop {
         match block_until(events.next(), deadline) {
-            Some(Some(Ok(EventItem::Event(ev)))) => break ev.kind().to_string(),
-            Some(Some(Ok(EventItem::Stream(StreamEvent::Event(sse))))) => {
+            Some(Some(Ok(SyncItem::Event(ev)))) => break ev.kind().to_string(),
+            Some(Some(Ok(SyncItem::Stream(StreamEvent::Event(sse))))) => {
                 break if sse.data.trim() == "{}" {
                     "{}".to_string()
                 } else {
                     "an event".to_string()
                 };
             }
-            Some(Some(Ok(EventItem::Stream(StreamEvent::Connected)))) => {
+            Some(Some(Ok(SyncItem::Stream(StreamEvent::Connected)))) => {
                 deadline = Instant::now() + within;
             }
-            Some(Some(Ok(EventItem::Stream(StreamEvent::Reconnecting { cause, .. })))) => {
+            Some(Some(Ok(SyncItem::Stream(StreamEvent::Reconnecting { cause, .. })))) => {
                 drop(spin);
                 return Err(oc.plain(Exit::Connect, doing, &cause_text(&cause)));
             }
@@ -99,9 +102,11 @@ pub fn session_for(oc: &Oc, given: Option<String>) -> Result<String, Fail> {
 }
 
 /// Send `text` to `session` and stream the reply to stdout (pieces as they come; JSON lines with `--json`).
+/// After any reconnect the stream's resync checks the session: a reply the server lost (it restarted mid-reply)
+/// ends the wait at once with exit 3, and a reply that finished during the gap ends it normally.
 pub fn stream_reply(
     oc: &Oc,
-    events: &mut Events<Event>,
+    events: &mut Synced,
     session: &str,
     text: &str,
     model: Option<ModelRef>,
@@ -113,6 +118,7 @@ pub fn stream_reply(
         "Prompt sent",
         oc.prompt_async(session, &input),
     )?;
+    events.wait_for(session);
     let deadline = started + PROMPT_LIMIT;
     // The core's follower tells the assistant's visible text from the user's own text, reasoning and tool parts,
     // and other sessions; it fills in text a reconnect lost.
@@ -120,8 +126,28 @@ pub fn stream_reply(
     let mut pieces = 0usize;
     loop {
         let ev = match block_until(events.next(), deadline) {
-            Some(Some(Ok(EventItem::Event(ev)))) => ev,
-            Some(Some(Ok(EventItem::Stream(StreamEvent::Reconnecting {
+            Some(Some(Ok(SyncItem::Event(ev) | SyncItem::Resync(ev)))) => ev,
+            Some(Some(Ok(SyncItem::ReplyLost(lost)))) => {
+                events.stop_waiting(session);
+                if pieces > 0 {
+                    oc.ui.piece("\n");
+                }
+                return Err(oc.plain(Exit::Connect, "get the reply", &lost.to_string()));
+            }
+            Some(Some(Ok(SyncItem::Gap(gap)))) => {
+                oc.ui.info(&format!(
+                    "Events may have been missed ({gap}); resyncing..."
+                ));
+                continue;
+            }
+            Some(Some(Ok(SyncItem::ResyncFailed(e)))) => {
+                oc.ui.info(&format!(
+                    "Resync failed ({}); trying again at the next heartbeat",
+                    e.kind()
+                ));
+                continue;
+            }
+            Some(Some(Ok(SyncItem::Stream(StreamEvent::Reconnecting {
                 attempt, cause, ..
             })))) => {
                 oc.ui.info(&format!(
@@ -131,7 +157,10 @@ pub fn stream_reply(
                 continue;
             }
             Some(Some(Ok(_))) => continue,
-            Some(Some(Err(e))) => return Err(oc.fail("follow the reply", &e)),
+            Some(Some(Err(e))) => {
+                events.stop_waiting(session);
+                return Err(oc.fail("follow the reply", &e));
+            }
             Some(None) => {
                 return Err(oc.plain(Exit::Connect, "follow the reply", "the event stream ended"))
             }
@@ -164,6 +193,7 @@ pub fn stream_reply(
             None => {}
         }
     }
+    events.stop_waiting(session);
     let took = started.elapsed();
     if pieces > 0 {
         oc.ui.piece("\n");

@@ -38,6 +38,9 @@ pub fn run(
         "OpenCode server ready at {url} (supervised by plue; Ctrl-C to stop)"
     ));
     ui.emit(&json!({"url": url}));
+    if plue_opencode::env_auth().is_none() {
+        ui.info("The server requires a password that only this plue knows; to connect other clients, start plue serve with OPENCODE_SERVER_PASSWORD set and give them the same.");
+    }
     while !STOP.load(Ordering::SeqCst) && !server.finished() {
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -146,4 +146,18 @@ impl OpenCode {
     pub fn global_events(&self) -> Events<GlobalEvent> {
         Events::new(self.clone(), Api::global_event_request, GlobalEvent::parse)
     }
+
+    /// `/event` with each payload as sent (the SSE `data`), reconnecting by itself.
+    pub fn raw_events(&self) -> Events<String> {
+        Events::new(self.clone(), Api::event_request, raw)
+    }
+
+    /// `/global/event` with each payload as sent, reconnecting by itself.
+    pub fn raw_global_events(&self) -> Events<String> {
+        Events::new(self.clone(), Api::global_event_request, raw)
+    }
+}
+
+fn raw(data: &str) -> Result<String, ErrorKind> {
+    Ok(data.to_string())
 }

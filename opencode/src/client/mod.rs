@@ -17,7 +17,11 @@
 //! ```
 
 mod events;
+mod hub;
 mod opencode;
+mod synced;
 
 pub use events::{EventItem, Events};
+pub use hub::{Filter, Hub, Subscription};
 pub use opencode::{env_auth, with_env_auth, OpenCode, OpenCodeClient};
+pub use synced::{fetch_snapshot, Synced};

@@ -91,6 +91,24 @@ impl OpenCode {
         Ok(())
     }
 
+    /// Replace the credentials of every clone (`None`: none), e.g. after attaching to a server or a password
+    /// rotation. Live event streams subscribe anew with them and yield
+    /// [`EventItem::Resubscribed`](super::EventItem::Resubscribed).
+    pub fn set_auth(&self, auth: Option<Auth>) {
+        if self.replace_auth(auth) {
+            self.resubscribe_streams();
+        }
+    }
+
+    /// Replace the credentials without touching live streams; `true` when they changed.
+    pub(crate) fn replace_auth(&self, auth: Option<Auth>) -> bool {
+        let mut api = self.shared.api.write().unwrap_or_else(|e| e.into_inner());
+        let next = api.with_auth(auth.as_ref());
+        let changed = next != *api;
+        *api = next;
+        changed
+    }
+
     /// Point every clone at `url` without touching live streams; `true` when the URL changed.
     pub(crate) fn point_at(&self, url: &str) -> Result<bool, Error> {
         let mut api = self.shared.api.write().unwrap_or_else(|e| e.into_inner());

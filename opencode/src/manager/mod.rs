@@ -9,6 +9,7 @@
 //! ```
 
 mod host;
+mod launch;
 mod process;
 mod report;
 mod run;

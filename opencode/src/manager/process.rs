@@ -23,8 +23,14 @@ pub struct ManagerOptions {
     pub command: Option<CommandFn>,
     /// The project directory: the server's working directory and the clients' directory.
     pub directory: Option<String>,
-    /// Basic auth for the clients (else from the environment).
+    /// The user name of the Basic credentials (`opencode` when `None`). The password is never taken from
+    /// here or the environment: each launch gets a fresh random `OPENCODE_SERVER_PASSWORD`, which the manager's
+    /// clients use.
     pub auth: Option<Auth>,
+    /// One password for every launch, for a caller that shares it with other clients (`plue serve` takes
+    /// `OPENCODE_SERVER_PASSWORD`). `None` (the default): a fresh random password per launch, known only to
+    /// the manager's clients.
+    pub password: Option<String>,
     /// Health monitor settings (`can_restart` is forced on).
     pub health: HealthConfig,
     /// Process lifecycle settings.
@@ -37,6 +43,7 @@ impl core::fmt::Debug for ManagerOptions {
             .field("binary", &self.binary)
             .field("command", &self.command.as_ref().map(|_| "<custom>"))
             .field("directory", &self.directory)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("health", &self.health)
             .field("supervisor", &self.supervisor)
             .finish_non_exhaustive()
@@ -113,16 +120,31 @@ pub(super) async fn keep<C: ChildProcess>(
                 return;
             }
             Step::Signal(Some(Signal::Term)) => {
+                signal_group(&child, rustix::process::Signal::TERM);
                 let _ = child.terminate();
             }
             Step::Signal(Some(Signal::Kill)) => {
+                signal_group(&child, rustix::process::Signal::KILL);
                 let _ = child.kill();
             }
             Step::Signal(None) => {
+                signal_group(&child, rustix::process::Signal::KILL);
                 let _ = child.kill();
                 let _ = child.wait().await;
                 return;
             }
         }
+    }
+}
+
+/// Signal the server's whole process group (it leads its own, so helpers it started go too). The leader itself
+/// is signalled through the child handle as well, which also covers a custom command that left the group.
+fn signal_group<C: ChildProcess>(child: &C, signal: rustix::process::Signal) {
+    let pid = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .and_then(rustix::process::Pid::from_raw);
+    if let Some(pid) = pid {
+        let _ = rustix::process::kill_process_group(pid, signal);
     }
 }

@@ -46,6 +46,8 @@ pub(super) struct Loop<H: Host> {
     /// The current process's generation and signal channel (while it runs).
     child_gen: u64,
     child: Option<Sender<Signal>>,
+    /// The credentials of the server launched last (a fresh password per launch).
+    launch_auth: Option<crate::Auth>,
     stopping: bool,
 }
 
@@ -82,6 +84,7 @@ impl<H: Host> Loop<H> {
             subscription: None,
             child_gen: 0,
             child: None,
+            launch_auth: None,
             stopping: false,
         };
         host.spawn(lp.run());
@@ -309,9 +312,12 @@ impl<H: Host> Loop<H> {
     /// Create the client at the first URL, move it at later ones.
     fn point_at(&mut self, url: &str) -> Result<(), Error> {
         match &self.opencode {
-            // Streams resubscribe once the restarted server is healthy (`Ready`).
+            // Streams resubscribe once the restarted server is healthy (`Ready`), with its new password.
             Some(oc) => {
                 oc.point_at(url)?;
+                if self.server.is_some() {
+                    oc.replace_auth(self.launch_auth.clone());
+                }
             }
             None => {
                 let opts = self.server.as_ref().map(|(_, o)| o);
@@ -319,7 +325,7 @@ impl<H: Host> Loop<H> {
                     url: url.to_string(),
                     directory: opts.and_then(|o| o.directory.clone()),
                     directory_mode: DirectoryMode::Query,
-                    auth: opts.and_then(|o| o.auth.clone()),
+                    auth: self.launch_auth.clone(),
                 };
                 let oc = OpenCode::new(self.front.clone(), options)?;
                 self.status().opencode = Some(oc.clone());
@@ -359,6 +365,9 @@ impl<H: Host> Loop<H> {
                     HealthState::Healthy { .. } => {
                         if let Some((sup, _)) = &mut self.server {
                             sup.handle_healthy(now);
+                        } else if let Some(oc) = self.opencode.clone() {
+                            // Attached to a server someone else runs: it is ready once healthy.
+                            self.publish_ready(Ok(oc));
                         }
                     }
                     HealthState::Degraded { attempt } => {
@@ -421,7 +430,11 @@ impl<H: Host> Loop<H> {
         let Some((sup, opts)) = &mut self.server else {
             return;
         };
-        let mut child = match self.host.spawn_process(opts.command(port)) {
+        let spawned = super::launch::prepare(opts, port).and_then(|launch| {
+            self.launch_auth = Some(launch.auth);
+            self.host.spawn_process(launch.command)
+        });
+        let mut child = match spawned {
             Ok(c) => c,
             Err(e) => {
                 sup.handle_spawn_failed(now, &e.to_string());

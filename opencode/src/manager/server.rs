@@ -42,6 +42,20 @@ impl ServerManager {
         }
     }
 
+    /// Attach to a server that is already running (its URL and credentials are `opencode`'s; replace them at
+    /// run time with [`OpenCode::set_auth`]) instead of spawning one: the same handle, health-monitored, but
+    /// never restarted, and [`ServerManager::stop`] leaves the server running.
+    pub fn attach<H: Host>(host: H, opencode: OpenCode, health: HealthConfig) -> ServerManager {
+        let health = HealthConfig {
+            can_restart: false,
+            ..health
+        };
+        let front = opencode.front().clone();
+        ServerManager {
+            common: Loop::spawn(host, front, health, None, Some(opencode)),
+        }
+    }
+
     /// Wait for the first healthy server: a client that follows it (across restarts and moves), or why the
     /// start failed.
     pub async fn ready(&self) -> Result<OpenCode, StartError> {
