@@ -109,6 +109,14 @@ impl DnsCache {
             e.next = e.next.wrapping_add(1);
         }
     }
+
+    /// Forget every cached answer (the network changed: answers may point at a network we left). Outstanding
+    /// resolutions stay outstanding; their answers are taken as fresh.
+    pub fn forget(&mut self) -> usize {
+        let n = self.entries.len();
+        self.entries = HashMap::new();
+        n
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use super::dns::DnsCache;
 use super::flow::{Flow, State};
 use super::io::{ConnId, Event, Input, Output, RequestId};
 use super::last_success::LastSuccess;
+use super::local_addrs::LocalAddrs;
 use super::options::{Options, StreamOptions};
 use super::stream_flow::StreamFlow;
 use crate::error::{Context, Error, ErrorKind, Limit};
@@ -73,6 +74,8 @@ pub struct ClientMachine {
     pub(super) streams: BTreeMap<RequestId, StreamFlow>,
     pub(super) out: VecDeque<Output>,
     pub(super) last_success: Option<LastSuccess>,
+    /// Local addresses of connections, for network changes (see `lifecycle.rs`).
+    pub(super) local_addrs: LocalAddrs,
     shut: bool,
 }
 
@@ -114,6 +117,7 @@ impl ClientMachine {
             streams: BTreeMap::new(),
             out: VecDeque::new(),
             last_success: None,
+            local_addrs: LocalAddrs::default(),
             shut: false,
         })
     }
