@@ -1,5 +1,6 @@
-//! Interface and address changes on Linux: a `NETLINK_ROUTE` socket subscribed to link and address groups
-//! (`RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR`), and a pure parser of the messages it delivers.
+//! Interface, address and route changes on Linux: a `NETLINK_ROUTE` socket subscribed to the link, address
+//! and route groups (`RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE |
+//! RTMGRP_IPV6_ROUTE`), and a pure parser of the messages it delivers.
 //!
 //! The socket belongs to the network namespace of the thread that opens it, like every socket.
 
@@ -11,6 +12,11 @@ pub const RTMGRP_LINK: u32 = 0x1;
 pub const RTMGRP_IPV4_IFADDR: u32 = 0x10;
 /// `RTMGRP_IPV6_IFADDR`: IPv6 addresses added or removed.
 pub const RTMGRP_IPV6_IFADDR: u32 = 0x100;
+/// `RTMGRP_IPV4_ROUTE`: IPv4 routes added or removed (a VPN coming up; the prefix route of a new address,
+/// which the kernel installs just AFTER announcing the address — a connect in between fails).
+pub const RTMGRP_IPV4_ROUTE: u32 = 0x40;
+/// `RTMGRP_IPV6_ROUTE`: IPv6 routes added or removed.
+pub const RTMGRP_IPV6_ROUTE: u32 = 0x400;
 
 const NLMSG_HDR: usize = 16;
 const NLMSG_OVERRUN: u16 = 4;
@@ -18,6 +24,8 @@ const RTM_NEWLINK: u16 = 16;
 const RTM_DELLINK: u16 = 17;
 const RTM_NEWADDR: u16 = 20;
 const RTM_DELADDR: u16 = 21;
+const RTM_NEWROUTE: u16 = 24;
+const RTM_DELROUTE: u16 = 25;
 const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
 const AF_INET: u8 = 2;
@@ -54,6 +62,8 @@ pub enum Change {
         /// Interface index.
         index: u32,
     },
+    /// A route was added or removed: paths changed.
+    Route,
     /// The kernel dropped messages (the socket buffer overflowed): something changed, details unknown.
     Overrun,
 }
@@ -87,6 +97,7 @@ pub fn parse(datagram: &[u8]) -> Vec<Change> {
         match kind {
             RTM_NEWLINK | RTM_DELLINK => out.extend(parse_link(kind, body)),
             RTM_NEWADDR | RTM_DELADDR => out.extend(parse_addr(kind, body)),
+            RTM_NEWROUTE | RTM_DELROUTE => out.push(Change::Route),
             NLMSG_OVERRUN => out.push(Change::Overrun),
             _ => {}
         }
@@ -162,7 +173,11 @@ pub fn open() -> std::io::Result<rustix::fd::OwnedFd> {
         SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
         None, // NETLINK_ROUTE
     )?;
-    let groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
+    let groups = RTMGRP_LINK
+        | RTMGRP_IPV4_IFADDR
+        | RTMGRP_IPV6_IFADDR
+        | RTMGRP_IPV4_ROUTE
+        | RTMGRP_IPV6_ROUTE;
     bind(&fd, &SocketAddrNetlink::new(0, groups))?;
     Ok(fd)
 }
@@ -270,12 +285,14 @@ mod tests {
         d.extend(msg(RTM_NEWLINK, &ifinfo(2, 0x1 | 0x40, 0))); // statistics only
         d.extend(msg(RTM_NEWLINK, &ifinfo(2, 0x1000, 0x1000))); // promiscuous: irrelevant
         d.extend(msg(RTM_DELLINK, &ifinfo(7, 0, 0)));
+        d.extend(msg(RTM_NEWROUTE, &[2, 24, 0, 0, 254, 4, 0, 1, 0, 0, 0, 0]));
         d.extend(msg(NLMSG_OVERRUN, &[]));
         assert_eq!(
             parse(&d),
             vec![
                 Change::Link { index: 2, up: true },
                 Change::LinkRemoved { index: 7 },
+                Change::Route,
                 Change::Overrun
             ]
         );

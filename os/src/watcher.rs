@@ -200,7 +200,7 @@ pub fn network_event(changes: &[super::netlink::Change]) -> Option<OsEvent> {
                 }
             }
             Change::AddressAdded { addr, .. } => gone.retain(|g| g != addr),
-            Change::Link { .. } | Change::LinkRemoved { .. } | Change::Overrun => {}
+            Change::Link { .. } | Change::LinkRemoved { .. } | Change::Route | Change::Overrun => {}
         }
     }
     Some(OsEvent::NetworkChanged { gone })

@@ -53,7 +53,12 @@ pub struct Accepted {
 impl Loopback {
     /// Serve `server` on a fresh loopback port.
     pub fn start(server: ScriptedServer) -> io::Result<Loopback> {
-        let mut listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+        Loopback::start_on(server, SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Serve `server` on `bind` (port 0: a fresh port), e.g. every address of a test's own network namespace.
+    pub fn start_on(server: ScriptedServer, bind: SocketAddr) -> io::Result<Loopback> {
+        let mut listener = TcpListener::bind(bind)?;
         let addr = listener.local_addr()?;
         let poll = Poll::new()?;
         poll.registry()

@@ -6,7 +6,8 @@
 //!   over a path that is gone), connections whose local address is among the `gone` ones fail now instead of
 //!   after a timeout (their requests follow the replay rules), cached DNS answers are forgotten, event streams
 //!   waiting to reconnect connect now with their backoff reset, and every known origin holds new requests in
-//!   the degradation queue behind one probe connect until a connection succeeds.
+//!   the degradation queue behind one probe connect until a connection succeeds; while an origin is held, a
+//!   failed probe spends no request's attempts (requests wait under their own overall deadline).
 //! - **Resumed from sleep**: every pooled idle connection is suspect (the server or a NAT may have dropped it
 //!   while we slept) and is closed; event streams reconnect now (resuming with `Last-Event-ID`).
 //! - **Memory pressure**: idle connections are dropped and buffers shrink to their minimum; the bytes given back
@@ -201,6 +202,23 @@ impl ClientMachine {
         ids.len()
     }
 
+    /// A probe connect for request `id` on `c` to a held origin failed: the request goes back to the queue
+    /// without spending an attempt (the origin's own probe backoff, already set, paces the next probe).
+    /// `false` when the origin is not held.
+    pub(super) fn held_back(&mut self, id: RequestId, c: ConnId, key: &PoolKey) -> bool {
+        if !self.hosts.get(key).is_some_and(|h| h.held) {
+            return false;
+        }
+        match self.flows.get_mut(&id) {
+            Some(f) if f.state == State::Connecting(c) => {
+                f.state = State::Waiting;
+                self.waiting.insert(id);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// After a network change, every origin we know is unproven: requests wait in the degradation queue
     /// behind one probe connect per origin (made now) until a connect succeeds, instead of each opening its own
     /// connection over a path that may not work. Requests already backing off because their origin was down
@@ -230,8 +248,10 @@ impl ClientMachine {
                 failures: 0,
                 last_error: NetError::Unreachable,
                 retry_at: now,
+                held: true,
             });
             h.down = true;
+            h.held = true;
             h.retry_at = now;
         }
         let ready: Vec<RequestId> = self

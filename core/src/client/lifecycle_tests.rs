@@ -290,3 +290,36 @@ fn memory_pressure_releases_idle_connections_and_reports_bytes() {
     h.input(Input::Data(c2, OK_HI));
     assert_eq!(h.done(b), 1);
 }
+
+#[test]
+fn network_change_failed_probes_spend_no_attempts_until_a_connect_succeeds() {
+    let mut h = H::new();
+    let a = h.get("http://10.1.0.1:80/a");
+    let c = h.connect_last("10.1.0.2");
+    h.input(Input::Data(c, OK_HI));
+    assert_eq!(h.done(a), 1);
+    h.m.network_changed(h.now, &[ip("10.1.0.2")]);
+    h.drain();
+    let post = crate::request::RequestBuilder::new(http::Method::POST, "http://10.1.0.1:80/b")
+        .build()
+        .unwrap();
+    let b = h.m.request(h.now, post);
+    h.drain();
+    // More failed probes than `max_retries` allows attempts: the request keeps waiting.
+    for _ in 0..6 {
+        let (c, _) = *h.connects.last().unwrap();
+        h.input(Input::ConnectFailed(c, crate::error::NetError::Unreachable));
+        h.now += Duration::from_secs(3);
+        h.drain();
+    }
+    assert!(!h.events.iter().any(|e| e.id() == b), "{:?}", h.events);
+    let c = h.connect_last("10.1.0.2");
+    h.input(Input::Data(c, OK_HI));
+    assert_eq!(h.done(b), 1);
+    let sent_b = h
+        .sent
+        .iter()
+        .filter(|(_, d)| d.starts_with(b"POST /b"))
+        .count();
+    assert_eq!(sent_b, 1, "sent exactly once");
+}
