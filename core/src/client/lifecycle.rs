@@ -202,6 +202,15 @@ impl ClientMachine {
         ids.len()
     }
 
+    /// Resolutions the driver did not answer by their deadline (`connect_timeout`) fail like a failed answer:
+    /// the requests waiting for them spend an attempt and back off, streams reconnect later.
+    pub(super) fn resolve_timers(&mut self, now: Instant) {
+        for (host, port) in self.dns.expired(now) {
+            tracing::debug!(%host, port, "resolution timed out");
+            self.on_resolved(now, &host, port, Err(NetError::Resolve));
+        }
+    }
+
     /// A probe connect for request `id` on `c` to a held origin failed: the request goes back to the queue
     /// without spending an attempt (the origin's own probe backoff, already set, paces the next probe).
     /// `false` when the origin is not held.

@@ -323,3 +323,28 @@ fn network_change_failed_probes_spend_no_attempts_until_a_connect_succeeds() {
         .count();
     assert_eq!(sent_b, 1, "sent exactly once");
 }
+
+#[test]
+fn dns_a_resolution_the_driver_never_answers_fails_at_connect_timeout_and_is_asked_again() {
+    let mut h = H::new();
+    let a = h.get("http://slow.example:80/a");
+    assert_eq!(h.resolves, 1);
+    // The machine's Wait deadline covers the resolution: a driver sleeping until it is woken.
+    h.now += Duration::from_secs(10);
+    h.drain();
+    assert!(
+        !h.events.iter().any(|e| e.id() == a),
+        "one attempt spent, not the request"
+    );
+    h.now += Duration::from_secs(3);
+    h.drain();
+    assert_eq!(h.resolves, 2, "asked again after the backoff");
+    h.input(Input::Resolved {
+        host: "slow.example".into(),
+        port: 80,
+        result: Ok(vec![SocketAddr::new(ip("10.1.0.1"), 80)]),
+    });
+    let c = h.connect_last("10.1.0.2");
+    h.input(Input::Data(c, OK_HI));
+    assert_eq!(h.done(a), 1);
+}

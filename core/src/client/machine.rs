@@ -101,7 +101,7 @@ impl ClientMachine {
                 options.max_connections,
                 options.pool_idle_timeout,
             ),
-            dns: DnsCache::new(options.dns_ttl),
+            dns: DnsCache::new(options.dns_ttl).with_resolve_timeout(options.connect_timeout),
             options,
             base_url,
             limits: h1::Limits::default(),
@@ -434,6 +434,7 @@ impl ClientMachine {
             self.on_read_timeout(now, c);
         }
         self.cleanup(now);
+        self.resolve_timers(now);
         let due: Vec<RequestId> = self
             .streams
             .iter()
@@ -460,7 +461,7 @@ impl ClientMachine {
     }
 
     fn next_deadline(&self, now: Instant) -> Option<Instant> {
-        let mut next = self.pool.next_expiry();
+        let mut next = earliest(self.pool.next_expiry(), self.dns.next_deadline());
         for f in self.flows.values() {
             next = earliest(next, f.deadline);
             if let State::Backoff(t) = f.state {
