@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The memory soak (CI runs `scripts/soak.sh 180 60`; the 30-minute run is by hand): requests, an event stream
 # and server kills against the real OpenCode server through the blocking (mio) client, sampling RSS, live heap
-# (a counting allocator), descriptors, threads and sockets every 5 s. Checks the plateau (see tests/tests/soak_memory.rs) and draws the curve.
+# (a counting allocator), descriptors, threads and sockets every 5 s. Checks the plateau (see
+# tests/tests/soak_memory.rs) and draws the curve.
 #
 #   scripts/soak.sh [SECONDS=1800] [KILL_EVERY=60]
 #

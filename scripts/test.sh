@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/install-opencode.sh
+# The network-change tests (network_change_*) build their own network namespace with iproute2's `ip`.
+command -v ip >/dev/null || { apt-get update -qq && apt-get install -y -qq iproute2; }
 cargo test --workspace
 cargo test -p plue-http-tests --features fault --test sim sim_checker_catches_replayed_post
 cargo test -p plue-http-benches --benches

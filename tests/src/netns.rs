@@ -37,9 +37,10 @@ pub struct NetNs {
 }
 
 fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip").args(args).output().map_err(|e| {
-        format!("cannot run `ip` (iproute2; scripts/install-deps.sh installs it): {e}")
-    })?;
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run `ip` (iproute2; scripts/test.sh installs it): {e}"))?;
     if out.status.success() {
         Ok(())
     } else {
