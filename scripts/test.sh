@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 bash .ci/install-opencode.sh
 # nginx terminates TLS in front of the real OpenCode server (tests/src/nginx.rs).
 bash scripts/install-deps.sh nginx
+# The network-change tests (network_change_*) build their own network namespace with iproute2's `ip`.
+command -v ip >/dev/null || { apt-get update -qq && apt-get install -y -qq iproute2; }
 cargo test --workspace
 cargo test -p plue-http-tests --features fault --test sim sim_checker_catches_replayed_post
 cargo test -p plue-http-benches --benches

@@ -33,7 +33,7 @@
 #![deny(missing_docs)]
 
 pub use plue_http_core as core;
-pub use plue_http_core::client::Options;
+pub use plue_http_core::client::{MemoryPressure, Options};
 pub use plue_http_core::sse::{SseEvent, StreamEvent};
 pub use plue_http_core::{
     ApiError, Body, Error, ErrorKind, Method, Request, RequestBuilder, Response, StatusCode, Url,

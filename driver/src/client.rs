@@ -15,7 +15,9 @@ use super::handles::{self, AbortHandle, EventStream, Pending, ResponseFuture, St
 use super::router::{Commands, Msg, Router, Wake};
 use super::runtime::Runtime;
 use super::task;
-use plue_http_core::client::{ClientMachine, Event, Options, RequestId, StreamOptions};
+use plue_http_core::client::{
+    ClientMachine, Event, MemoryPressure, Options, RequestId, StreamOptions,
+};
 use plue_http_core::error::{Error, ErrorKind};
 use plue_http_core::request::{Request, RequestBuilder};
 use plue_http_core::response::Response;
@@ -316,5 +318,25 @@ impl Front {
     /// Drop every idle pooled connection (memory pressure).
     pub fn release_idle(&self) {
         self.inner.cmds.send(Msg::ReleaseIdle);
+    }
+
+    /// Tell the client the network changed (the application's own notification, e.g. from a platform
+    /// network monitor): idle connections close, DNS answers are forgotten, event streams reconnect now with
+    /// their backoff reset, and new requests wait behind one probe connect per origin. On Linux the client's
+    /// own netlink watcher does this already.
+    pub fn network_changed(&self) {
+        self.inner.cmds.send(Msg::NetworkChanged(Vec::new()));
+    }
+
+    /// Tell the client the machine woke from sleep: idle connections are suspect and close, event streams
+    /// reconnect now. The client notices a suspend itself (boot-time vs monotonic clock) whenever it wakes.
+    pub fn resumed_from_sleep(&self) {
+        self.inner.cmds.send(Msg::Resumed);
+    }
+
+    /// Tell the client the OS asks for memory back: idle connections close and buffers shrink (the bytes
+    /// released are logged). On Linux the client's own PSI trigger does this already.
+    pub fn memory_pressure(&self, level: MemoryPressure) {
+        self.inner.cmds.send(Msg::MemoryPressure(level));
     }
 }

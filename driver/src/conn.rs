@@ -95,6 +95,9 @@ pub(crate) fn open<R: Runtime>(
                 let _ = tx.try_send(Msg::Net(NetInput::ConnectFailed(conn, net_error(&e))));
             }
             Some(Ok((r, w))) => {
+                if let Some(local) = w.local_addr() {
+                    let _ = tx.try_send(Msg::LocalAddr(conn, local));
+                }
                 if tx.try_send(Msg::Net(NetInput::Connected(conn))).is_err() {
                     return;
                 }

@@ -3,12 +3,15 @@
 //! Shared by the async driver task and by drivers that own the machine some other way (the mio event loop),
 //! so every runtime hands out the same handles and routes events the same way.
 
+use core::net::{IpAddr, SocketAddr};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::chan::{Receiver, Sender, TryRecvError};
 
-use plue_http_core::client::{ClientMachine, Event, NetInput, RequestId, StreamOptions};
+use plue_http_core::client::{
+    ClientMachine, ConnId, Event, MemoryPressure, NetInput, RequestId, StreamOptions,
+};
 use plue_http_core::request::Request;
 use plue_http_core::time::Instant;
 
@@ -29,6 +32,14 @@ pub(crate) enum Msg {
     Abort(u64),
     Consumed(u64, usize),
     ReleaseIdle,
+    /// The network changed; the addresses that went away.
+    NetworkChanged(Vec<IpAddr>),
+    /// The machine woke from sleep.
+    Resumed,
+    /// The OS asks for memory back.
+    MemoryPressure(MemoryPressure),
+    /// A connection's local address, sent by its task just before `Connected`.
+    LocalAddr(ConnId, SocketAddr),
     Shutdown,
     Net(NetInput),
 }
@@ -180,6 +191,14 @@ impl Router {
                 }
             }
             Msg::ReleaseIdle => m.release_idle(),
+            Msg::NetworkChanged(gone) => {
+                m.network_changed(now, &gone);
+            }
+            Msg::Resumed => m.resumed_from_sleep(now),
+            Msg::MemoryPressure(level) => {
+                m.memory_pressure(now, level);
+            }
+            Msg::LocalAddr(c, addr) => m.set_local_addr(c, addr),
             Msg::Shutdown => {}
             Msg::Net(net) => return Some(net),
         }

@@ -3,6 +3,7 @@
 use core::future::Future;
 use core::net::SocketAddr;
 use std::io;
+use std::os::fd::BorrowedFd;
 use std::process::{Command, ExitStatus};
 use std::time::Instant as StdInstant;
 
@@ -40,6 +41,13 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// Start a process (the OpenCode server manager) with stdout and stderr piped (the caller must keep
     /// draining them: a full pipe blocks the child) and stdin empty. Any stdio set on `command` is replaced.
     fn spawn_process(&self, command: Command) -> io::Result<Self::Child>;
+    /// Complete once `fd` is readable. The driver waits this way on the OS watchers' one descriptor
+    /// (`plue_http_os::OsWatcher::fd`: network changes, memory pressure), registering it for this wait only;
+    /// such events are rare, so the registration cost does not matter.
+    fn wait_readable<'a>(
+        &'a self,
+        fd: BorrowedFd<'a>,
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a;
 }
 
 /// Reading from a connection or a pipe.
@@ -52,6 +60,12 @@ pub trait ConnRead: Send + 'static {
 pub trait ConnWrite: Send + 'static {
     /// Write some of `buf`, returning how many bytes were taken.
     fn write(&mut self, buf: &[u8]) -> impl Future<Output = io::Result<usize>> + Send;
+    /// The connection's local address, reported to the core when it connects so that a network change closes
+    /// exactly the connections whose address is gone. `None` when unknown (such connections are then only
+    /// closed by their own errors and timeouts).
+    fn local_addr(&self) -> Option<SocketAddr> {
+        None
+    }
 }
 
 /// A child process started by [`Runtime::spawn_process`].

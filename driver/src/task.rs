@@ -9,17 +9,21 @@ use super::chan::Sender;
 use futures_lite::future::or;
 
 use super::conn::{self, ConnHandle};
+use super::os;
 use super::router::{IdMap, Msg, Router};
 use super::runtime::Runtime;
 use plue_http_core::client::{ClientMachine, ConnId, Input, NetInput, Output};
 use plue_http_core::error::NetError;
 use plue_http_core::time::Instant;
+use plue_http_os::sleep::{ClockPair, SleepDetector};
 
 /// The runtime's sleep future, boxed so it can outlive one turn of the loop.
 type Sleep<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
 struct Driver<R: Runtime> {
     rt: R,
+    /// Suspend detection: the clocks are compared whenever the task wakes anyway (no timer of its own).
+    sleep: SleepDetector,
     machine: ClientMachine,
     tx: Sender<Msg>,
     epoch: StdInstant,
@@ -35,8 +39,13 @@ pub(crate) async fn run<R: Runtime>(
     tx: Sender<Msg>,
     epoch: StdInstant,
 ) {
+    // Dropped when this task ends, which stops the watcher task.
+    let _watcher = os::spawn_watcher(&rt, tx.clone());
+    let mut sleep = SleepDetector::default();
+    sleep.observe(ClockPair::now());
     let mut d = Driver {
         rt,
+        sleep,
         machine,
         tx,
         epoch,
@@ -73,6 +82,11 @@ pub(crate) async fn run<R: Runtime>(
         };
         if got.is_none() {
             timer = None;
+        }
+        if d.sleep.observe(ClockPair::now()).is_some() {
+            let now = d.now();
+            d.machine.resumed_from_sleep(now);
+            deadline = d.drain();
         }
         match got {
             // The driver holds a sender itself, so the channel only closes if something went badly wrong.

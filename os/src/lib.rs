@@ -7,7 +7,19 @@
 //! - [`sleep`]: a suspend (laptop lid, system sleep) seen as a jump between the monotonic clock, which stops
 //!   while suspended, and the boot-time clock, which does not. Checked whenever the driver wakes anyway; it
 //!   needs no timer of its own.
+//! - [`netlink`] (Linux): interface and address changes from a `NETLINK_ROUTE` socket.
+//! - [`psi`] (Linux): memory pressure from a PSI trigger on `/proc/pressure/memory`.
+//! - `macos` (macOS only, not compiled here): interface and address changes from a routing socket.
+//! - [`watcher`]: all of the above behind ONE pollable descriptor, which each runtime registers through the
+//!   driver's `Runtime::wait_readable`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(target_os = "macos")]
+mod macos;
+pub mod netlink;
+pub mod psi;
 pub mod sleep;
+pub mod watcher;
+
+pub use watcher::{OsEvent, OsWatcher};

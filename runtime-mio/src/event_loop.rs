@@ -17,8 +17,13 @@ use plue_http_core::client::{ClientMachine, ConnId, Input, Output};
 use plue_http_core::time::Instant;
 use plue_http_core::{Bytes, NetError};
 use plue_http_driver::{net_error, Applied, IdBuildHasher, Router};
+use plue_http_os::sleep::{ClockPair, SleepDetector};
+use plue_http_os::{OsEvent, OsWatcher};
+use std::os::fd::AsRawFd;
 
 pub(crate) const WAKER: Token = Token(0);
+/// The OS watchers' descriptor (connection tokens are `id + 1` and never get here).
+const OS: Token = Token(usize::MAX);
 
 /// A resolver thread's answer.
 type Resolved = (String, u16, Result<Vec<SocketAddr>, NetError>);
@@ -52,6 +57,10 @@ pub(crate) struct Loop {
     dirty: Vec<ConnId>,
     failed_connects: Vec<(ConnId, NetError)>,
     buf: Vec<u8>,
+    /// Network and memory-pressure watchers, registered as one readable source.
+    os: Option<OsWatcher>,
+    /// Suspend detection, checked whenever the loop wakes (no timer of its own).
+    sleep: SleepDetector,
 }
 
 fn token(id: ConnId) -> Token {
@@ -66,7 +75,18 @@ impl Loop {
         waker: Arc<Waker>,
     ) -> Self {
         let (resolved_tx, resolved) = mpsc::channel();
+        let os = OsWatcher::new().ok().filter(|w| {
+            let fd = w.fd().as_raw_fd();
+            let source = &mut mio::unix::SourceFd(&fd);
+            poll.registry()
+                .register(source, OS, Interest::READABLE)
+                .is_ok()
+        });
+        let mut sleep = SleepDetector::default();
+        sleep.observe(ClockPair::now());
         Loop {
+            os,
+            sleep,
             poll,
             machine,
             router,
@@ -99,8 +119,16 @@ impl Loop {
                     break;
                 }
             }
+            if self.sleep.observe(ClockPair::now()).is_some() {
+                self.machine.resumed_from_sleep(self.now());
+                self.drain();
+            }
             for ev in events.iter() {
                 if ev.token() == WAKER {
+                    continue;
+                }
+                if ev.token() == OS {
+                    self.os_events();
                     continue;
                 }
                 let id = ConnId(ev.token().0 as u64 - 1);
@@ -140,6 +168,19 @@ impl Loop {
                     self.pump_all();
                 }
             }
+        }
+    }
+
+    /// Read what the OS watchers report and hand it to the machine.
+    fn os_events(&mut self) {
+        let events = self.os.as_mut().and_then(|w| w.poll().ok());
+        for ev in events.unwrap_or_default() {
+            let now = self.now();
+            match ev {
+                OsEvent::NetworkChanged { gone } => drop(self.machine.network_changed(now, &gone)),
+                OsEvent::MemoryPressure(level) => drop(self.machine.memory_pressure(now, level)),
+            }
+            self.drain();
         }
     }
 
@@ -275,6 +316,9 @@ impl Loop {
                     Ok(()) => {
                         c.connected = true;
                         let _ = c.stream.set_nodelay(true);
+                        if let Ok(local) = c.stream.local_addr() {
+                            self.machine.set_local_addr(id, local);
+                        }
                         self.input(Input::Connected(id));
                         continue;
                     }

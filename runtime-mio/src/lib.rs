@@ -35,7 +35,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use plue_http_core::abort::{AbortController, AbortSignal};
-pub use plue_http_core::client::{Options, StreamOptions};
+pub use plue_http_core::client::{MemoryPressure, Options, StreamOptions};
 pub use plue_http_core::sse::{SseEvent, StreamEvent};
 pub use plue_http_core::{Error, ErrorKind, Method, Request, RequestBuilder, Response};
 pub use plue_http_driver::AbortHandle;
@@ -184,6 +184,21 @@ impl Client {
     /// Drop every idle pooled connection (memory pressure).
     pub fn release_idle(&self) {
         self.front.release_idle();
+    }
+
+    /// The application's network-change notification (see [`Front::network_changed`]).
+    pub fn network_changed(&self) {
+        self.front.network_changed();
+    }
+
+    /// The application's wake-from-sleep notification (see [`Front::resumed_from_sleep`]).
+    pub fn resumed_from_sleep(&self) {
+        self.front.resumed_from_sleep();
+    }
+
+    /// The application's memory-pressure notification (see [`Front::memory_pressure`]).
+    pub fn memory_pressure(&self, level: MemoryPressure) {
+        self.front.memory_pressure(level);
     }
 }
 

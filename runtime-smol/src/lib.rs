@@ -22,6 +22,7 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::BorrowedFd;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Instant;
 
@@ -30,7 +31,7 @@ use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::net::TcpStream;
 
 pub use plue_http_core::abort::{AbortController, AbortSignal};
-pub use plue_http_core::client::{Options, StreamOptions};
+pub use plue_http_core::client::{MemoryPressure, Options, StreamOptions};
 pub use plue_http_core::sse::{SseEvent, StreamEvent};
 pub use plue_http_core::{Error, ErrorKind, Method, Request, RequestBuilder, Response};
 pub use plue_http_driver::{
@@ -101,6 +102,10 @@ impl driver::Runtime for SmolRuntime {
             .stderr(Stdio::piped());
         command.spawn().map(Child)
     }
+
+    async fn wait_readable<'a>(&'a self, fd: BorrowedFd<'a>) -> io::Result<()> {
+        async_io::Async::new(fd)?.readable().await
+    }
 }
 
 impl ConnRead for Half {
@@ -112,6 +117,10 @@ impl ConnRead for Half {
 impl ConnWrite for Half {
     async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.0.write(buf).await
+    }
+
+    fn local_addr(&self) -> Option<SocketAddr> {
+        self.0.local_addr().ok()
     }
 }
 

@@ -19,6 +19,7 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::BorrowedFd;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -29,7 +30,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::runtime::Handle;
 
 pub use plue_http_core::abort::{AbortController, AbortSignal};
-pub use plue_http_core::client::{Options, StreamOptions};
+pub use plue_http_core::client::{MemoryPressure, Options, StreamOptions};
 pub use plue_http_core::sse::{SseEvent, StreamEvent};
 pub use plue_http_core::{Error, ErrorKind, Method, Request, RequestBuilder, Response};
 pub use plue_http_driver::{
@@ -135,6 +136,14 @@ impl driver::Runtime for TokioRuntime {
             .stderr(Stdio::piped());
         command.spawn().map(Child)
     }
+
+    async fn wait_readable<'a>(&'a self, fd: BorrowedFd<'a>) -> io::Result<()> {
+        // Deprecated only because an arbitrary `T` might change its fd; a `BorrowedFd` outlives this
+        // `AsyncFd` and always names the same descriptor, and the replacement is `unsafe` (forbidden here).
+        #[allow(deprecated)]
+        let fd = tokio::io::unix::AsyncFd::with_interest(fd, tokio::io::Interest::READABLE)?;
+        fd.readable().await.map(|_| ())
+    }
 }
 
 impl ConnRead for Reader {
@@ -146,6 +155,10 @@ impl ConnRead for Reader {
 impl ConnWrite for Writer {
     async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.0.write(buf).await
+    }
+
+    fn local_addr(&self) -> Option<SocketAddr> {
+        self.0.local_addr().ok()
     }
 }
 

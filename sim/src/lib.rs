@@ -22,6 +22,7 @@ pub mod fake_opencode;
 pub mod faults;
 pub mod harness;
 pub mod invariants;
+pub mod lifecycle;
 pub mod net;
 pub mod runner;
 pub mod server;

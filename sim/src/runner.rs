@@ -189,6 +189,8 @@ impl Focus {
 enum Action {
     Start(usize),
     AbortStream(usize),
+    /// A network change, wake-up or memory-pressure event (see `lifecycle.rs`).
+    Life(super::lifecycle::LifeEvent),
 }
 
 struct Sim {
@@ -238,6 +240,10 @@ impl Sim {
         let net = SimNet::new(hosts, w.faults, seed);
         let mut actions = Agenda::new();
         let mut must_not_repeat = BTreeMap::new();
+        let end = w.ops.last().map_or(Instant::ZERO, |o| o.at);
+        for (at, ev) in super::lifecycle::schedule(seed, end) {
+            actions.push(at, Action::Life(ev));
+        }
         for (i, op) in w.ops.iter().enumerate() {
             actions.push(op.at, Action::Start(i));
             let specs: Vec<&ReqSpec> = match &op.kind {
@@ -472,6 +478,10 @@ impl Sim {
                 return;
             }
             self.note_input(&input);
+            if let NetInput::Connected(c) = input {
+                self.client
+                    .set_local_addr(c, super::lifecycle::local_addr(c));
+            }
             self.client.handle_input(now, input.as_input());
             self.drain();
             self.check_new_executions();
@@ -530,6 +540,10 @@ impl Sim {
                 OpKind::Abort { target } => self.abort(now, target),
             },
             Action::AbortStream(i) => self.abort(now, i),
+            Action::Life(ev) => {
+                self.note(|| format!("owner: {ev:?}"));
+                super::lifecycle::apply(&mut self.client, now, ev);
+            }
         }
     }
 

@@ -57,17 +57,26 @@ pub struct Accepted {
 impl Loopback {
     /// Serve `server` on a fresh loopback port.
     pub fn start(server: ScriptedServer) -> io::Result<Loopback> {
-        Self::start_with(server, None)
+        Self::start_with(server, SocketAddr::from(([127, 0, 0, 1], 0)), None)
     }
 
     /// Serve `server` over TLS with `config` on a fresh loopback port.
     pub fn start_tls(server: ScriptedServer, config: Arc<ServerConfig>) -> io::Result<Loopback> {
-        Self::start_with(server, Some(config))
+        Self::start_with(server, SocketAddr::from(([127, 0, 0, 1], 0)), Some(config))
     }
 
-    fn start_with(server: ScriptedServer, tls: Option<Arc<ServerConfig>>) -> io::Result<Loopback> {
+    /// Serve `server` on `bind` (port 0: a fresh port), e.g. every address of a test's own network namespace.
+    pub fn start_on(server: ScriptedServer, bind: SocketAddr) -> io::Result<Loopback> {
+        Self::start_with(server, bind, None)
+    }
+
+    fn start_with(
+        server: ScriptedServer,
+        bind: SocketAddr,
+        tls: Option<Arc<ServerConfig>>,
+    ) -> io::Result<Loopback> {
         let is_tls = tls.is_some();
-        let mut listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+        let mut listener = TcpListener::bind(bind)?;
         let addr = listener.local_addr()?;
         let poll = Poll::new()?;
         poll.registry()

@@ -15,6 +15,9 @@ pub(crate) struct Health {
     pub last_error: NetError,
     /// No probe before this.
     pub retry_at: Instant,
+    /// Held after a network change (see `lifecycle.rs`): until a connect succeeds, a failed probe does not
+    /// spend the attempts of the request it was made for; requests wait under their own deadlines.
+    pub held: bool,
 }
 
 /// A batch: its members not yet sent, in order, and the connection serving it.

@@ -267,6 +267,22 @@ impl Conn {
         s
     }
 
+    /// Buffer capacity held (encode buffer and the codec's read buffer), for memory-pressure accounting.
+    pub fn buffer_bytes(&self) -> usize {
+        self.out.capacity() + self.codec.buffered_capacity()
+    }
+
+    /// Give back buffer capacity holding no pending byte (memory pressure); returns the bytes freed. The
+    /// buffers grow again on the next request.
+    pub fn shrink_buffers(&mut self) -> usize {
+        let mut freed = self.codec.shrink();
+        if self.out.is_empty() {
+            freed += self.out.capacity();
+            self.out = BytesMut::new();
+        }
+        freed
+    }
+
     /// `true` while connecting.
     pub fn is_connecting(&self) -> bool {
         matches!(self.phase, Phase::Connecting { .. })

@@ -7,7 +7,7 @@
 
 use core::net::{IpAddr, SocketAddr};
 use core::time::Duration;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use crate::error::NetError;
 use crate::time::Instant;
@@ -35,7 +35,10 @@ struct Entry {
 pub struct DnsCache {
     ttl: Duration,
     entries: HashMap<(String, u16), Entry>,
-    pending: HashSet<(String, u16)>,
+    /// Outstanding resolutions and when each gives up (a resolver that never answers must not hold requests
+    /// until their overall timeout).
+    pending: HashMap<(String, u16), Instant>,
+    resolve_timeout: Duration,
 }
 
 /// `host` as an IP address when it is a literal (IPv6 with or without brackets).
@@ -53,8 +56,35 @@ impl DnsCache {
         DnsCache {
             ttl,
             entries: HashMap::new(),
-            pending: HashSet::new(),
+            pending: HashMap::new(),
+            resolve_timeout: Duration::from_secs(10),
         }
+    }
+
+    /// How long a resolution may take before it counts as failed (the machine uses `connect_timeout`).
+    pub fn with_resolve_timeout(mut self, timeout: Duration) -> DnsCache {
+        self.resolve_timeout = timeout;
+        self
+    }
+
+    /// When the oldest outstanding resolution gives up.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.pending.values().min().copied()
+    }
+
+    /// Resolutions past their deadline, forgotten here: the machine fails them like a failed answer. A late
+    /// answer is still cached.
+    pub fn expired(&mut self, now: Instant) -> Vec<(String, u16)> {
+        let due: Vec<(String, u16)> = self
+            .pending
+            .iter()
+            .filter(|(_, d)| **d <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &due {
+            self.pending.remove(k);
+        }
+        due
     }
 
     /// Where to connect for `host:port` at `now`, or whether to wait or resolve.
@@ -69,10 +99,10 @@ impl DnsCache {
             }
             self.entries.remove(&key);
         }
-        if self.pending.contains(&key) {
+        if self.pending.contains_key(&key) {
             return Lookup::Pending;
         }
-        self.pending.insert(key);
+        self.pending.insert(key, now + self.resolve_timeout);
         Lookup::Resolve
     }
 
@@ -108,6 +138,14 @@ impl DnsCache {
         if let Some(e) = self.entries.get_mut(&(host.to_string(), port)) {
             e.next = e.next.wrapping_add(1);
         }
+    }
+
+    /// Forget every cached answer (the network changed: answers may point at a network we left). Outstanding
+    /// resolutions stay outstanding; their answers are taken as fresh.
+    pub fn forget(&mut self) -> usize {
+        let n = self.entries.len();
+        self.entries = HashMap::new();
+        n
     }
 }
 
@@ -159,6 +197,25 @@ mod tests {
             c.lookup("example", 80, Instant::from_millis(60_000)),
             Lookup::Resolve,
             "expired"
+        );
+    }
+
+    #[test]
+    fn dns_resolution_gives_up_at_its_deadline() {
+        let mut c =
+            DnsCache::new(Duration::from_secs(60)).with_resolve_timeout(Duration::from_secs(2));
+        assert_eq!(c.lookup("slow", 80, Instant::ZERO), Lookup::Resolve);
+        assert_eq!(c.next_deadline(), Some(Instant::from_millis(2_000)));
+        assert!(c.expired(Instant::from_millis(1_999)).is_empty());
+        assert_eq!(
+            c.expired(Instant::from_millis(2_000)),
+            vec![("slow".to_string(), 80)]
+        );
+        assert_eq!(c.next_deadline(), None);
+        assert_eq!(
+            c.lookup("slow", 80, Instant::from_millis(2_000)),
+            Lookup::Resolve,
+            "asked again"
         );
     }
 

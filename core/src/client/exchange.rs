@@ -122,6 +122,9 @@ impl ClientMachine {
         let probe_delay = self.retry.delay(failures, &mut self.rng);
         self.host_down(&key, cause, now + probe_delay);
         if let Some(id) = for_flow {
+            if self.held_back(id, c, &key) {
+                return;
+            }
             if self
                 .flows
                 .get(&id)

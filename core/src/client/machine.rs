@@ -23,6 +23,7 @@ use super::dns::DnsCache;
 use super::flow::{Flow, State};
 use super::io::{ConnId, Event, Input, Output, RequestId};
 use super::last_success::LastSuccess;
+use super::local_addrs::LocalAddrs;
 use super::options::{Options, StreamOptions};
 use super::stack::Stack;
 use super::stream_flow::StreamFlow;
@@ -78,6 +79,8 @@ pub struct ClientMachine {
     /// The rustls configuration every TLS connection shares (so its session cache serves pool refills and
     /// event-stream reconnects); `None` without `Options::tls`.
     tls: Option<Arc<rustls::ClientConfig>>,
+    /// Local addresses of connections, for network changes (see `lifecycle.rs`).
+    pub(super) local_addrs: LocalAddrs,
     shut: bool,
 }
 
@@ -104,7 +107,7 @@ impl ClientMachine {
                 options.max_connections,
                 options.pool_idle_timeout,
             ),
-            dns: DnsCache::new(options.dns_ttl),
+            dns: DnsCache::new(options.dns_ttl).with_resolve_timeout(options.connect_timeout),
             options,
             base_url,
             limits: h1::Limits::default(),
@@ -120,6 +123,7 @@ impl ClientMachine {
             streams: BTreeMap::new(),
             out: VecDeque::new(),
             last_success: None,
+            local_addrs: LocalAddrs::default(),
             shut: false,
         })
     }
@@ -474,6 +478,7 @@ impl ClientMachine {
         }
         self.stack_timers(now);
         self.cleanup(now);
+        self.resolve_timers(now);
         let due: Vec<RequestId> = self
             .streams
             .iter()
@@ -500,7 +505,7 @@ impl ClientMachine {
     }
 
     fn next_deadline(&self, now: Instant) -> Option<Instant> {
-        let mut next = self.pool.next_expiry();
+        let mut next = earliest(self.pool.next_expiry(), self.dns.next_deadline());
         for f in self.flows.values() {
             next = earliest(next, f.deadline);
             if let State::Backoff(t) = f.state {

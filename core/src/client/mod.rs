@@ -9,6 +9,8 @@ mod flow;
 mod handshake;
 pub(crate) mod io;
 mod last_success;
+mod lifecycle;
+mod local_addrs;
 mod machine;
 mod options;
 mod outcome;
@@ -22,7 +24,11 @@ mod stream_flow;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+mod lifecycle_tests;
+
 pub use crate::pool::HostStats;
 pub use io::{ConnId, Event, Input, NetInput, Output, RequestId};
+pub use lifecycle::{MemoryPressure, NetworkReaction, Released};
 pub use machine::ClientMachine;
 pub use options::{Options, StreamOptions, MAX_UNDELIVERED};

@@ -237,6 +237,7 @@ impl ClientMachine {
             failures: 0,
             last_error: cause,
             retry_at,
+            held: false,
         });
         h.down = true;
         h.failures += 1;

@@ -274,6 +274,21 @@ impl<T: Copy> H1Connection<T> {
         }
     }
 
+    /// Bytes of buffer capacity this connection holds (read buffer), for memory-pressure accounting.
+    pub fn buffered_capacity(&self) -> usize {
+        self.read_buf.capacity()
+    }
+
+    /// Give back read-buffer capacity that holds no unread byte (memory pressure); returns the bytes freed.
+    pub fn shrink(&mut self) -> usize {
+        if !self.read_buf.is_empty() {
+            return 0;
+        }
+        let freed = self.read_buf.capacity();
+        self.read_buf = BytesMut::new();
+        freed
+    }
+
     /// Emit the one `Failed` event and stop: the front request is `responding` when it got response bytes.
     fn fail(&mut self, error: ErrorKind, front_responding: bool) {
         let responding = if front_responding {

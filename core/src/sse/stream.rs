@@ -360,6 +360,38 @@ impl EventStream {
         self.reconnect(now, cause, None);
     }
 
+    /// The network changed or the machine woke from sleep: forget the backoff (the failures it counted were
+    /// the old network's) and, when waiting to reconnect, connect now. With `drop_live`, a live connection is
+    /// presumed dead (its local address is gone, or it slept through the server's timeouts): it is closed and a
+    /// new one opened at once, resuming with `Last-Event-ID`.
+    pub fn reconnect_now(&mut self, _now: Instant, drop_live: bool) {
+        match self.state {
+            State::Closed => {}
+            State::Reconnecting { .. } => {
+                self.attempt = 0;
+                self.state = State::Connecting;
+                self.out.push_back(StreamOutput::Connect);
+            }
+            State::Connecting | State::Open { .. } => {
+                self.attempt = 0;
+                if !(drop_live && self.live) {
+                    return;
+                }
+                self.close_connection();
+                self.decoder.finish();
+                self.state = State::Connecting;
+                self.out
+                    .push_back(StreamOutput::Event(StreamEvent::Reconnecting {
+                        attempt: 1,
+                        max: self.cfg.max_attempts,
+                        delay: Duration::ZERO,
+                        cause: ReconnectCause::Network(NetError::Unreachable),
+                    }));
+                self.out.push_back(StreamOutput::Connect);
+            }
+        }
+    }
+
     /// The owner aborted: close any connection and end with [`ErrorKind::Aborted`] at once. Outputs not yet
     /// drained are dropped (except a pending `CloseConnection`), so no `Connect` can follow. Idempotent.
     pub fn abort(&mut self, _now: Instant) {
