@@ -292,6 +292,24 @@ pub enum ErrorKind {
     },
     /// The client was shut down while the request was pending.
     Shutdown,
+    /// The operation needs something this client does not do yet (a WebSocket upgrade), or is not a plain call
+    /// (an event stream: open it as a stream instead).
+    Unsupported {
+        /// The operation (an OpenCode `operationId`).
+        operation: &'static str,
+        /// What is missing.
+        reason: &'static str,
+    },
+    /// The server answered an API call with a web page (an OpenCode server that lacks the route serves its web
+    /// UI instead): it speaks another version of the API.
+    UnsupportedByServer {
+        /// The operation (an OpenCode `operationId`).
+        operation: String,
+        /// The server's version, when known (from `/global/health`).
+        server_version: Option<String>,
+        /// The version the client's API was generated from.
+        client_version: String,
+    },
 }
 
 impl fmt::Display for ErrorKind {
@@ -329,6 +347,14 @@ impl fmt::Display for ErrorKind {
                 content_type
             ),
             ErrorKind::Shutdown => write!(f, "the client shut down"),
+            ErrorKind::Unsupported { operation, reason } => {
+                write!(f, "{operation} is not supported: {reason}")
+            }
+            ErrorKind::UnsupportedByServer { operation, server_version, client_version } => write!(
+                f,
+                "the server does not support {operation} (it answered with a web page): it runs OpenCode {}, this client speaks {client_version}",
+                server_version.as_deref().unwrap_or("of an unknown version")
+            ),
         }
     }
 }
