@@ -14,3 +14,8 @@ pub mod wire;
 pub use call::CallOptions;
 pub use client::VersionCheck;
 pub use operation::{find, Operation, OperationInfo, ParamIn, ParamInfo, ResponseKind};
+
+#[cfg(test)]
+mod call_tests;
+#[cfg(test)]
+mod tolerance_tests;
