@@ -787,7 +787,12 @@ impl<'a> Gen<'a> {
             has_body = true;
             fields.push_str("/// The JSON body.\n");
             let _ = writeln!(fields, "pub body: {t},");
-            body_expr = "wire::json_body(&self.body).map(Some)".into();
+            // OpenCode refuses a POST without a body even where the body is optional: `None` sends `{}`.
+            body_expr = if required {
+                "wire::json_body(&self.body).map(Some)".into()
+            } else {
+                "wire::optional_body(&self.body).map(Some)".into()
+            };
         }
         // Response.
         let responses = op

@@ -65,6 +65,14 @@ pub fn json_body<T: Serialize + ?Sized>(body: &T) -> Result<Bytes, ErrorKind> {
         })
 }
 
+/// An optional JSON body: `None` is `{}` (OpenCode answers 400 to a POST without a body, even an optional one).
+pub fn optional_body<T: Serialize>(body: &Option<T>) -> Result<Bytes, ErrorKind> {
+    match body {
+        Some(b) => json_body(b),
+        None => Ok(Bytes::from_static(b"{}")),
+    }
+}
+
 /// One path segment from a parameter: percent-encoded, never empty or a dot-segment (which would change the path).
 pub fn segment(id: &str) -> Result<String, ErrorKind> {
     if id.is_empty() || id == "." || id == ".." {

@@ -129,7 +129,7 @@ impl Operation for ExperimentalConsoleSwitchOrg {
     }
     fn query(&self, _q: &mut Vec<(String, String)>) {}
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::json(r, Self::INFO)
@@ -163,7 +163,7 @@ impl Operation for ExperimentalControlPlaneMoveSession {
     }
     fn query(&self, _q: &mut Vec<(String, String)>) {}
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::empty(r, Self::INFO)
@@ -206,7 +206,7 @@ impl Operation for ExperimentalProjectCopyGenerateName {
     }
     fn query(&self, _q: &mut Vec<(String, String)>) {}
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::json(r, Self::INFO)
@@ -425,7 +425,7 @@ impl Operation for ExperimentalWorkspaceCreate {
     }
     fn query(&self, _q: &mut Vec<(String, String)>) {}
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::json(r, Self::INFO)
@@ -552,7 +552,7 @@ impl Operation for ExperimentalWorkspaceWarp {
     }
     fn query(&self, _q: &mut Vec<(String, String)>) {}
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::empty(r, Self::INFO)

@@ -118,7 +118,7 @@ impl Operation for SessionCreate {
     }
     fn query(&self, _q: &mut Vec<(String, String)>) {}
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::json(r, Self::INFO)
@@ -265,7 +265,7 @@ impl Operation for SessionUpdate {
     }
     fn query(&self, _q: &mut Vec<(String, String)>) {}
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::json(r, Self::INFO)
@@ -390,7 +390,7 @@ impl Operation for SessionCommand {
     }
     fn query(&self, _q: &mut Vec<(String, String)>) {}
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::json(r, Self::INFO)
@@ -485,7 +485,7 @@ impl Operation for SessionFork {
     }
     fn query(&self, _q: &mut Vec<(String, String)>) {}
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::json(r, Self::INFO)
@@ -528,7 +528,7 @@ impl Operation for SessionInit {
     }
     fn query(&self, _q: &mut Vec<(String, String)>) {}
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::json(r, Self::INFO)
@@ -631,7 +631,7 @@ impl Operation for SessionPrompt {
     }
     fn query(&self, _q: &mut Vec<(String, String)>) {}
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::json(r, Self::INFO)
@@ -776,7 +776,7 @@ impl Operation for SessionPromptAsync {
     }
     fn query(&self, _q: &mut Vec<(String, String)>) {}
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::empty(r, Self::INFO)
@@ -819,7 +819,7 @@ impl Operation for SessionRevert {
     }
     fn query(&self, _q: &mut Vec<(String, String)>) {}
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::json(r, Self::INFO)
@@ -944,7 +944,7 @@ impl Operation for SessionShell {
     }
     fn query(&self, _q: &mut Vec<(String, String)>) {}
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::json(r, Self::INFO)
@@ -987,7 +987,7 @@ impl Operation for SessionSummarize {
     }
     fn query(&self, _q: &mut Vec<(String, String)>) {}
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::json(r, Self::INFO)

@@ -36,7 +36,7 @@ impl Operation for SyncHistoryList {
     }
     fn query(&self, _q: &mut Vec<(String, String)>) {}
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::json(r, Self::INFO)
@@ -70,7 +70,7 @@ impl Operation for SyncReplay {
     }
     fn query(&self, _q: &mut Vec<(String, String)>) {}
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::json(r, Self::INFO)
@@ -135,7 +135,7 @@ impl Operation for SyncSteal {
     }
     fn query(&self, _q: &mut Vec<(String, String)>) {}
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::json(r, Self::INFO)

@@ -36,7 +36,7 @@ impl Operation for TuiAppendPrompt {
     }
     fn query(&self, _q: &mut Vec<(String, String)>) {}
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::json(r, Self::INFO)
@@ -132,7 +132,7 @@ impl Operation for TuiControlResponse {
     }
     fn query(&self, _q: &mut Vec<(String, String)>) {}
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::json(r, Self::INFO)
@@ -166,7 +166,7 @@ impl Operation for TuiExecuteCommand {
     }
     fn query(&self, _q: &mut Vec<(String, String)>) {}
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::json(r, Self::INFO)
@@ -324,7 +324,7 @@ impl Operation for TuiPublish {
     }
     fn query(&self, _q: &mut Vec<(String, String)>) {}
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::json(r, Self::INFO)
@@ -358,7 +358,7 @@ impl Operation for TuiSelectSession {
     }
     fn query(&self, _q: &mut Vec<(String, String)>) {}
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::json(r, Self::INFO)
@@ -392,7 +392,7 @@ impl Operation for TuiShowToast {
     }
     fn query(&self, _q: &mut Vec<(String, String)>) {}
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::json(r, Self::INFO)

@@ -54,7 +54,7 @@ impl Operation for V2ProjectCopyCreate {
         wire::push_query(q, "location", &self.location);
     }
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::json(r, Self::INFO)
@@ -106,7 +106,7 @@ impl Operation for V2ProjectCopyRemove {
         wire::push_query(q, "location", &self.location);
     }
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::empty(r, Self::INFO)

@@ -67,7 +67,7 @@ impl Operation for VcsApply {
     }
     fn query(&self, _q: &mut Vec<(String, String)>) {}
     fn body(&self) -> Result<Option<bytes::Bytes>, ErrorKind> {
-        wire::json_body(&self.body).map(Some)
+        wire::optional_body(&self.body).map(Some)
     }
     fn parse(r: &Response) -> Result<Self::Output, ErrorKind> {
         wire::json(r, Self::INFO)
