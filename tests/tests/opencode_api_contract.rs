@@ -384,7 +384,7 @@ async fn opencode_api_contract_scripted_chat_events_are_all_typed() {
 async fn opencode_api_contract_v2_and_global_streams_open_typed() {
     let c = client();
     let mut v2 = c.v2_events(CallOptions::default());
-    match tokio::time::timeout(Duration::from_secs(30), async {
+    let ev = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
             match v2.next().await {
                 Some(Ok(EventItem::Event(ev))) => return ev,
@@ -397,10 +397,8 @@ async fn opencode_api_contract_v2_and_global_streams_open_typed() {
         }
     })
     .await
-    .expect("a v2 event")
-    {
-        ev => assert!(!ev.is_unknown(), "{ev:?}"),
-    }
+    .expect("a v2 event");
+    assert!(!ev.is_unknown(), "{ev:?}");
     let mut global = c.typed_global_events();
     let first = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
