@@ -59,6 +59,10 @@ pub struct RequestOptions {
     pub retry_non_idempotent: bool,
     /// Redirects to follow; `Some(0)` returns 3xx responses as they are.
     pub max_redirects: Option<u32>,
+    /// The caller collects the whole body into memory (set by the runtimes' collecting calls, not by streaming
+    /// ones): a response declaring a `Content-Length` above `max_body_size` is then refused from its head, before a
+    /// byte of the body is buffered.
+    pub collect_body: bool,
 }
 
 /// A validated request, ready for the client machine.
@@ -320,6 +324,12 @@ impl RequestBuilder {
         self
     }
 
+    /// Say the body will be collected into memory (see [`RequestOptions::collect_body`]).
+    pub fn collect_body(mut self, yes: bool) -> Self {
+        self.options.collect_body = yes;
+        self
+    }
+
     /// Validate and build.
     pub fn build(self) -> Result<Request, ErrorKind> {
         if let Some(e) = self.error {
@@ -329,11 +339,6 @@ impl RequestBuilder {
             Some(base) => base.join(&self.url)?,
             None => Url::parse(&self.url)?,
         };
-        if url.scheme() != crate::url::Scheme::Http {
-            return Err(ErrorKind::UnsupportedScheme {
-                scheme: url.scheme().as_str().to_string(),
-            });
-        }
         for (k, v) in &self.query {
             url.append_query(k, v);
         }
@@ -523,11 +528,13 @@ mod tests {
     }
 
     #[test]
-    fn https_is_typed_unsupported_and_form_encodes() {
+    fn https_builds_and_form_encodes() {
+        let r = Request::get("https://h/").unwrap();
+        assert_eq!(r.url().port(), 443);
         assert_eq!(
-            Request::get("https://h/").unwrap_err(),
+            Request::get("ftp://h/").unwrap_err(),
             ErrorKind::UnsupportedScheme {
-                scheme: "https".into()
+                scheme: "ftp".into()
             }
         );
         let r = Request::builder(Method::POST, "/x")

@@ -114,6 +114,8 @@ impl Front {
         seed: u64,
         wake: Option<Wake>,
     ) -> Result<(Front, ClientMachine, Router), Error> {
+        // TLS inputs (crypto, trust, wall clock) are built here, never in the core.
+        let options = crate::tls::with_default_tls(options).map_err(Error::new)?;
         let machine = ClientMachine::new(options.clone(), seed).map_err(Error::new)?;
         let base = machine.base_url().cloned();
         let (tx, rx) = chan::unbounded();
@@ -175,7 +177,8 @@ impl Front {
     }
 
     /// Send a request; the body is collected into memory. Any final status is `Ok`.
-    pub fn request(&self, req: Request) -> ResponseFuture {
+    pub fn request(&self, mut req: Request) -> ResponseFuture {
+        req.options_mut().collect_body = true;
         let p = self.pending(req);
         handles::RequestFuture::new(p)
     }
@@ -260,7 +263,8 @@ impl Front {
     pub async fn batch(&self, reqs: Vec<Request>) -> Vec<Result<Response, Error>> {
         let mut pendings = Vec::with_capacity(reqs.len());
         let mut items = Vec::with_capacity(reqs.len());
-        for req in reqs {
+        for mut req in reqs {
+            req.options_mut().collect_body = true;
             let abort = self.token();
             let (ev_tx, ev_rx) = chan::unbounded();
             items.push((abort.token(), req, ev_tx));

@@ -6,6 +6,7 @@ mod deadline;
 mod dns;
 mod exchange;
 mod flow;
+mod handshake;
 pub(crate) mod io;
 mod last_success;
 mod machine;
@@ -13,7 +14,8 @@ mod options;
 mod outcome;
 mod policy;
 mod queue;
-mod redirect;
+pub(crate) mod redirect;
+mod stack;
 mod stream;
 mod stream_flow;
 

@@ -32,12 +32,7 @@ pub fn next_request(req: &Request, head: &ResponseHead) -> Option<Result<Request
 }
 
 fn build_next(req: &Request, status: u16, location: &str) -> Result<Request, ErrorKind> {
-    let target = resolve(req.url(), location)?;
-    if target.scheme() != Scheme::Http {
-        return Err(ErrorKind::UnsupportedScheme {
-            scheme: target.scheme().as_str().to_string(),
-        });
-    }
+    let target = target(req.url(), location)?;
     let mut next = req.clone();
     let to_get = status == 303 && *req.method() != Method::HEAD
         || matches!(status, 301 | 302) && *req.method() == Method::POST;
@@ -47,6 +42,26 @@ fn build_next(req: &Request, status: u16, location: &str) -> Result<Request, Err
         h.remove(CONTENT_TYPE);
         h.remove(CONTENT_LENGTH);
     }
+    Ok(retarget(&next, target))
+}
+
+/// Where a redirect from `current` to `location` goes: resolved, and refused from `https` to `http`.
+/// The one rule for requests and event streams alike.
+pub fn target(current: &Url, location: &str) -> Result<Url, ErrorKind> {
+    let target = resolve(current, location)?;
+    if current.scheme() == Scheme::Https && target.scheme() == Scheme::Http {
+        // What was asked for over TLS must not continue in the clear.
+        return Err(ErrorKind::InsecureRedirect {
+            to: target.redacted(),
+        });
+    }
+    Ok(target)
+}
+
+/// `req` sent to `target` instead: `Authorization`, `Cookie` and `Proxy-Authorization` are dropped when the host
+/// or port changes or the scheme downgrades.
+pub fn retarget(req: &Request, target: Url) -> Request {
+    let mut next = req.clone();
     let cur = req.url();
     let downgrade = cur.scheme() == Scheme::Https && target.scheme() == Scheme::Http;
     if cur.host() != target.host() || cur.port() != target.port() || downgrade {
@@ -56,7 +71,7 @@ fn build_next(req: &Request, status: u16, location: &str) -> Result<Request, Err
         h.remove(PROXY_AUTHORIZATION);
     }
     next.set_url(target);
-    Ok(next)
+    next
 }
 
 /// Resolve a `Location` value against the URL that answered it.
@@ -180,9 +195,16 @@ mod tests {
             .unwrap();
         assert!(port.headers().get(AUTHORIZATION).is_none());
         assert!(next_request(&req, &head(300, "/b")).is_none());
-        assert!(matches!(
-            next_request(&req, &head(302, "https://h/b")).unwrap(),
-            Err(ErrorKind::UnsupportedScheme { .. })
-        ));
+        // http → https is followed; https → http is refused.
+        let up = next_request(&req, &head(302, "https://h/b"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(up.url().redacted(), "https://h/b");
+        assert_eq!(
+            next_request(&up, &head(302, "http://h/c")).unwrap(),
+            Err(ErrorKind::InsecureRedirect {
+                to: "http://h/c".into()
+            })
+        );
     }
 }
