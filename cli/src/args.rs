@@ -97,6 +97,21 @@ pub enum Command {
         #[arg(long)]
         bin: Option<PathBuf>,
     },
+    /// Call any operation of the OpenCode 1.18.34 API by its operationId and print the JSON answer.
+    /// `plue api --list` prints every operationId (offline).
+    Api {
+        /// Print every operationId, one per line, and exit (no server is contacted).
+        #[arg(long, conflicts_with_all = ["operation", "params", "body"])]
+        list: bool,
+        /// The operationId, e.g. session.list.
+        #[arg(required_unless_present = "list")]
+        operation: Option<String>,
+        /// Path and query parameters as name=value (sessionID=ses_…, path=.).
+        params: Vec<String>,
+        /// The JSON body.
+        #[arg(long)]
+        body: Option<String>,
+    },
     /// Walk through everything against the embedded server: health, a session, a streamed chat, providers,
     /// then a server restart with reconnect and a queued request.
     Demo,

@@ -62,6 +62,21 @@ fn run(cli: Cli, ui: &Arc<Ui>) -> Result<(), Fail> {
             session,
             model,
         } => connect().and_then(|(oc, _server)| cmd::chat::run(&oc, &text, session, model)),
+        Command::Api { list: true, .. } => {
+            cmd::api::list(ui);
+            Ok(())
+        }
+        Command::Api {
+            operation,
+            params,
+            body,
+            ..
+        } => {
+            // Checked before any server starts: a typo never waits on a spawn.
+            let request =
+                cmd::api::parse(operation.as_deref().unwrap_or(""), &params, body.as_deref())?;
+            connect().and_then(|(oc, _server)| cmd::api::run(&oc, &request))
+        }
         Command::Events { global, count } => {
             connect().and_then(|(oc, _server)| cmd::events::run(&oc, global, count))
         }

@@ -997,3 +997,91 @@ fn cli_real_opencode_over_nginx_tls_cacert_and_pins_on_every_runtime() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn cli_api_list_prints_every_operation_offline() {
+    // No --url: were a server needed, the embedded one would start and say so on stderr.
+    let (out, stdout, stderr) = run(&["api", "--list"]);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout.lines().count(), 188, "{stdout}");
+    assert!(stdout.lines().any(|l| l == "session.list"));
+    assert!(stdout.lines().any(|l| l == "v2.pty.connect"));
+    assert!(
+        !stderr.contains("Backend:"),
+        "a server was started: {stderr}"
+    );
+    let (out, _, stderr) = run(&["api", "session.nope"]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("Unknown operation \"session.nope\""),
+        "{stderr}"
+    );
+    let (out, _, stderr) = run(&["api", "session.get"]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("needs the path parameter sessionID"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Backend:"), "{stderr}");
+}
+
+#[test]
+fn cli_api_calls_the_real_server() {
+    let (url, dir) = opencode_fixture::shared();
+    let (out, stdout, stderr) = run(&[
+        "--url",
+        &url,
+        "api",
+        "session.create",
+        "--body",
+        r#"{"title":"via plue api"}"#,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let created: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    let id = created["id"].as_str().expect("an id").to_string();
+    assert!(
+        !stderr.contains("Warning"),
+        "same version, no warning: {stderr}"
+    );
+
+    let (out, stdout, stderr) = run(&["--url", &url, "api", "session.list"]);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let list: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == id.as_str()),
+        "{stdout}"
+    );
+
+    let (out, stdout, stderr) = run(&["--url", &url, "api", "file.list", "path=."]);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let files: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert!(
+        files
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "opencode.json"),
+        "{stdout}"
+    );
+
+    let (out, stdout, stderr) = run(&[
+        "--url",
+        &url,
+        "--json",
+        "--directory",
+        dir.to_str().unwrap(),
+        "api",
+        "session.get",
+        &format!("sessionID={id}"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.contains("via plue api"), "{stdout}");
+
+    let (out, _, stderr) = run(&["--url", &url, "api", "session.get", "sessionID=ses_nope"]);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("NotFoundError"), "{stderr}");
+}

@@ -308,6 +308,24 @@ pub enum ErrorKind {
     },
     /// The client was shut down while the request was pending.
     Shutdown,
+    /// The operation needs something this client does not do yet (a WebSocket upgrade), or is not a plain call
+    /// (an event stream: open it as a stream instead).
+    Unsupported {
+        /// The operation (an OpenCode `operationId`).
+        operation: &'static str,
+        /// What is missing.
+        reason: &'static str,
+    },
+    /// The server answered an API call with a web page (an OpenCode server that lacks the route serves its web
+    /// UI instead): it speaks another version of the API.
+    UnsupportedByServer {
+        /// The operation (an OpenCode `operationId`).
+        operation: String,
+        /// The server's version, when known (from `/global/health`).
+        server_version: Option<String>,
+        /// The version the client's API was generated from.
+        client_version: String,
+    },
     /// TLS failed: the handshake, the certificate, a pin, or the encrypted stream. Never retried during the
     /// handshake (a certificate does not get better by asking again).
     Tls {
@@ -449,6 +467,14 @@ impl fmt::Display for ErrorKind {
                 content_type
             ),
             ErrorKind::Shutdown => write!(f, "the client shut down"),
+            ErrorKind::Unsupported { operation, reason } => {
+                write!(f, "{operation} is not supported: {reason}")
+            }
+            ErrorKind::UnsupportedByServer { operation, server_version, client_version } => write!(
+                f,
+                "the server does not support {operation} (it answered with a web page): it runs OpenCode {}, this client speaks {client_version}",
+                server_version.as_deref().unwrap_or("of an unknown version")
+            ),
             ErrorKind::Tls { host, reason } => match reason {
                 TlsReason::UnknownIssuer => {
                     write!(f, "TLS: the certificate of {host} is not trusted (unknown issuer)")

@@ -96,6 +96,20 @@ impl Api {
         &self.base
     }
 
+    /// The client's project directory (`OpenCodeOptions::directory`), if set.
+    pub fn directory(&self) -> Option<&str> {
+        self.directory.as_deref()
+    }
+
+    /// A builder for `path` with the base URL and auth only (the generated calls route by themselves).
+    pub(crate) fn bare_builder(&self, method: Method, path: &str) -> RequestBuilder {
+        let mut b = Request::builder(method, path).base(Some(&self.base));
+        if let Some(auth) = &self.authorization {
+            b = b.header("authorization", auth);
+        }
+        b
+    }
+
     /// The same API pointed at another URL (the server manager restarted the server on a new port).
     pub fn with_base_url(&self, url: &str) -> Result<Api, ErrorKind> {
         let mut api = self.clone();
@@ -351,7 +365,7 @@ fn segment(id: &str) -> Result<String, ErrorKind> {
 
 /// A directory as a header value: OpenCode URI-decodes `x-opencode-directory`, so bytes that a header cannot
 /// carry (and `%` itself) are percent-encoded; `/` and other visible ASCII stay readable.
-fn header_safe(dir: &str) -> String {
+pub(crate) fn header_safe(dir: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(dir.len());
     for b in dir.bytes() {

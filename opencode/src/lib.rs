@@ -34,12 +34,21 @@ macro_rules! fixture {
     };
 }
 
+pub mod api;
 pub mod blocking;
 pub mod calls;
 pub mod client;
 pub mod error;
 pub mod events;
 pub mod follow;
+#[allow(
+    clippy::large_enum_variant,
+    clippy::doc_lazy_continuation,
+    clippy::doc_overindented_list_items,
+    clippy::needless_lifetimes,
+    rustdoc::all
+)]
+pub mod generated;
 pub mod health;
 pub mod manager;
 pub mod message;
@@ -55,6 +64,7 @@ mod props;
 #[cfg(test)]
 mod tests;
 
+pub use api::{CallOptions, Operation, OperationInfo, VersionCheck};
 pub use calls::{Api, Call, Parser};
 pub use client::{
     env_auth, fetch_snapshot, with_env_auth, EventItem, Events, Filter, Hub, OpenCode,

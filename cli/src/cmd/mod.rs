@@ -1,5 +1,6 @@
 //! The subcommands.
 
+pub mod api;
 pub mod basic;
 pub mod chat;
 pub mod demo;

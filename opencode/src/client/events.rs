@@ -35,7 +35,7 @@ pub enum EventItem<T> {
 /// A typed, reconnecting OpenCode event stream. An `Err` ends it; dropping it unsubscribes.
 pub struct Events<T> {
     opencode: OpenCode,
-    request: fn(&Api) -> Result<Request, ErrorKind>,
+    request: RequestFn,
     parse: fn(&str) -> Result<T, ErrorKind>,
     inner: Option<EventStream>,
     /// An error to yield once (the subscription request could not be built).
@@ -51,10 +51,23 @@ impl<T> core::fmt::Debug for Events<T> {
     }
 }
 
+/// Builds a stream's subscription request from the current API (a closure: a stream may carry parameters).
+pub(crate) type RequestFn =
+    std::sync::Arc<dyn Fn(&Api) -> Result<Request, ErrorKind> + Send + Sync>;
+
 impl<T> Events<T> {
     pub(crate) fn new(
         opencode: OpenCode,
         request: fn(&Api) -> Result<Request, ErrorKind>,
+        parse: fn(&str) -> Result<T, ErrorKind>,
+    ) -> Self {
+        Self::with_request(opencode, std::sync::Arc::new(request), parse)
+    }
+
+    /// A stream whose subscription request is built by `request` (each time it subscribes).
+    pub(crate) fn with_request(
+        opencode: OpenCode,
+        request: RequestFn,
         parse: fn(&str) -> Result<T, ErrorKind>,
     ) -> Self {
         let moves = Box::pin(opencode.watch_moves());
@@ -73,7 +86,7 @@ impl<T> Events<T> {
     /// (Re)subscribe at the current URL; the previous subscription (if any) is dropped, which aborts it.
     fn subscribe(&mut self) {
         self.inner = None;
-        match (self.request)(&self.opencode.api()) {
+        match (*self.request)(&self.opencode.api()) {
             Ok(req) => {
                 self.inner = Some(
                     self.opencode
