@@ -17,7 +17,8 @@ Exit codes:
   1  the server answered with an error (API error, session error, unexpected answer, an answer cut off
      mid-body)
   2  usage error (bad option, empty or bad URL, empty prompt, model or id; OpenCode binary not found for --spawn)
-  3  cannot connect, the server is unhealthy, or the connection was lost before an answer began
+  3  cannot connect (TLS failures too: untrusted certificate, pin mismatch), the server is unhealthy, or
+     the connection was lost before an answer began
   4  timeout
 
 First command on a fresh clone:  cargo run --release -p plue-cli -- demo";
@@ -44,6 +45,13 @@ pub struct Cli {
     /// The project directory the server should act in.
     #[arg(long, global = true)]
     pub directory: Option<String>,
+    /// Trust only the CA certificates in this PEM file for https (as curl's --cacert).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub cacert: Option<std::path::PathBuf>,
+    /// Pin the server's key: sha256//BASE64 of its certificate's public key (repeatable, or ';'-separated;
+    /// several are alternatives).
+    #[arg(long = "pin", global = true, value_name = "sha256//BASE64")]
+    pub pins: Vec<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

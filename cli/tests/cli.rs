@@ -138,8 +138,17 @@ fn cli_usage_errors_exit_2() {
     let (out, _, stderr) = run(&["chat", "hi", "--model", "no-slash"]);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("is not provider/model"), "{stderr}");
-    let (out, _, stderr) = run(&["--url", "https://127.0.0.1:1", "sessions"]);
+    let (out, _, stderr) = run(&["--url", "ftp://127.0.0.1:1", "sessions"]);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (out, _, stderr) = run(&[
+        "--url",
+        "https://127.0.0.1:1",
+        "--cacert",
+        "/nonexistent/ca.pem",
+        "sessions",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("Could not read the CA file"), "{stderr}");
 }
 
 /// Issue 20 item 6: a URL's password never reaches the output: not the "Backend:" line, not a bad-URL error, not
@@ -757,4 +766,116 @@ fn cli_silent_server_is_a_timeout_exit_4() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// The issue's "done when": `plue --url https://127.0.0.1:PORT --cacert ca.pem health` against nginx TLS in front
+/// of the real server (with a password) works on every runtime; without `--cacert` it fails with a certificate
+/// error, a wrong `--pin` with a pin error (exit 3 both), and the right pin works.
+#[test]
+fn cli_real_opencode_over_nginx_tls_cacert_and_pins_on_every_runtime() {
+    use plue_http_tests::nginx::{Backend, Nginx};
+    use plue_http_tests::opencode_fixture::{OpenCodeServer, ServerOptions};
+    use plue_http_tests::tls_server::{TestCa, Validity};
+
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let password = "cli-tls-s3cret";
+    let server = OpenCodeServer::start(ServerOptions {
+        password: Some(password.into()),
+        port: None,
+    })
+    .unwrap_or_else(|e| panic!("cannot start the real OpenCode server: {e}"));
+    let ca = TestCa::new("plue cli test CA");
+    let leaf = ca.leaf(&["127.0.0.1"], Validity::Current);
+    let nginx = Nginx::start(
+        &leaf,
+        Backend::Proxy(server.url().to_string()),
+        "TLSv1.2 TLSv1.3",
+        "HIGH:!aNULL",
+    );
+    let dir = std::env::temp_dir().join(format!("plue-cli-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, &ca.pem).unwrap();
+    let ca_path = ca_file.to_str().unwrap();
+    let url = nginx.url();
+    let plue_tls = |args: &[&str]| {
+        let out = plue()
+            .env("OPENCODE_SERVER_PASSWORD", password)
+            .args(args)
+            .output()
+            .expect("run plue");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), stdout, stderr)
+    };
+    let right_pin = leaf.pin();
+    let wrong_pin = format!("sha256//{}=", "A".repeat(43));
+    for rt in ["tokio", "smol", "mio"] {
+        let (code, stdout, stderr) = plue_tls(&[
+            "--url",
+            &url,
+            "--cacert",
+            ca_path,
+            "--runtime",
+            rt,
+            "health",
+        ]);
+        assert_eq!(code, Some(0), "{rt}: {stderr}");
+        assert!(
+            stdout.contains(&format!("version {}", opencode_fixture::VERSION)),
+            "{rt}: {stdout}"
+        );
+
+        let (code, _, stderr) = plue_tls(&["--url", &url, "--runtime", rt, "health"]);
+        assert_eq!(code, Some(3), "{rt}: {stderr}");
+        assert!(
+            stderr.contains("TLS: the certificate of 127.0.0.1 is not trusted (unknown issuer)"),
+            "{rt}: {stderr}"
+        );
+        assert_eq!(
+            stderr
+                .trim()
+                .lines()
+                .last()
+                .map(|l| l.starts_with("Error: TLS:")),
+            Some(true),
+            "{rt}: {stderr}"
+        );
+
+        let (code, _, stderr) = plue_tls(&[
+            "--url",
+            &url,
+            "--cacert",
+            ca_path,
+            "--pin",
+            &wrong_pin,
+            "--runtime",
+            rt,
+            "health",
+        ]);
+        assert_eq!(code, Some(3), "{rt}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "TLS: pin mismatch for 127.0.0.1: the server's key is {right_pin}"
+            )),
+            "{rt}: {stderr}"
+        );
+
+        // Alternatives, `;`-separated: one matches.
+        let pins = format!("{wrong_pin};{right_pin}");
+        let (code, stdout, stderr) = plue_tls(&[
+            "--url",
+            &url,
+            "--cacert",
+            ca_path,
+            "--pin",
+            &pins,
+            "--runtime",
+            rt,
+            "health",
+        ]);
+        assert_eq!(code, Some(0), "{rt}: {stderr}");
+        assert!(stdout.contains("healthy"), "{rt}: {stdout}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -449,7 +449,7 @@ fn sse_stream_redirect_limit_and_refusals() {
     assert!(
         matches!(
             out.last(),
-            Some(StreamOutput::Closed(ErrorKind::InvalidUrl { .. }))
+            Some(StreamOutput::Closed(ErrorKind::InsecureRedirect { .. }))
         ),
         "{out:?}"
     );
