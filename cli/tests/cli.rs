@@ -158,7 +158,7 @@ fn cli_url_password_is_redacted_everywhere() {
     for rt in ["tokio", "smol", "mio"] {
         for (url, exit) in [
             ("http://user:secret@127.0.0.1:1", 3),
-            ("https://user:secret@127.0.0.1:1", 2),
+            ("https://user:secret@127.0.0.1:1", 3),
             ("user:secret@127.0.0.1:1", 2),
             ("http://user:secret@127.0.0.1:1/a b", 2),
         ] {
