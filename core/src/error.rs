@@ -9,6 +9,8 @@ use core::time::Duration;
 
 use http::{Method, StatusCode};
 
+pub use crate::proxy::error::{ProxyError, SocksReply};
+
 /// Which deadline expired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -292,6 +294,15 @@ pub enum ErrorKind {
     },
     /// The client was shut down while the request was pending.
     Shutdown,
+    /// The proxy itself could not be reached (the connection to the proxy failed); the origin was never
+    /// contacted.
+    ProxyUnreachable {
+        /// What the network said about the proxy.
+        cause: NetError,
+    },
+    /// The proxy handshake failed (`CONNECT` refused, 407, a SOCKS failure code, the tunnel closed or timed
+    /// out during the handshake); the origin was never contacted.
+    Proxy(ProxyError),
 }
 
 impl fmt::Display for ErrorKind {
@@ -329,6 +340,8 @@ impl fmt::Display for ErrorKind {
                 content_type
             ),
             ErrorKind::Shutdown => write!(f, "the client shut down"),
+            ErrorKind::ProxyUnreachable { cause } => write!(f, "could not connect to the proxy: {cause}"),
+            ErrorKind::Proxy(e) => write!(f, "{e}"),
         }
     }
 }
@@ -391,6 +404,14 @@ impl Error {
     /// `true` when the caller aborted (a timeout is never an abort).
     pub fn is_aborted(&self) -> bool {
         matches!(self.kind, ErrorKind::Aborted)
+    }
+
+    /// `true` when the proxy failed (unreachable or its handshake), not the origin server.
+    pub fn is_proxy(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::ProxyUnreachable { .. } | ErrorKind::Proxy(_)
+        )
     }
 
     /// The server's error body, for [`ErrorKind::Status`].
