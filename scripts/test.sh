@@ -3,10 +3,13 @@
 # that the simulation's checker catches a replayed POST, and one quick pass over every benchmark.
 #
 # The real-OpenCode tests install opencode-linux-x64@1.18.34 from npm into target/opencode on demand (under a
-# lock); a missing npm is a test failure, never a skip.
+# lock); a missing npm is a test failure, never a skip. The proxy tests' tinyproxy and microsocks come from
+# scripts/install-deps.sh (apt-get).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/install-opencode.sh
+# Real proxies for the proxy tests (Debian packages; fast when present).
+bash scripts/install-deps.sh tinyproxy microsocks
 cargo test --workspace
 cargo test -p plue-http-tests --features fault --test sim sim_checker_catches_replayed_post
 cargo test -p plue-http-benches --benches

@@ -1,5 +1,6 @@
 //! Conformance scenarios, drivers, loopback hosts and the real-OpenCode fixture.
 
+pub mod bad_proxies;
 pub mod drivers;
 pub mod echo;
 pub mod hostile;
@@ -8,4 +9,5 @@ pub mod loopback;
 pub mod mock_model;
 pub mod opencode_checks;
 pub mod opencode_fixture;
+pub mod real_proxies;
 pub mod scenarios;
