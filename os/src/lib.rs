@@ -7,7 +7,11 @@
 //! - [`sleep`]: a suspend (laptop lid, system sleep) seen as a jump between the monotonic clock, which stops
 //!   while suspended, and the boot-time clock, which does not. Checked whenever the driver wakes anyway; it
 //!   needs no timer of its own.
-#![forbid(unsafe_code)]
+//! - [`proxy_settings`]: the system's proxy settings (macOS SystemConfiguration), as plain values for the core.
+// Unsafe code is forbidden, except (on macOS only) for one reviewed CoreFoundation call in `proxy_settings`.
+#![cfg_attr(not(target_os = "macos"), forbid(unsafe_code))]
+#![cfg_attr(target_os = "macos", deny(unsafe_code))]
 #![deny(missing_docs)]
 
+pub mod proxy_settings;
 pub mod sleep;

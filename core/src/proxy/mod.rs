@@ -12,6 +12,7 @@
 //! - `url.rs` — [`ProxyUrl`] and [`Credentials`] (never shown in `Debug`, `Display` or errors).
 //! - `connect.rs` — [`ConnectStage`]: the HTTP `CONNECT` handshake.
 //! - `socks5.rs` — [`Socks5Stage`]: the SOCKS5 handshake (RFC 1928, RFC 1929).
+//! - `hop.rs` — [`Hop`]: one connection's way through a proxy (TCP target, bottom stage, request form, pool identity).
 //! - `tunnel.rs` — what both stages share: held writes, the handshake deadline, pass-through.
 //! - `error.rs` — [`ProxyError`], [`SocksReply`]: typed, distinct from the origin's errors.
 //!
@@ -23,6 +24,7 @@ mod config;
 mod connect;
 mod env;
 pub mod error;
+mod hop;
 mod no_proxy;
 mod socks5;
 mod system;
@@ -32,6 +34,7 @@ mod url;
 pub use config::{is_loopback, IgnoredVariable, ProxyConfig, ProxySource, Route};
 pub use connect::{ConnectStage, MAX_CONNECT_HEAD};
 pub use error::{ProxyError, SocksReply};
+pub use hop::{Hop, HopKind};
 pub use no_proxy::NoProxy;
 pub use socks5::{Socks5Stage, SocksTarget};
 pub use system::{SystemProxy, SystemProxySettings};
