@@ -65,4 +65,5 @@ pub use encode::{
     encode_chunk, encode_chunked_request_head, encode_chunked_request_head_via, encode_last_chunk,
     encode_request, encode_request_via, Via,
 };
+pub(crate) use framing::declared_length;
 pub use limits::Limits;
