@@ -42,6 +42,13 @@ pub struct Cli {
     /// The project directory the server should act in.
     #[arg(long, global = true)]
     pub directory: Option<String>,
+    /// Trust only the CA certificates in this PEM file for https (as curl's --cacert).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub cacert: Option<std::path::PathBuf>,
+    /// Pin the server's key: sha256//BASE64 of its certificate's public key (repeatable, or ';'-separated;
+    /// several are alternatives).
+    #[arg(long = "pin", global = true, value_name = "sha256//BASE64")]
+    pub pins: Vec<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -61,6 +61,15 @@ impl Fail {
 
     /// `doing` failed with `error`; `last_ok` names the last operation that worked.
     pub fn from_error(doing: &str, error: &Error, last_ok: Option<String>) -> Fail {
+        if let ErrorKind::Tls { .. } = error.kind() {
+            // The cause first, in the words of the TLS message ("TLS: the certificate of … is not trusted").
+            let mut message = format!("{} (could not {doing}", error.kind());
+            if let Some(c) = error.context() {
+                message.push_str(&format!(": {} {}", c.method, c.url));
+            }
+            message.push(')');
+            return Fail::new(exit_for(error.kind()), with_last_ok(message, last_ok));
+        }
         let mut message = format!("Could not {doing}");
         if let Some(c) = error.context() {
             message.push_str(&format!(" ({} {})", c.method, c.url));
@@ -91,11 +100,14 @@ pub fn exit_for(kind: &ErrorKind) -> Exit {
     match kind {
         ErrorKind::ConnectionFailed { .. }
         | ErrorKind::MaybeProcessed { .. }
+        | ErrorKind::Tls { .. }
+        | ErrorKind::InsecureRedirect { .. }
         | ErrorKind::Shutdown => Exit::Connect,
         ErrorKind::Timeout { .. } => Exit::Timeout,
         ErrorKind::InvalidUrl { .. }
         | ErrorKind::UnsupportedScheme { .. }
         | ErrorKind::InvalidHeader { .. }
+        | ErrorKind::InsecureCredentials { .. }
         | ErrorKind::InvalidRequest { .. } => Exit::Usage,
         _ => Exit::Api,
     }

@@ -307,6 +307,102 @@ pub enum ErrorKind {
     /// The proxy handshake failed (`CONNECT` refused, 407, a SOCKS failure code, the tunnel closed or timed
     /// out during the handshake); the origin was never contacted.
     Proxy(ProxyError),
+    /// TLS failed: the handshake, the certificate, a pin, or the encrypted stream. Never retried during the
+    /// handshake (a certificate does not get better by asking again).
+    Tls {
+        /// The host the connection was for (as in the URL, lowercased).
+        host: String,
+        /// Why.
+        reason: TlsReason,
+    },
+    /// A redirect from `https` to `http` was refused (what was asked for over TLS must not continue in the
+    /// clear).
+    InsecureRedirect {
+        /// The redirect target, credentials removed.
+        to: String,
+    },
+    /// Credentials (a URL's userinfo, or an `Authorization` header) would go over plain `http://` to a host that
+    /// is not loopback. Refused before a byte is sent unless `allow_insecure_credentials` is set.
+    InsecureCredentials {
+        /// The host.
+        host: String,
+    },
+}
+
+/// Why TLS failed (see [`ErrorKind::Tls`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsReason {
+    /// The certificate chain does not lead to a trusted root (self-signed, or a private CA not given).
+    UnknownIssuer,
+    /// The certificate (or one in its chain) has expired.
+    Expired,
+    /// The certificate is not valid yet.
+    NotYetValid,
+    /// The certificate is not valid for the host name (or IP address) asked for.
+    NameMismatch,
+    /// The certificate was revoked.
+    Revoked,
+    /// The certificate is otherwise unacceptable (bad signature, bad encoding, wrong usage); rustls' words.
+    BadCertificate {
+        /// What rustls said.
+        detail: String,
+    },
+    /// The certificate is trusted but its key matches none of the pins configured for the host.
+    PinMismatch {
+        /// `sha256//BASE64` of the key the server presented.
+        presented: String,
+    },
+    /// The peer sent a fatal alert (during the handshake or mid-stream).
+    Alert {
+        /// The alert's name (`handshake_failure`, `protocol_version`, …).
+        description: String,
+    },
+    /// No TLS protocol version both sides accept (this client speaks TLS 1.2 and 1.3).
+    ProtocolVersion,
+    /// The peer sent something that is not valid TLS (a plaintext HTTP answer to the hello, a corrupted record).
+    InvalidMessage {
+        /// What rustls said.
+        detail: String,
+    },
+    /// The connection ended without TLS `close_notify` in the middle of a body delimited by the close: the body
+    /// may have been cut short by an attacker or a broken network, so it is not taken as whole.
+    Truncated,
+    /// `https` was asked for but the client has no TLS configuration (`Options::tls`).
+    NotConfigured,
+    /// Another TLS failure; rustls' words.
+    Other {
+        /// What rustls said.
+        detail: String,
+    },
+}
+
+impl fmt::Display for TlsReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsReason::UnknownIssuer => f.write_str("unknown issuer"),
+            TlsReason::Expired => f.write_str("certificate expired"),
+            TlsReason::NotYetValid => f.write_str("certificate not valid yet"),
+            TlsReason::NameMismatch => f.write_str("name mismatch"),
+            TlsReason::Revoked => f.write_str("certificate revoked"),
+            TlsReason::BadCertificate { detail } => write!(f, "bad certificate: {detail}"),
+            TlsReason::PinMismatch { presented } => {
+                write!(f, "pin mismatch, the server's key is {presented}")
+            }
+            TlsReason::Alert { description } => {
+                write!(f, "the server sent the alert {description}")
+            }
+            TlsReason::ProtocolVersion => {
+                f.write_str("no common protocol version (TLS 1.2 or 1.3 needed)")
+            }
+            TlsReason::InvalidMessage { detail } => write!(f, "not valid TLS: {detail}"),
+            TlsReason::Truncated => {
+                f.write_str("the connection ended without close_notify: the body was truncated")
+            }
+            TlsReason::NotConfigured => f.write_str("no TLS configuration"),
+            TlsReason::Other { detail } => f.write_str(detail),
+        }
+    }
 }
 
 impl fmt::Display for ErrorKind {
@@ -314,7 +410,7 @@ impl fmt::Display for ErrorKind {
         match self {
             ErrorKind::InvalidUrl { url, reason } => write!(f, "invalid URL {url:?}: {reason}"),
             ErrorKind::UnsupportedScheme { scheme } => {
-                write!(f, "the URL scheme {scheme:?} is not supported (only http is, until TLS lands)")
+                write!(f, "the URL scheme {scheme:?} is not supported (only http and https are)")
             }
             ErrorKind::InvalidHeader { name, reason } => write!(f, "invalid header {name:?}: {reason}"),
             ErrorKind::InvalidRequest { field, reason } => write!(f, "invalid request {field}: {reason}"),
@@ -346,6 +442,27 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Shutdown => write!(f, "the client shut down"),
             ErrorKind::ProxyUnreachable { cause } => write!(f, "could not connect to the proxy: {cause}"),
             ErrorKind::Proxy(e) => write!(f, "{e}"),
+            ErrorKind::Tls { host, reason } => match reason {
+                TlsReason::UnknownIssuer => {
+                    write!(f, "TLS: the certificate of {host} is not trusted (unknown issuer)")
+                }
+                TlsReason::PinMismatch { presented } => {
+                    write!(f, "TLS: pin mismatch for {host}: the server's key is {presented}")
+                }
+                TlsReason::NameMismatch => {
+                    write!(f, "TLS: the certificate of {host} is not valid for that name (name mismatch)")
+                }
+                TlsReason::Expired => write!(f, "TLS: the certificate of {host} has expired"),
+                TlsReason::Truncated => write!(f, "TLS: the response from {host} was truncated (no close_notify)"),
+                other => write!(f, "TLS with {host}: {other}"),
+            },
+            ErrorKind::InsecureRedirect { to } => {
+                write!(f, "refused a redirect from https to plain http ({to})")
+            }
+            ErrorKind::InsecureCredentials { host } => write!(
+                f,
+                "refusing to send credentials over plain http to {host}: use https, or set allow_insecure_credentials to send them anyway"
+            ),
         }
     }
 }

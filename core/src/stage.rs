@@ -14,6 +14,24 @@
 //!
 //! A connection with no stage (plain `http://`, no proxy) has no stack at all: the codec talks to the socket
 //! directly, so an unused stage costs nothing.
+//!
+//! ## How the connection drives a stack
+//!
+//! The client machine's connection (`client::conn`) holds its stages lowest first (`[proxy?, tls?]`). After
+//! TCP connects it drains every stage's `poll_transmit` (a TLS ClientHello, a CONNECT request) down to the
+//! socket; a stage buffers what comes from above until it is itself established (a TLS hello written into a
+//! CONNECT stage waits for the proxy's `200`). The connection counts as open for HTTP, and the first request
+//! byte goes into the top stage, only once **every** stage reported [`StageEvent::Established`]; until then the
+//! connect deadline (`connect_timeout`) covers the whole stack. An error from any stage is fatal for the
+//! connection: during the handshake it fails the request (TLS errors are not retried: a certificate does not
+//! get better by asking again), after it the connection is lost and each request on it follows the replay rules.
+//!
+//! Write progress is counted in socket bytes: a request's start offset is the number of socket bytes queued
+//! before its first ciphertext, so "any byte written" stays exact with a stage in between.
+//!
+//! End of stream: the lowest stage gets [`Stage::handle_eof`]; each stage's [`StageEvent::Eof`] is passed to the
+//! stage above as `handle_eof`, and the top stage's `clean` flag decides whether a body delimited by the close
+//! is complete (`clean`) or truncated (a typed TLS truncation error).
 
 use bytes::BytesMut;
 

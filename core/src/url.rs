@@ -1,8 +1,7 @@
 //! URLs: parsing, validation, base + path joining, query encoding, credential redaction.
 //!
 //! Decisions:
-//! - Only `http` is sent today; `https` parses (so a base URL can be stored) but a request to it fails with
-//!   [`ErrorKind::UnsupportedScheme`] until TLS lands. Any other scheme is refused at parse time.
+//! - `http` and `https`; any other scheme is refused at parse time with [`ErrorKind::UnsupportedScheme`].
 //! - CR, LF, NUL, spaces and other control bytes are refused anywhere in a URL (no request splitting).
 //! - A userinfo part (`http://user:pass@host/`) becomes HTTP Basic authentication for that request, unless the
 //!   request sets `Authorization` itself. It never appears in logs or error messages ([`Url::redacted`]).
@@ -17,7 +16,7 @@ use crate::error::ErrorKind;
 pub enum Scheme {
     /// Plain HTTP.
     Http,
-    /// HTTP over TLS (parsed, not yet sent).
+    /// HTTP over TLS.
     Https,
 }
 
@@ -263,6 +262,17 @@ impl Url {
         q.push('=');
         percent_encode_into(value, &mut q);
         self.query = Some(q);
+    }
+
+    /// `true` when the host is loopback: `localhost` (and `*.localhost`), `127.0.0.0/8` or `::1`. Credentials
+    /// may go there in the clear: the bytes never leave the machine.
+    pub fn is_loopback(&self) -> bool {
+        let h = self.host.trim_start_matches('[').trim_end_matches(']');
+        if h == "localhost" || h.ends_with(".localhost") {
+            return true;
+        }
+        h.parse::<core::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
     }
 
     /// `(scheme, host, port)`: the key of a connection pool.

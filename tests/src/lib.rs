@@ -11,3 +11,4 @@ pub mod opencode_checks;
 pub mod opencode_fixture;
 pub mod real_proxies;
 pub mod scenarios;
+pub mod tls_server;

@@ -33,6 +33,12 @@ pub fn next_request(req: &Request, head: &ResponseHead) -> Option<Result<Request
 
 fn build_next(req: &Request, status: u16, location: &str) -> Result<Request, ErrorKind> {
     let target = target(req.url(), location)?;
+    if req.url().scheme() == Scheme::Https && target.scheme() == Scheme::Http {
+        // What was asked for over TLS must not continue in the clear.
+        return Err(ErrorKind::InsecureRedirect {
+            to: target.redacted(),
+        });
+    }
     let mut next = req.clone();
     let to_get = status == 303 && *req.method() != Method::HEAD
         || matches!(status, 301 | 302) && *req.method() == Method::POST;
@@ -194,9 +200,16 @@ mod tests {
             .unwrap();
         assert!(port.headers().get(AUTHORIZATION).is_none());
         assert!(next_request(&req, &head(300, "/b")).is_none());
-        assert!(matches!(
-            next_request(&req, &head(302, "https://h/b")).unwrap(),
-            Err(ErrorKind::UnsupportedScheme { .. })
-        ));
+        // http → https is followed; https → http is refused.
+        let up = next_request(&req, &head(302, "https://h/b"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(up.url().redacted(), "https://h/b");
+        assert_eq!(
+            next_request(&up, &head(302, "http://h/c")).unwrap(),
+            Err(ErrorKind::InsecureRedirect {
+                to: "http://h/c".into()
+            })
+        );
     }
 }
