@@ -26,6 +26,7 @@ mod chan;
 mod client;
 mod conn;
 mod handles;
+pub mod proxy;
 mod router;
 mod runtime;
 mod task;

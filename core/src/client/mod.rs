@@ -20,6 +20,8 @@ mod stream;
 mod stream_flow;
 
 #[cfg(test)]
+mod proxy_tests;
+#[cfg(test)]
 mod tests;
 
 pub use crate::pool::HostStats;

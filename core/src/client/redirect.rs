@@ -33,12 +33,6 @@ pub fn next_request(req: &Request, head: &ResponseHead) -> Option<Result<Request
 
 fn build_next(req: &Request, status: u16, location: &str) -> Result<Request, ErrorKind> {
     let target = target(req.url(), location)?;
-    if req.url().scheme() == Scheme::Https && target.scheme() == Scheme::Http {
-        // What was asked for over TLS must not continue in the clear.
-        return Err(ErrorKind::InsecureRedirect {
-            to: target.redacted(),
-        });
-    }
     let mut next = req.clone();
     let to_get = status == 303 && *req.method() != Method::HEAD
         || matches!(status, 301 | 302) && *req.method() == Method::POST;
@@ -51,13 +45,13 @@ fn build_next(req: &Request, status: u16, location: &str) -> Result<Request, Err
     Ok(retarget(&next, target))
 }
 
-/// Where a redirect from `current` to `location` goes: resolved, and refused when its scheme cannot be sent.
-/// The one rule for requests and event streams alike.
+/// Where a redirect from `current` to `location` goes: resolved, and refused when it would continue in the
+/// clear what was asked for over TLS (`https` → `http`). The one rule for requests and event streams alike.
 pub fn target(current: &Url, location: &str) -> Result<Url, ErrorKind> {
     let target = resolve(current, location)?;
-    if target.scheme() != Scheme::Http {
-        return Err(ErrorKind::UnsupportedScheme {
-            scheme: target.scheme().as_str().to_string(),
+    if current.scheme() == Scheme::Https && target.scheme() == Scheme::Http {
+        return Err(ErrorKind::InsecureRedirect {
+            to: target.redacted(),
         });
     }
     Ok(target)
