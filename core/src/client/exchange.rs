@@ -171,6 +171,14 @@ impl ClientMachine {
             return;
         };
         if conn.is_connecting() {
+            if conn.key.hop.is_some() && conn.tcp_up && conn.role == Role::Pooled {
+                // A proxy closed during its handshake: its stage names the failure (typed, and not retried,
+                // like any refused handshake). Event streams keep reconnecting below.
+                if let Err(kind) = conn.handle_eof(now) {
+                    self.handshake_failed(now, c, kind);
+                    return;
+                }
+            }
             // The peer closed during the handshake (a server that does not speak TLS, or refused us).
             self.on_connect_failed(now, c, NetError::Closed, false);
             return;

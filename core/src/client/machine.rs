@@ -496,6 +496,9 @@ impl ClientMachine {
                 self.waiting.insert(id);
             }
         }
+        // Stage deadlines first: a proxy handshake that ran out of time is the proxy's typed failure (and not
+        // retried), not a connect timeout; its deadline is the connect deadline.
+        self.stack_timers(now);
         let mut connect_due = Vec::new();
         let mut read_due = Vec::new();
         for (c, conn) in &self.conns {
@@ -516,7 +519,6 @@ impl ClientMachine {
         for c in read_due {
             self.on_read_timeout(now, c);
         }
-        self.stack_timers(now);
         self.cleanup(now);
         let due: Vec<RequestId> = self
             .streams
