@@ -1,5 +1,5 @@
 //! Proxies on every runtime: HTTPS inside a `CONNECT` tunnel through tinyproxy with the proxy taken from an
-//! `HTTPS_PROXY` snapshot (the TLS server's CA given as a root, as for a TLS-inspecting proxy), plain HTTP
+//! `HTTPS_PROXY` snapshot (the TLS server's private CA given as a root), plain HTTP
 //! forwarded through tinyproxy and tunnelled through microsocks (`socks5://`, the client resolving), and hostile
 //! proxies — 200 then garbage, a 407 loop, a close mid-handshake, a wrong SOCKS version, silence — each a typed
 //! error within the connect timeout, with no second connection to the proxy.
