@@ -8,8 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/install-opencode.sh
-# Real proxies for the proxy tests (Debian packages; fast when present).
-bash scripts/install-deps.sh tinyproxy microsocks
+# nginx terminates TLS in front of the real OpenCode server (tests/src/nginx.rs); tinyproxy and microsocks are
+# the proxy tests' real proxies.
+bash scripts/install-deps.sh nginx tinyproxy microsocks
 cargo test --workspace
 cargo test -p plue-http-tests --features fault --test sim sim_checker_catches_replayed_post
 cargo test -p plue-http-benches --benches

@@ -10,6 +10,7 @@ use std::time::Duration;
 use plue_http_core::client::Options;
 use plue_http_core::proxy::{NoProxy, ProxyConfig, ProxyUrl};
 use plue_http_core::sse::ReconnectCause;
+use plue_http_core::url::redact_str;
 use plue_opencode::supervisor::StartFailure;
 use plue_opencode::{HealthState, OpenCodeOptions, SupervisorState};
 use plue_opencode::{ManagerOptions, Report, StartError};
@@ -132,7 +133,8 @@ pub fn open(url: &str, settings: &Settings, http: &Http, ui: &Arc<Ui>) -> Result
     opts.directory.clone_from(&settings.directory);
     let opencode = http.opencode(opts).map_err(|e| {
         Fail::usage(format!(
-            "The server URL {url:?} cannot be used: {}; nothing had succeeded before.",
+            "The server URL {:?} cannot be used: {}; nothing had succeeded before.",
+            redact_str(url),
             e.kind()
         ))
     })?;
@@ -162,7 +164,8 @@ pub fn connect(settings: &Settings, ui: &Arc<Ui>, http: &Http) -> Result<(Oc, Se
             "--url"
         };
         ui.info(&format!(
-            "Backend: OpenCode server at {url} (from {from}; runtime {rt})"
+            "Backend: OpenCode server at {} (from {from}; runtime {rt})",
+            redact_str(url)
         ));
         return Ok((open(url, settings, http, ui)?, Server::Remote));
     }

@@ -39,8 +39,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli, ui: &Arc<Ui>) -> Result<(), Fail> {
+    args::check(&cli)?;
     let settings = Settings {
-        url: cli.url.filter(|u| !u.is_empty()),
+        url: cli.url,
         spawn: cli.spawn,
         runtime: cli.runtime,
         directory: cli.directory,

@@ -254,6 +254,12 @@ pub enum ErrorKind {
         /// What the network said.
         cause: NetError,
     },
+    /// The connection broke while the response body was being read: the connection, the request and the response
+    /// head had all succeeded (e.g. the server reset the connection mid-body).
+    BodyInterrupted {
+        /// What the network said.
+        cause: NetError,
+    },
     /// A deadline expired.
     Timeout {
         /// Which one.
@@ -290,6 +296,12 @@ pub enum ErrorKind {
         message: String,
         /// A short excerpt of the body (decode only).
         excerpt: String,
+    },
+    /// A body read as JSON still carries a `Content-Encoding` (e.g. `gzip`) this client neither asked for nor
+    /// decoded.
+    UnsupportedContentEncoding {
+        /// The coding(s), as the server named them (`gzip`, or `gzip, br`).
+        coding: String,
     },
     /// An event stream answered with something other than `text/event-stream`.
     NotAnEventStream {
@@ -419,6 +431,9 @@ impl fmt::Display for ErrorKind {
                 f,
                 "{cause} after the request was sent; it was not retried because the server may or may not have processed it"
             ),
+            ErrorKind::BodyInterrupted { cause } => {
+                write!(f, "{cause} while reading the response body")
+            }
             ErrorKind::Timeout { phase } => write!(f, "timed out {phase}"),
             ErrorKind::InvalidResponse { violation } => write!(f, "invalid response: {violation}"),
             ErrorKind::TooLarge { limit, max } => write!(f, "the {limit} exceeded its limit of {max}"),
@@ -434,6 +449,11 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Json { op: JsonOp::Decode, message, excerpt } => {
                 write!(f, "could not decode the JSON response: {message} (body starts {excerpt:?})")
             }
+            ErrorKind::UnsupportedContentEncoding { coding } => write!(
+                f,
+                "the response body is encoded with {coding:?} (Content-Encoding), which was not asked for and is \
+                 not decoded"
+            ),
             ErrorKind::NotAnEventStream { content_type } => write!(
                 f,
                 "expected an event stream (text/event-stream) but got {:?}",
@@ -616,6 +636,18 @@ mod tests {
             ErrorKind::Timeout {
                 phase: Phase::ResponseHead
             }
+        );
+    }
+
+    /// Issue 20 item 10: a reset mid-body says what happened and when, not "could not connect".
+    #[test]
+    fn body_interrupted_display_says_what_and_when() {
+        let e = ErrorKind::BodyInterrupted {
+            cause: NetError::Reset,
+        };
+        assert_eq!(
+            e.to_string(),
+            "connection reset by the server while reading the response body"
         );
     }
 

@@ -74,10 +74,13 @@ fn invalid(url: &str, reason: &'static str) -> ErrorKind {
     }
 }
 
-/// Remove a userinfo part from a URL string for messages, even when the URL is otherwise invalid.
+/// Remove a userinfo part from a URL string for messages, even when the URL is otherwise invalid — a scheme-less
+/// `user:secret@host` or `//user:secret@host` included.
 pub fn redact_str(url: &str) -> String {
-    let Some(start) = url.find("://").map(|i| i + 3) else {
-        return url.to_string();
+    let start = match url.find("://") {
+        Some(i) => i + 3,
+        None if url.starts_with("//") => 2,
+        None => 0,
     };
     let rest = &url[start..];
     let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -469,6 +472,11 @@ mod tests {
         assert_eq!(u.redacted(), "http://127.0.0.1:4096/x");
         assert!(!format!("{u:?}").contains("s3cret"));
         assert_eq!(redact_str("http://a:b@h/x"), "http://h/x");
+        // Issue 20 item 6: not even a malformed URL shows a password.
+        assert_eq!(redact_str("a:secret@h:1/x@y"), "h:1/x@y");
+        assert_eq!(redact_str("//a:secret@h/"), "//h/");
+        assert_eq!(redact_str("http://a:sec ret@h/ x"), "http://h/ x");
+        assert_eq!(redact_str("h:1/p?q=a@b"), "h:1/p?q=a@b");
     }
 
     #[test]

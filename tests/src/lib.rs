@@ -7,6 +7,7 @@ pub mod hostile;
 pub mod hostile_proxy;
 pub mod loopback;
 pub mod mock_model;
+pub mod nginx;
 pub mod opencode_checks;
 pub mod opencode_fixture;
 pub mod real_proxies;

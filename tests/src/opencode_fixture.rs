@@ -314,7 +314,8 @@ fn spawn_from_keeper(cmd: Command) -> std::io::Result<Child> {
 }
 
 impl OpenCodeServer {
-    /// Install if needed, then start a server and wait for its `listening on` line (at most 30 s).
+    /// Install if needed, then start a server and wait for its `listening on` line (at most 120 s: ~1 s on an idle machine, far longer when the machine is
+    /// saturated by parallel builds; the bound only decides when to give up).
     pub fn start(opts: ServerOptions) -> Result<OpenCodeServer, String> {
         let sandbox = Sandbox::new()?;
         let (tx, rx) = mpsc::channel::<String>();
@@ -336,11 +337,11 @@ impl OpenCodeServer {
             sandbox,
             output,
         };
-        match url_rx.recv_timeout(Duration::from_secs(30)) {
+        match url_rx.recv_timeout(Duration::from_secs(120)) {
             Ok(url) => server.url = url,
             Err(_) => {
                 return Err(format!(
-                    "opencode did not print its URL within 30 s; output: {:?}",
+                    "opencode did not print its URL within 120 s; output: {:?}",
                     server.output()
                 ))
             }

@@ -509,8 +509,12 @@ impl ClientMachine {
             let id = s.tag.id;
             let head_seen = matches!(flow.state, State::OnConn { head: true, .. });
             if head_seen {
-                let kind = match front_timeout {
-                    Some((t, phase)) if t == s.tag => ErrorKind::Timeout { phase },
+                let kind = match (front_timeout, &responding_error) {
+                    (Some((t, phase)), _) if t == s.tag => ErrorKind::Timeout { phase },
+                    // The owner has the head: the connection worked, the body was cut off.
+                    (_, ErrorKind::ConnectionFailed { cause }) => {
+                        ErrorKind::BodyInterrupted { cause: *cause }
+                    }
                     _ => responding_error.clone(),
                 };
                 self.fail(now, id, kind);

@@ -45,11 +45,12 @@ fn build_next(req: &Request, status: u16, location: &str) -> Result<Request, Err
     Ok(retarget(&next, target))
 }
 
-/// Where a redirect from `current` to `location` goes: resolved, and refused when it would continue in the
-/// clear what was asked for over TLS (`https` → `http`). The one rule for requests and event streams alike.
+/// Where a redirect from `current` to `location` goes: resolved, and refused from `https` to `http`.
+/// The one rule for requests and event streams alike.
 pub fn target(current: &Url, location: &str) -> Result<Url, ErrorKind> {
     let target = resolve(current, location)?;
     if current.scheme() == Scheme::Https && target.scheme() == Scheme::Http {
+        // What was asked for over TLS must not continue in the clear.
         return Err(ErrorKind::InsecureRedirect {
             to: target.redacted(),
         });
