@@ -3,12 +3,14 @@
 # that the simulation's checker catches a replayed POST, and one quick pass over every benchmark.
 #
 # The real-OpenCode tests install opencode-linux-x64@1.18.34 from npm into target/opencode on demand (under a
-# lock); a missing npm is a test failure, never a skip.
+# lock); a missing npm is a test failure, never a skip. The proxy tests' tinyproxy and microsocks come from
+# scripts/install-deps.sh (apt-get).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/install-opencode.sh
-# nginx terminates TLS in front of the real OpenCode server (tests/src/nginx.rs).
-bash scripts/install-deps.sh nginx
+# nginx terminates TLS in front of the real OpenCode server (tests/src/nginx.rs); tinyproxy and microsocks are
+# the proxy tests' real proxies.
+bash scripts/install-deps.sh nginx tinyproxy microsocks
 # The network-change tests (network_change_*) build their own network namespace with iproute2's `ip`.
 command -v ip >/dev/null || { apt-get update -qq && apt-get install -y -qq iproute2; }
 cargo test --workspace

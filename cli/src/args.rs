@@ -53,6 +53,14 @@ pub struct Cli {
     /// several are alternatives).
     #[arg(long = "pin", global = true, value_name = "sha256//BASE64")]
     pub pins: Vec<String>,
+    /// Send every request through this proxy — loopback targets included — instead of the environment's
+    /// (http://[user:password@]host:port, socks5://…, socks5h://… to let the proxy resolve names).
+    #[arg(long, global = true, value_name = "URL")]
+    pub proxy: Option<String>,
+    /// Hosts that bypass the proxy: comma-separated names (suffix match), IPs, CIDR ranges, host:port, or `*`;
+    /// replaces no_proxy from the environment (as curl's --noproxy).
+    #[arg(long, global = true, value_name = "LIST")]
+    pub noproxy: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

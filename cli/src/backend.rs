@@ -7,6 +7,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use plue_http_core::client::Options;
+use plue_http_core::proxy::{NoProxy, ProxyConfig, ProxyUrl};
 use plue_http_core::sse::ReconnectCause;
 use plue_http_core::url::redact_str;
 use plue_opencode::supervisor::StartFailure;
@@ -50,6 +51,10 @@ pub struct Settings {
     pub cacert: Option<PathBuf>,
     /// `--pin`, split at `;`.
     pub pins: Vec<String>,
+    /// `--proxy`.
+    pub proxy: Option<String>,
+    /// `--noproxy`.
+    pub noproxy: Option<String>,
 }
 
 impl Settings {
@@ -90,7 +95,33 @@ impl Settings {
                 .to_string();
             options.pinned_public_keys.insert(host, pins);
         }
+        options.proxy = self.proxy_config()?;
         Ok(options)
+    }
+
+    /// `--proxy` is explicit and applies to every target, loopback included; `--noproxy` replaces the bypass
+    /// list (of `--proxy`, or of the environment's proxies). Neither: the driver reads the environment (and the
+    /// system settings on macOS), where loopback always goes direct.
+    fn proxy_config(&self) -> Result<ProxyConfig, Fail> {
+        let config = match &self.proxy {
+            Some(url) => {
+                let proxy = ProxyUrl::parse(url).map_err(|e| {
+                    // The error's URL has its credentials removed.
+                    Fail::usage(format!(
+                        "The proxy cannot be used: {e}; nothing had succeeded before."
+                    ))
+                })?;
+                ProxyConfig::explicit().all(proxy)
+            }
+            None if self.noproxy.is_some() => {
+                ProxyConfig::from_env(|name| std::env::var(name).ok())
+            }
+            None => return Ok(ProxyConfig::none()),
+        };
+        Ok(match &self.noproxy {
+            Some(list) => config.no_proxy(NoProxy::parse(list)),
+            None => config,
+        })
     }
 }
 

@@ -106,6 +106,8 @@ pub fn exit_for(kind: &ErrorKind) -> Exit {
         | ErrorKind::MaybeProcessed { .. }
         | ErrorKind::Tls { .. }
         | ErrorKind::InsecureRedirect { .. }
+        | ErrorKind::ProxyUnreachable { .. }
+        | ErrorKind::Proxy(_)
         | ErrorKind::Shutdown => Exit::Connect,
         ErrorKind::Timeout { .. } => Exit::Timeout,
         ErrorKind::InvalidUrl { .. }

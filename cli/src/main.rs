@@ -47,6 +47,8 @@ fn run(cli: Cli, ui: &Arc<Ui>) -> Result<(), Fail> {
         directory: cli.directory,
         cacert: cli.cacert,
         pins: cli.pins,
+        proxy: cli.proxy.filter(|p| !p.is_empty()),
+        noproxy: cli.noproxy,
     };
     let http = || backend::client(&settings, settings.http_options()?);
     // The server (spawned or embedded) lives until the command returns.

@@ -9,6 +9,8 @@ use core::time::Duration;
 
 use http::{Method, StatusCode};
 
+pub use crate::proxy::error::{ProxyError, SocksReply};
+
 /// Which deadline expired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -326,6 +328,15 @@ pub enum ErrorKind {
         /// The version the client's API was generated from.
         client_version: String,
     },
+    /// The proxy itself could not be reached (the connection to the proxy failed); the origin was never
+    /// contacted.
+    ProxyUnreachable {
+        /// What the network said about the proxy.
+        cause: NetError,
+    },
+    /// The proxy handshake failed (`CONNECT` refused, 407, a SOCKS failure code, the tunnel closed or timed
+    /// out during the handshake); the origin was never contacted.
+    Proxy(ProxyError),
     /// TLS failed: the handshake, the certificate, a pin, or the encrypted stream. Never retried during the
     /// handshake (a certificate does not get better by asking again).
     Tls {
@@ -475,6 +486,8 @@ impl fmt::Display for ErrorKind {
                 "the server does not support {operation} (it answered with a web page): it runs OpenCode {}, this client speaks {client_version}",
                 server_version.as_deref().unwrap_or("of an unknown version")
             ),
+            ErrorKind::ProxyUnreachable { cause } => write!(f, "could not connect to the proxy: {cause}"),
+            ErrorKind::Proxy(e) => write!(f, "{e}"),
             ErrorKind::Tls { host, reason } => match reason {
                 TlsReason::UnknownIssuer => {
                     write!(f, "TLS: the certificate of {host} is not trusted (unknown issuer)")
@@ -558,6 +571,14 @@ impl Error {
     /// `true` when the caller aborted (a timeout is never an abort).
     pub fn is_aborted(&self) -> bool {
         matches!(self.kind, ErrorKind::Aborted)
+    }
+
+    /// `true` when the proxy failed (unreachable or its handshake), not the origin server.
+    pub fn is_proxy(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::ProxyUnreachable { .. } | ErrorKind::Proxy(_)
+        )
     }
 
     /// The server's error body, for [`ErrorKind::Status`].

@@ -14,6 +14,8 @@
 //! - The client machine ([`client::ClientMachine`]): pool ([`pool`]), per-phase timeouts, safe retries with
 //!   backoff and jitter ([`retry`]), redirects, graceful degradation while a host is down, backpressure, abort.
 //! - Server-Sent Events ([`sse`]): the WHATWG decoder and a reconnecting stream with Last-Event-ID.
+//! - Proxies ([`proxy`]): configuration from options, the environment (a snapshot the caller passes) and macOS
+//!   settings; the `CONNECT` and SOCKS5 handshakes as [`stage::Stage`]s; absolute-form forwarding in [`h1`].
 //!
 //! The layers above live in their own crates: `plue-http-driver` (the one async driver over a `Runtime`),
 //! `plue-opencode` (OpenCode's typed API, health and server manager), `plue-http-sim` (the deterministic
@@ -21,7 +23,7 @@
 //!
 //! ## Out of scope (for now)
 //!
-//! HTTP/2, proxies, compression, cookies, streamed request bodies. (TLS is in: [`tls`], a [`stage::Stage`].)
+//! HTTP/2, compression, cookies, streamed request bodies. (TLS is in: [`tls`], a [`stage::Stage`].)
 //!
 //! ## Lifecycle
 //!
@@ -87,6 +89,7 @@ pub mod client;
 pub mod error;
 pub mod h1;
 pub mod pool;
+pub mod proxy;
 pub mod request;
 pub mod response;
 pub mod retry;

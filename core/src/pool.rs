@@ -17,10 +17,12 @@ use core::time::Duration;
 use std::collections::HashMap;
 
 use crate::client::io::ConnId;
+use crate::proxy::{Hop, ProxyConfig};
 use crate::time::Instant;
 use crate::url::{Scheme, Url};
 
-/// The key of a pool: connections are shared only between requests to the same scheme, host and port.
+/// The key of a pool: connections are shared only between requests to the same scheme, host and port, through
+/// the same proxy with the same credentials (or none).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PoolKey {
     /// The scheme.
@@ -29,17 +31,56 @@ pub struct PoolKey {
     pub host: String,
     /// The port.
     pub port: u16,
+    /// The proxy the connection goes through, with its credentials (`Debug` never shows them).
+    pub hop: Option<Hop>,
 }
 
 impl PoolKey {
-    /// The key of a URL's origin.
+    /// The key of a URL's origin, direct.
     pub fn of(url: &Url) -> PoolKey {
         let (scheme, host, port) = url.origin();
         PoolKey {
             scheme,
             host: host.to_string(),
             port,
+            hop: None,
         }
+    }
+
+    /// The key of a URL's origin as `proxy` routes it (direct, or through a proxy).
+    pub fn routed(url: &Url, proxy: &ProxyConfig) -> PoolKey {
+        PoolKey {
+            hop: Hop::of(proxy.route(url)),
+            ..PoolKey::of(url)
+        }
+    }
+
+    /// Where TCP goes: the proxy when there is one, else the origin.
+    pub fn connect_target(&self) -> (&str, u16) {
+        match &self.hop {
+            Some(hop) => hop.connect_to(),
+            None => (&self.host, self.port),
+        }
+    }
+
+    /// The origin's address must be resolved by the client although TCP goes to a proxy (`socks5://`, and the
+    /// host is a name).
+    pub fn resolves_origin_for_proxy(&self) -> bool {
+        self.hop
+            .as_ref()
+            .is_some_and(|h| h.resolves_target_locally())
+            && self
+                .host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<core::net::IpAddr>()
+                .is_err()
+    }
+
+    /// A resolution of `host:port` is one this key waits for.
+    pub fn waits_for(&self, host: &str, port: u16) -> bool {
+        self.connect_target() == (host, port)
+            || (self.resolves_origin_for_proxy() && self.host == host && self.port == port)
     }
 }
 
@@ -245,6 +286,7 @@ mod tests {
             scheme: Scheme::Http,
             host: host.into(),
             port: 80,
+            hop: None,
         }
     }
 

@@ -208,6 +208,11 @@ impl Url {
         self.port
     }
 
+    /// Whether the URL spelled out its port (`http://h:80/` did, `http://h/` did not).
+    pub fn has_explicit_port(&self) -> bool {
+        self.explicit_port
+    }
+
     /// The path, always starting with `/`.
     pub fn path(&self) -> &str {
         &self.path

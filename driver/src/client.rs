@@ -118,6 +118,8 @@ impl Front {
     ) -> Result<(Front, ClientMachine, Router), Error> {
         // TLS inputs (crypto, trust, wall clock) are built here, never in the core.
         let options = crate::tls::with_default_tls(options).map_err(Error::new)?;
+        // Proxy settings from the environment and the system, unless the caller chose explicitly.
+        let options = crate::proxy::with_default_proxy(options);
         let machine = ClientMachine::new(options.clone(), seed).map_err(Error::new)?;
         let base = machine.base_url().cloned();
         let (tx, rx) = chan::unbounded();

@@ -27,6 +27,7 @@ mod client;
 mod conn;
 mod handles;
 mod os;
+pub mod proxy;
 mod router;
 mod runtime;
 mod task;

@@ -12,12 +12,16 @@
 //! - `macos` (macOS only, not compiled here): interface and address changes from a routing socket.
 //! - [`watcher`]: all of the above behind ONE pollable descriptor, which each runtime registers through the
 //!   driver's `Runtime::wait_readable`.
-#![forbid(unsafe_code)]
+//! - [`proxy_settings`]: the system's proxy settings (macOS SystemConfiguration), as plain values for the core.
+// Unsafe code is forbidden, except (on macOS only) for one reviewed CoreFoundation call in `proxy_settings`.
+#![cfg_attr(not(target_os = "macos"), forbid(unsafe_code))]
+#![cfg_attr(target_os = "macos", deny(unsafe_code))]
 #![deny(missing_docs)]
 
 #[cfg(target_os = "macos")]
 mod macos;
 pub mod netlink;
+pub mod proxy_settings;
 pub mod psi;
 pub mod sleep;
 pub mod watcher;

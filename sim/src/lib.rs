@@ -12,6 +12,8 @@
 //! - [`workload`], [`invariants`], [`runner`]: one seed → one workload → every invariant checked
 //!   ([`run_seed`]).
 //! - [`harness`]: the same machine and network driven request by request.
+//! - [`proxy`]: a scripted proxy (`CONNECT` and SOCKS5) in front of a scripted server, with a fault at any
+//!   handshake step.
 //! - [`fake_opencode`]: a small stateful fake of the OpenCode server for the demo and scenario tests.
 
 #![forbid(unsafe_code)]
@@ -24,6 +26,9 @@ pub mod harness;
 pub mod invariants;
 pub mod lifecycle;
 pub mod net;
+pub mod proxy;
+#[cfg(test)]
+mod proxy_tests;
 pub mod runner;
 pub mod server;
 pub mod tls;

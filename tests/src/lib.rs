@@ -1,5 +1,6 @@
 //! Conformance scenarios, drivers, loopback hosts and the real-OpenCode fixture.
 
+pub mod bad_proxies;
 pub mod drivers;
 pub mod echo;
 pub mod hostile;
@@ -10,5 +11,6 @@ pub mod nginx;
 pub mod netns;
 pub mod opencode_checks;
 pub mod opencode_fixture;
+pub mod real_proxies;
 pub mod scenarios;
 pub mod tls_server;

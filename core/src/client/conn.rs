@@ -8,7 +8,7 @@ use bytes::{Bytes, BytesMut};
 use super::io::RequestId;
 use super::stack::{Stack, StackNews};
 use crate::error::{ErrorKind, TlsReason};
-use crate::h1::{H1Connection, Limits};
+use crate::h1::{H1Connection, Limits, Via};
 use crate::pool::PoolKey;
 use crate::request::Request;
 use crate::time::Instant;
@@ -135,7 +135,9 @@ impl Conn {
             "request written before the handshake completed"
         );
         let start = self.queued;
-        self.codec.send(tag, req, user_agent, &mut self.out);
+        let via = self.key.hop.as_ref().map_or(Via::Direct, |hop| hop.via());
+        self.codec
+            .send_via(tag, req, user_agent, via, &mut self.out);
         let data = match &mut self.stack {
             None => self.out.split().freeze(),
             Some(stack) => {

@@ -112,7 +112,8 @@ impl ClientMachine {
         };
         let (role, key) = (conn.role, conn.key.clone());
         self.close_quietly(c);
-        self.dns.connect_failed(&key.host, key.port);
+        let (target_host, target_port) = key.connect_target();
+        self.dns.connect_failed(target_host, target_port);
         if let Role::Stream(sid) = role {
             self.stream_lost(now, sid, crate::sse::ReconnectCause::Network(cause));
             return;
@@ -173,6 +174,14 @@ impl ClientMachine {
             return;
         };
         if conn.is_connecting() {
+            if conn.key.hop.is_some() && conn.tcp_up && conn.role == Role::Pooled {
+                // A proxy closed during its handshake: its stage names the failure (typed, and not retried,
+                // like any refused handshake). Event streams keep reconnecting below.
+                if let Err(kind) = conn.handle_eof(now) {
+                    self.handshake_failed(now, c, kind);
+                    return;
+                }
+            }
             // The peer closed during the handshake (a server that does not speak TLS, or refused us).
             self.on_connect_failed(now, c, NetError::Closed, false);
             return;
@@ -225,7 +234,7 @@ impl ClientMachine {
                 .filter(|id| {
                     self.flows
                         .get(id)
-                        .is_some_and(|f| f.key.host == host && f.key.port == port)
+                        .is_some_and(|f| f.key.waits_for(&host, port))
                 })
                 .collect();
             for id in victims {
@@ -292,7 +301,8 @@ impl ClientMachine {
                         flow.redirects += 1;
                         // A redirected batch member continues alone: the batch keeps its connection.
                         flow.batch = None;
-                        flow.key = PoolKey::of(req.url());
+                        // Another origin may be routed differently (no_proxy, loopback, scheme).
+                        flow.key = PoolKey::routed(req.url(), &self.options.proxy);
                         flow.req = req;
                         flow.state = State::Waiting;
                         self.waiting.insert(tag.id);

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use super::batch::{Batch, Health};
 use super::conn::{Conn, Phase as ConnPhase, Role};
 use super::deadline::Limits;
-use super::dns::DnsCache;
+use super::dns::{DnsCache, Lookup};
 use super::flow::{Flow, State};
 use super::io::{ConnId, Event, Input, Output, RequestId};
 use super::last_success::LastSuccess;
@@ -144,20 +144,63 @@ impl ClientMachine {
     }
 
     /// The stages a new connection to `key` needs: none for `http`, TLS for `https`.
-    pub(super) fn new_stack(&self, key: &PoolKey) -> Result<Option<Box<Stack>>, ErrorKind> {
-        match key.scheme {
-            Scheme::Http => Ok(None),
-            Scheme::Https => {
-                let Some(config) = &self.tls else {
-                    return Err(ErrorKind::Tls {
-                        host: key.host.clone(),
-                        reason: TlsReason::NotConfigured,
-                    });
-                };
-                let stage = crate::tls::TlsStage::new(config.clone(), &key.host)?;
-                Ok(Some(Box::new(Stack::new(vec![Box::new(stage)]))))
+    /// The stages of a new connection for `key`, lowest first: the proxy handshake (`CONNECT` or SOCKS5) below
+    /// TLS. `origin_addr` is the origin's resolved address when a `socks5://` proxy needs it; `deadline` bounds
+    /// the proxy handshake (the connect deadline).
+    pub(super) fn new_stack(
+        &self,
+        key: &PoolKey,
+        origin_addr: Option<core::net::SocketAddr>,
+        deadline: Instant,
+    ) -> Result<Option<Box<Stack>>, ErrorKind> {
+        let mut stages: Vec<Box<dyn crate::stage::Stage>> = Vec::new();
+        if let Some(hop) = &key.hop {
+            let ua = &self.options.user_agent;
+            if let Some(stage) = hop.stage(&key.host, key.port, origin_addr, ua, deadline)? {
+                stages.push(stage);
             }
         }
+        if key.scheme == Scheme::Https {
+            let Some(config) = &self.tls else {
+                return Err(ErrorKind::Tls {
+                    host: key.host.clone(),
+                    reason: TlsReason::NotConfigured,
+                });
+            };
+            stages.push(Box::new(crate::tls::TlsStage::new(
+                config.clone(),
+                &key.host,
+            )?));
+        }
+        Ok((!stages.is_empty()).then(|| Box::new(Stack::new(stages))))
+    }
+
+    /// Where to connect for `key` now: the proxy's (or origin's) address, and the origin's address when a
+    /// `socks5://` proxy needs it. `Err(())`: a resolution is pending or was just asked for (the caller waits).
+    pub(super) fn connect_addrs(
+        &mut self,
+        key: &PoolKey,
+        now: Instant,
+    ) -> Result<(core::net::SocketAddr, Option<core::net::SocketAddr>), ()> {
+        let mut lookup = |host: &str, port: u16| match self.dns.lookup(host, port, now) {
+            Lookup::Ready(a) => Some(a),
+            Lookup::Pending => None,
+            Lookup::Resolve => {
+                self.out.push_back(Output::Resolve {
+                    host: host.to_string(),
+                    port,
+                });
+                None
+            }
+        };
+        let (host, port) = key.connect_target();
+        let addr = lookup(host, port);
+        let origin = if key.resolves_origin_for_proxy() {
+            Some(lookup(&key.host, key.port).ok_or(())?)
+        } else {
+            None
+        };
+        Ok((addr.ok_or(())?, origin))
     }
 
     pub(super) fn new_conn_id(&mut self) -> ConnId {
@@ -184,7 +227,7 @@ impl ClientMachine {
         for req in reqs {
             let id = self.new_id();
             ids.push(id);
-            let key = PoolKey::of(req.url());
+            let key = PoolKey::routed(req.url(), &self.options.proxy);
             match &batch {
                 None => {
                     self.next_batch += 1;
@@ -225,6 +268,7 @@ impl ClientMachine {
         let limits = Limits::of(&self.options, &req);
         let body_len = req.body().len() as u64;
         let mut flow = Flow::new(id, req, limits, batch, now);
+        flow.key = PoolKey::routed(flow.req.url(), &self.options.proxy);
         let refused = if self.shut {
             Some(ErrorKind::Shutdown)
         } else if body_len > self.options.max_body_size {
@@ -456,6 +500,9 @@ impl ClientMachine {
                 self.waiting.insert(id);
             }
         }
+        // Stage deadlines first: a proxy handshake that ran out of time is the proxy's typed failure (and not
+        // retried), not a connect timeout; its deadline is the connect deadline.
+        self.stack_timers(now);
         let mut connect_due = Vec::new();
         let mut read_due = Vec::new();
         for (c, conn) in &self.conns {
@@ -476,7 +523,6 @@ impl ClientMachine {
         for c in read_due {
             self.on_read_timeout(now, c);
         }
-        self.stack_timers(now);
         self.cleanup(now);
         self.resolve_timers(now);
         let due: Vec<RequestId> = self

@@ -22,6 +22,8 @@ mod stream;
 mod stream_flow;
 
 #[cfg(test)]
+mod proxy_tests;
+#[cfg(test)]
 mod tests;
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use core::time::Duration;
 use std::collections::BTreeMap;
 
+use crate::proxy::ProxyConfig;
 use crate::tls::{ClientIdentity, TlsConfig};
 
 /// Options of a client. `Options::default()` gives DESIGN.md's defaults.
@@ -60,6 +61,11 @@ pub struct Options {
     pub client_identity: Option<ClientIdentity>,
     /// Send credentials (userinfo, `Authorization`) over plain `http://` to a host that is not loopback.
     pub allow_insecure_credentials: bool,
+    /// Which proxy each request goes through. [`ProxyConfig::none()`] (the default, source `None`) lets the drivers
+    /// fill it from the environment (`http_proxy`, `HTTPS_PROXY`, `no_proxy`, …, as curl reads them) and, on
+    /// macOS, the system settings; an explicit configuration ([`ProxyConfig::explicit`]) is used as given, also
+    /// for loopback targets. The core never reads the environment itself.
+    pub proxy: ProxyConfig,
 }
 
 impl Default for Options {
@@ -89,6 +95,7 @@ impl Default for Options {
             pinned_public_keys: BTreeMap::new(),
             client_identity: None,
             allow_insecure_credentials: false,
+            proxy: ProxyConfig::none(),
         }
     }
 }

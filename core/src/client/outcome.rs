@@ -87,6 +87,15 @@ impl ClientMachine {
             return;
         }
         let kind = match outcome {
+            // The connection that failed was the one to the proxy: say so, the origin was never contacted.
+            Outcome::ConnectFailed(cause)
+                if self
+                    .flows
+                    .get(&id)
+                    .is_some_and(|f| proxy_failed(&f.key, cause)) =>
+            {
+                ErrorKind::ProxyUnreachable { cause }
+            }
             Outcome::ConnectFailed(cause) | Outcome::NotSent(cause) => {
                 ErrorKind::ConnectionFailed { cause }
             }
@@ -174,4 +183,21 @@ impl ClientMachine {
         });
         self.out.push_back(Output::Event(Event::Done { id }));
     }
+}
+
+/// A failed connect (or resolution) of a request routed through a proxy concerns the proxy — unless it is the
+/// resolution of the origin's own name, which a `socks5://` proxy needs from the client: with a proxy given as
+/// an IP literal, a resolution failure can only be the origin's.
+fn proxy_failed(key: &crate::pool::PoolKey, cause: crate::error::NetError) -> bool {
+    let Some(hop) = &key.hop else {
+        return false;
+    };
+    let proxy_is_literal = hop
+        .proxy()
+        .host_unbracketed()
+        .parse::<core::net::IpAddr>()
+        .is_ok();
+    !(cause == crate::error::NetError::Resolve
+        && key.resolves_origin_for_proxy()
+        && proxy_is_literal)
 }

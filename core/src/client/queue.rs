@@ -16,7 +16,6 @@ use std::collections::HashSet;
 
 use super::batch::Health;
 use super::conn::{Conn, Phase as ConnPhase, Role};
-use super::dns::Lookup;
 use super::flow::State;
 use super::io::{ConnId, Output, RequestId};
 use super::machine::ClientMachine;
@@ -55,26 +54,16 @@ impl ClientMachine {
                 }
             }
             let connect_timeout = flow.limits.connect;
-            let stack = match self.new_stack(&key) {
+            // TCP goes to the proxy when there is one; a `socks5://` proxy also needs the origin's address.
+            let Ok((addr, origin_addr)) = self.connect_addrs(&key, now) else {
+                blocked.insert(key);
+                continue;
+            };
+            let stack = match self.new_stack(&key, origin_addr, now + connect_timeout) {
                 Ok(stack) => stack,
                 Err(kind) => {
                     self.waiting.remove(&id);
                     self.fail(now, id, kind);
-                    continue;
-                }
-            };
-            let addr = match self.dns.lookup(&key.host, key.port, now) {
-                Lookup::Ready(a) => a,
-                Lookup::Pending => {
-                    blocked.insert(key);
-                    continue;
-                }
-                Lookup::Resolve => {
-                    self.out.push_back(Output::Resolve {
-                        host: key.host.clone(),
-                        port: key.port,
-                    });
-                    blocked.insert(key);
                     continue;
                 }
             };

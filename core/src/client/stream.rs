@@ -9,7 +9,6 @@
 use http::header::{HeaderValue, ACCEPT, CACHE_CONTROL};
 
 use super::conn::{Conn, Phase as ConnPhase, Role, Tag};
-use super::dns::Lookup;
 use super::io::{ConnId, Event, Output, RequestId};
 use super::machine::ClientMachine;
 use super::options::MAX_UNDELIVERED;
@@ -80,7 +79,8 @@ impl ClientMachine {
                 StreamOutput::Redirect(url) => {
                     tracing::debug!(id = id.0, to = %url.redacted(), "event stream redirected");
                     s.req = redirect::retarget(&s.req, url);
-                    s.key = PoolKey::of(s.req.url());
+                    // A redirect to another origin decides the proxy again.
+                    s.key = PoolKey::routed(s.req.url(), &self.options.proxy);
                 }
                 StreamOutput::Event(event) => {
                     if let StreamEvent::Reconnecting {
@@ -129,22 +129,15 @@ impl ClientMachine {
             return;
         };
         let key = s.key.clone();
-        let addr = match self.dns.lookup(&key.host, key.port, now) {
-            Lookup::Ready(a) => a,
-            Lookup::Pending => {
+        let Ok((addr, origin_addr)) = self.connect_addrs(&key, now) else {
+            if let Some(s) = self.streams.get_mut(&id) {
                 s.want_connect = true;
-                return;
             }
-            Lookup::Resolve => {
-                s.want_connect = true;
-                self.out.push_back(Output::Resolve {
-                    host: key.host.clone(),
-                    port: key.port,
-                });
-                return;
-            }
+            return;
         };
-        let stack = match self.new_stack(&key) {
+        // The stream's own idle timeout bounds the connect; the proxy handshake gets `connect_timeout`.
+        let handshake_deadline = now + self.options.connect_timeout;
+        let stack = match self.new_stack(&key, origin_addr, handshake_deadline) {
             Ok(stack) => stack,
             Err(kind) => {
                 self.close_stream(now, id, kind);
@@ -187,7 +180,7 @@ impl ClientMachine {
         let ids: Vec<RequestId> = self
             .streams
             .iter()
-            .filter(|(_, s)| s.want_connect && s.key.host == host && s.key.port == port)
+            .filter(|(_, s)| s.want_connect && s.key.waits_for(host, port))
             .map(|(id, _)| *id)
             .collect();
         for id in ids {

@@ -41,7 +41,7 @@ impl StreamFlow {
             cfg.max_redirects = n;
         }
         StreamFlow {
-            key: PoolKey::of(req.url()),
+            key: PoolKey::routed(req.url(), &options.proxy),
             es: EventStream::new(cfg, seed).with_url(req.url().clone()),
             req,
             conn: None,

@@ -14,7 +14,7 @@ use http::Method;
 
 use super::decode::{Decoded, ResponseDecoder};
 use super::head;
-use super::{encode_request, keep_alive, Limits};
+use super::{encode_request_via, keep_alive, Limits, Via};
 use crate::error::{ErrorKind, NetError, Violation};
 use crate::request::Request;
 use crate::response::ResponseHead;
@@ -111,6 +111,19 @@ impl<T: Copy> H1Connection<T> {
     /// `Failed { unanswered: [tag], .. }` is queued instead: the request never left, so it may be replayed
     /// elsewhere. A request carrying `Connection: close` is the last one this connection sends.
     pub fn send(&mut self, tag: T, req: &Request, user_agent: &str, out: &mut BytesMut) {
+        self.send_via(tag, req, user_agent, Via::Direct, out);
+    }
+
+    /// [`send`](Self::send) for a connection to a forwarding proxy ([`Via::Proxy`]: absolute-form target and
+    /// `Proxy-Authorization`), or direct.
+    pub fn send_via(
+        &mut self,
+        tag: T,
+        req: &Request,
+        user_agent: &str,
+        via: Via<'_>,
+        out: &mut BytesMut,
+    ) {
         if !self.can_send() {
             self.events.push_back(ConnEvent::Failed {
                 error: closed(),
@@ -119,7 +132,7 @@ impl<T: Copy> H1Connection<T> {
             });
             return;
         }
-        encode_request(req, user_agent, out);
+        encode_request_via(req, user_agent, via, out);
         self.in_flight.push_back(InFlight {
             tag,
             head_request: *req.method() == Method::HEAD,

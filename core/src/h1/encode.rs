@@ -5,18 +5,55 @@
 //! POST/PUT/PATCH without a body, nothing for other bodiless requests). `Host` comes from the URL's
 //! authority and `User-Agent` from the given default, each unless the caller set it. Header names go out
 //! lowercase (as `http::HeaderMap` keeps them; field names are case-insensitive).
+//!
+//! Through an HTTP proxy that forwards (no tunnel: an `http://` target), the request line carries the
+//! absolute-form target (`GET http://host:port/path HTTP/1.1`, RFC 9112 §3.2.2) and the proxy's credentials go
+//! in `Proxy-Authorization` ([`Via::Proxy`]); `Host` is still sent. Inside a tunnel, or direct, the origin-form
+//! is used and no proxy credentials are ever written.
 
 use bytes::{BufMut, BytesMut};
-use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING, USER_AGENT};
+use http::header::{CONTENT_LENGTH, HOST, PROXY_AUTHORIZATION, TRANSFER_ENCODING, USER_AGENT};
 use http::Method;
 
 use crate::request::{Body, Request};
+
+/// How a request reaches its server. `Debug` never shows the credentials.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub enum Via<'a> {
+    /// Directly, or inside a tunnel: origin-form target (`GET /path`).
+    #[default]
+    Direct,
+    /// Forwarded by an HTTP proxy: absolute-form target (`GET http://host/path`).
+    Proxy {
+        /// The `Proxy-Authorization` value (`Basic …`), unless the request sets its own.
+        authorization: Option<&'a str>,
+    },
+}
+
+impl core::fmt::Debug for Via<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Via::Direct => "Direct",
+            Via::Proxy {
+                authorization: None,
+            } => "Proxy",
+            Via::Proxy {
+                authorization: Some(_),
+            } => "Proxy(with credentials)",
+        })
+    }
+}
 
 /// Encode `req` — head and whole body — onto the end of `out`.
 ///
 /// `user_agent` is sent unless the request has its own `User-Agent`; an empty one, or one holding a byte a
 /// header value may not hold (CR, LF, NUL, other controls), is left out rather than sent.
 pub fn encode_request(req: &Request, user_agent: &str, out: &mut BytesMut) {
+    encode_request_via(req, user_agent, Via::Direct, out);
+}
+
+/// [`encode_request`] for a request sent `via` a forwarding proxy (or directly).
+pub fn encode_request_via(req: &Request, user_agent: &str, via: Via<'_>, out: &mut BytesMut) {
     let body = req.body().as_bytes();
     let framing = match req.body() {
         Body::Full(b) => Some(b.len()),
@@ -26,6 +63,7 @@ pub fn encode_request(req: &Request, user_agent: &str, out: &mut BytesMut) {
     encode_head(
         req,
         user_agent,
+        via,
         framing.map_or(Framing::None, Framing::Length),
         out,
     );
@@ -35,7 +73,17 @@ pub fn encode_request(req: &Request, user_agent: &str, out: &mut BytesMut) {
 /// Encode `req`'s head with `Transfer-Encoding: chunked`, for a body streamed afterwards with
 /// [`encode_chunk`] and [`encode_last_chunk`]. The request's own [`Body`] is not written.
 pub fn encode_chunked_request_head(req: &Request, user_agent: &str, out: &mut BytesMut) {
-    encode_head(req, user_agent, Framing::Chunked, out);
+    encode_head(req, user_agent, Via::Direct, Framing::Chunked, out);
+}
+
+/// [`encode_chunked_request_head`] for a request sent `via` a forwarding proxy (or directly).
+pub fn encode_chunked_request_head_via(
+    req: &Request,
+    user_agent: &str,
+    via: Via<'_>,
+    out: &mut BytesMut,
+) {
+    encode_head(req, user_agent, via, Framing::Chunked, out);
 }
 
 /// Encode one chunk of a chunked request body. An empty `data` writes nothing (an empty chunk would end the
@@ -68,7 +116,13 @@ enum Framing {
     Chunked,
 }
 
-fn encode_head(req: &Request, user_agent: &str, framing: Framing, out: &mut BytesMut) {
+fn encode_head(
+    req: &Request,
+    user_agent: &str,
+    via: Via<'_>,
+    framing: Framing,
+    out: &mut BytesMut,
+) {
     let url = req.url();
     let headers = req.headers();
     out.reserve(
@@ -84,6 +138,12 @@ fn encode_head(req: &Request, user_agent: &str, framing: Framing, out: &mut Byte
     );
     out.put_slice(req.method().as_str().as_bytes());
     out.put_u8(b' ');
+    if let Via::Proxy { .. } = via {
+        // Absolute-form: scheme and authority before the path; never the userinfo.
+        out.put_slice(url.scheme().as_str().as_bytes());
+        out.put_slice(b"://");
+        put_authority(url, out);
+    }
     out.put_slice(url.path().as_bytes());
     if let Some(q) = url.query() {
         out.put_u8(b'?');
@@ -92,12 +152,18 @@ fn encode_head(req: &Request, user_agent: &str, framing: Framing, out: &mut Byte
     out.put_slice(b" HTTP/1.1\r\n");
     if !headers.contains_key(HOST) {
         out.put_slice(b"host: ");
-        out.put_slice(url.host().as_bytes());
-        if url.port() != url.scheme().default_port() {
-            out.put_u8(b':');
-            put_decimal(usize::from(url.port()), out);
-        }
+        put_authority(url, out);
         out.put_slice(b"\r\n");
+    }
+    if let Via::Proxy {
+        authorization: Some(auth),
+    } = via
+    {
+        if !headers.contains_key(PROXY_AUTHORIZATION) && is_valid_value(auth.as_bytes()) {
+            out.put_slice(b"proxy-authorization: ");
+            out.put_slice(auth.as_bytes());
+            out.put_slice(b"\r\n");
+        }
     }
     if !headers.contains_key(USER_AGENT) && is_valid_value(user_agent.as_bytes()) {
         out.put_slice(b"user-agent: ");
@@ -123,6 +189,15 @@ fn encode_head(req: &Request, user_agent: &str, framing: Framing, out: &mut Byte
         Framing::Chunked => out.put_slice(b"transfer-encoding: chunked\r\n"),
     }
     out.put_slice(b"\r\n");
+}
+
+/// `host` or `host:port` when the port is not the scheme's default (IPv6 literals keep their brackets).
+fn put_authority(url: &crate::url::Url, out: &mut BytesMut) {
+    out.put_slice(url.host().as_bytes());
+    if url.port() != url.scheme().default_port() {
+        out.put_u8(b':');
+        put_decimal(usize::from(url.port()), out);
+    }
 }
 
 /// A non-empty field value without CTLs other than HTAB (what `HeaderValue` would accept, minus obs-text
@@ -282,5 +357,60 @@ mod tests {
             &d[..],
             format!("0{}{:x}", usize::MAX, usize::MAX).as_bytes()
         );
+    }
+
+    #[test]
+    fn h1_encode_absolute_form_through_a_forwarding_proxy() {
+        let req = Request::get("http://al:pw@[::1]:8080/a?b=1").unwrap();
+        let mut out = BytesMut::new();
+        let via = Via::Proxy {
+            authorization: Some("Basic cDpx"),
+        };
+        encode_request_via(&req, "ua", via, &mut out);
+        let text = String::from_utf8(out.to_vec()).unwrap();
+        assert!(
+            text.starts_with("GET http://[::1]:8080/a?b=1 HTTP/1.1\r\nhost: [::1]:8080\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("proxy-authorization: Basic cDpx\r\n"),
+            "{text}"
+        );
+        // The origin's userinfo never enters the request line (it became Authorization, for the origin).
+        assert!(!text.contains("al:pw@"), "{text}");
+        assert!(!format!("{via:?}").contains("cDpx"));
+
+        // Default port: no port in the target; no credentials: no header.
+        let req = Request::get("http://example.com/").unwrap();
+        let mut out = BytesMut::new();
+        encode_request_via(
+            &req,
+            "ua",
+            Via::Proxy {
+                authorization: None,
+            },
+            &mut out,
+        );
+        assert_eq!(
+            String::from_utf8(out.to_vec()).unwrap(),
+            "GET http://example.com/ HTTP/1.1\r\nhost: example.com\r\nuser-agent: ua\r\n\r\n"
+        );
+
+        // The caller's own Proxy-Authorization wins; direct requests never get ours.
+        let req = RequestBuilder::new(Method::POST, "http://h/up")
+            .header("Proxy-Authorization", "Bearer mine")
+            .build()
+            .unwrap();
+        let mut out = BytesMut::new();
+        encode_chunked_request_head_via(&req, "ua", via, &mut out);
+        let text = String::from_utf8(out.to_vec()).unwrap();
+        assert!(text.starts_with("POST http://h/up HTTP/1.1\r\n"), "{text}");
+        assert!(
+            text.contains("proxy-authorization: Bearer mine\r\n"),
+            "{text}"
+        );
+        assert!(!text.contains("cDpx"), "{text}");
+        let req = Request::get("http://h/").unwrap();
+        assert!(!enc(&req, "ua").contains("proxy-authorization"));
     }
 }

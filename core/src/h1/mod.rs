@@ -61,6 +61,9 @@ mod props;
 
 pub use conn::{ConnEvent, H1Connection};
 pub use decode::{Decoded, ResponseDecoder};
-pub use encode::{encode_chunk, encode_chunked_request_head, encode_last_chunk, encode_request};
+pub use encode::{
+    encode_chunk, encode_chunked_request_head, encode_chunked_request_head_via, encode_last_chunk,
+    encode_request, encode_request_via, Via,
+};
 pub(crate) use framing::declared_length;
 pub use limits::Limits;
