@@ -22,7 +22,7 @@
 //! ## Out of scope (for now)
 //!
 //! TLS (`https` URLs give [`ErrorKind::UnsupportedScheme`]; rustls's buffered API would slot in between socket
-//! bytes and the codec), HTTP/2, proxies, compression, cookies, streamed request bodies.
+//! bytes and the codec), HTTP/2, proxies, cookies, streamed request bodies.
 //!
 //! ## Lifecycle
 //!
@@ -84,6 +84,7 @@
 #![deny(missing_docs)]
 
 pub mod abort;
+pub mod body;
 pub mod client;
 pub mod error;
 pub mod h1;
@@ -97,7 +98,7 @@ pub mod time;
 pub mod url;
 
 pub use bytes::Bytes;
-pub use error::{ApiError, Error, ErrorKind, Limit, NetError, Phase, Violation};
+pub use error::{ApiError, DecodeProblem, Error, ErrorKind, Limit, NetError, Phase, Violation};
 pub use http::{HeaderMap, Method, StatusCode};
 pub use request::{Body, Request, RequestBuilder};
 pub use response::{Response, ResponseHead};

@@ -59,6 +59,9 @@ pub struct RequestOptions {
     pub retry_non_idempotent: bool,
     /// Redirects to follow; `Some(0)` returns 3xx responses as they are.
     pub max_redirects: Option<u32>,
+    /// Ask for the body as the server sends it: no `Accept-Encoding` is added and no content coding is undone
+    /// (the client's `accept_encoding`, for this request only).
+    pub raw_body: bool,
 }
 
 /// A validated request, ready for the client machine.
@@ -311,6 +314,13 @@ impl RequestBuilder {
     /// Opt in to replaying this request even if it may have reached the server and is not idempotent.
     pub fn retry_non_idempotent(mut self, yes: bool) -> Self {
         self.options.retry_non_idempotent = yes;
+        self
+    }
+
+    /// Ask for the body exactly as the server sends it: no `Accept-Encoding` is added and no
+    /// `Content-Encoding` is undone, whatever the client's `accept_encoding` says.
+    pub fn raw_body(mut self, yes: bool) -> Self {
+        self.options.raw_body = yes;
         self
     }
 

@@ -41,6 +41,13 @@ pub struct Options {
     pub max_queued_requests: usize,
     /// How long resolved addresses are cached.
     pub dns_ttl: Duration,
+    /// Send `Accept-Encoding: gzip, deflate, br, zstd` and undo the response's `Content-Encoding` (a request can
+    /// opt out with `RequestBuilder::raw_body`).
+    pub accept_encoding: bool,
+    /// Largest response body after content decoding (collected or streamed).
+    pub max_decoded_size: u64,
+    /// Most decoded bytes per encoded byte, checked once 1 MiB is decoded; 0 turns the check off.
+    pub max_decompression_ratio: u32,
 }
 
 impl Default for Options {
@@ -64,6 +71,9 @@ impl Default for Options {
             max_body_size: 64 * 1024 * 1024,
             max_queued_requests: 1024,
             dns_ttl: Duration::from_secs(60),
+            accept_encoding: true,
+            max_decoded_size: 64 * 1024 * 1024,
+            max_decompression_ratio: 100,
         }
     }
 }
