@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/install-opencode.sh
+bash scripts/install-deps.sh nginx
 cargo test --workspace
 cargo test -p plue-http-tests --features fault --test sim sim_checker_catches_replayed_post
 cargo test -p plue-http-benches --benches
