@@ -273,6 +273,21 @@ impl ClientMachine {
         let Some(flow) = self.flows.get_mut(&tag.id) else {
             return;
         };
+        let max_body = self.options.max_body_size;
+        if flow.req.options().collect_body {
+            let head_request = flow.req.method() == http::Method::HEAD;
+            if crate::h1::declared_length(head_request, &head).is_some_and(|n| n > max_body) {
+                // Refused from the head: buffering `max_body_size` bytes first would only fail later.
+                let kind = ErrorKind::TooLarge {
+                    limit: Limit::BodySize,
+                    max: max_body,
+                };
+                self.fail(now, tag.id, kind);
+                self.conn_closed(now, c);
+                return;
+            }
+        }
+        // After the length check: a decoder drops the wire `Content-Length` from the head.
         let decode = content::wants_decoding(&flow.req, &self.options);
         match content::decoder_for(flow.req.method(), decode, &self.options, &mut head) {
             Ok(d) => flow.decoder = d,
