@@ -1,5 +1,5 @@
 //! Response bodies above the HTTP/1.1 codec, per request: content decoding (`gzip`, `deflate`, `br`, `zstd`,
-//! stacked), bounded in size and ratio.
+//! stacked), bounded in size and ratio; and streaming JSON ([`JsonArraySplitter`]).
 //!
 //! # Why these crates
 //!
@@ -29,8 +29,11 @@
 
 mod coding;
 mod decoder;
+mod json_stream;
 mod stage;
 
+#[cfg(test)]
+mod json_stream_tests;
 #[cfg(test)]
 mod props;
 #[cfg(test)]
@@ -38,3 +41,4 @@ mod tests;
 
 pub use coding::{codings, Coding, ACCEPT_ENCODING, MAX_STACKED};
 pub use decoder::{ContentDecoder, DecodeError, DecodeLimits, PIECE, RATIO_GRACE};
+pub use json_stream::{JsonArraySplitter, JsonStreamError};
