@@ -288,3 +288,67 @@ fn body_opencode_provider_gzip_mio() {
     let decoded = client.request(provider_request(&base, None)).unwrap();
     check_provider(&gz, &plain, &decoded);
 }
+
+// ---------------------------------------------------------------- streaming JSON over the gzip /provider
+
+/// The typed provider list decoded element by element from the (gzip, decoded on the fly) stream of `/all`.
+fn assemble(mut rest: ProviderList, all: Vec<plue_opencode::Provider>) -> ProviderList {
+    assert!(
+        rest.all.is_empty(),
+        "the array was streamed, not left in the rest"
+    );
+    rest.all = all;
+    rest
+}
+
+async fn provider_streamed<R: Runtime + Default>() {
+    let base = shared().0;
+    let client = Client::<R>::new(Options::default()).unwrap();
+    let plain: ProviderList = client
+        .request(provider_request(&base, Some("identity")))
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    let mut body = client
+        .request_streaming(provider_request(&base, None))
+        .await
+        .unwrap()
+        .into_body();
+    let mut all = Vec::new();
+    let rest: ProviderList = body
+        .json_elements("/all", Default::default(), |p| all.push(p))
+        .await
+        .unwrap();
+    assert!(assemble(rest, all) == plain);
+}
+
+#[test]
+fn body_opencode_provider_streamed_json_tokio() {
+    tokio_rt().block_on(provider_streamed::<plue_http::tokio::TokioRuntime>());
+}
+
+#[test]
+fn body_opencode_provider_streamed_json_smol() {
+    smol::block_on(provider_streamed::<plue_http::smol::SmolRuntime>());
+}
+
+#[test]
+fn body_opencode_provider_streamed_json_mio() {
+    let base = shared().0;
+    let client = plue_http::mio::Client::new(Options::default()).unwrap();
+    let plain: ProviderList = client
+        .request(provider_request(&base, Some("identity")))
+        .unwrap()
+        .json()
+        .unwrap();
+    let (_, mut body) = client
+        .request_streaming(provider_request(&base, None))
+        .unwrap()
+        .into_parts();
+    let mut all = Vec::new();
+    let rest: ProviderList = body
+        .json_elements("/all", Default::default(), |p| all.push(p))
+        .unwrap();
+    assert!(assemble(rest, all) == plain);
+}
