@@ -352,3 +352,37 @@ fn body_opencode_provider_streamed_json_mio() {
         .unwrap();
     assert!(assemble(rest, all) == plain);
 }
+
+/// The OpenCode call itself (`providers()`, streamed over gzip) gives the plain typed value.
+#[test]
+fn body_opencode_typed_providers_call_streams_to_the_plain_value() {
+    use plue_http::tokio::opencode::OpenCodeClient;
+    let base = shared().0;
+    tokio_rt().block_on(async {
+        let client = Client::<plue_http::tokio::TokioRuntime>::new(Options::default()).unwrap();
+        let plain: ProviderList = client
+            .request(provider_request(&base, Some("identity")))
+            .await
+            .unwrap()
+            .json()
+            .unwrap();
+        let oc = OpenCodeClient::new(plue_opencode::OpenCodeOptions::new(base.clone())).unwrap();
+        let typed = oc.providers().await.unwrap();
+        assert!(
+            typed == plain,
+            "streamed providers() differs from the plain decode"
+        );
+        let sessions = oc.sessions().await.unwrap();
+        let plain_sessions: Vec<plue_opencode::Session> = client
+            .request(
+                Request::builder(Method::GET, format!("{base}/session"))
+                    .build()
+                    .unwrap(),
+            )
+            .await
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(sessions.len(), plain_sessions.len());
+    });
+}
