@@ -161,4 +161,22 @@ mod tests {
             .message
             .ends_with("the last successful operation was: Health checked (2 s ago)."));
     }
+
+    #[test]
+    fn cli_decoded_body_too_large_says_so_and_exits_1() {
+        let kind = ErrorKind::TooLarge {
+            limit: plue_http_core::Limit::DecodedSize,
+            max: 67_108_864,
+        };
+        let f = Fail::from_error("list providers", &Error::new(kind), None);
+        assert_eq!(f.exit, Exit::Api);
+        assert_eq!(f.exit as u8, 1);
+        assert!(
+            f.message.contains(
+                "response body too large: decoded size exceeds the limit of 67108864 bytes"
+            ),
+            "{}",
+            f.message
+        );
+    }
 }

@@ -155,6 +155,10 @@ pub enum Limit {
     QueueLength,
     /// Bytes in a request body.
     RequestBodySize,
+    /// Bytes of a response body after content decoding (`max_decoded_size`).
+    DecodedSize,
+    /// Decoded bytes per encoded byte, once 1 MiB is decoded (`max_decompression_ratio`).
+    DecompressionRatio,
 }
 
 impl fmt::Display for Limit {
@@ -168,6 +172,33 @@ impl fmt::Display for Limit {
             Limit::EventSize => "event size (max_event_size)",
             Limit::QueueLength => "request queue length",
             Limit::RequestBodySize => "request body size",
+            Limit::DecodedSize => "decoded size (max_decoded_size)",
+            Limit::DecompressionRatio => "decompression ratio (max_decompression_ratio)",
+        })
+    }
+}
+
+/// What was wrong with a content-coded body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DecodeProblem {
+    /// The server used a coding this client does not decode (and never offered in `Accept-Encoding`).
+    Unknown,
+    /// The bytes are not a valid stream of the coding (bad header, bad data, checksum mismatch, trailing bytes).
+    Corrupt,
+    /// The body ended before the coding's stream did.
+    Truncated,
+    /// More codings were stacked than any server applies.
+    TooManyCodings,
+}
+
+impl fmt::Display for DecodeProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DecodeProblem::Unknown => "is not a coding this client decodes",
+            DecodeProblem::Corrupt => "stream is corrupt",
+            DecodeProblem::Truncated => "stream ended early (truncated)",
+            DecodeProblem::TooManyCodings => "is stacked with too many other codings",
         })
     }
 }
@@ -276,6 +307,13 @@ pub enum ErrorKind {
         limit: Limit,
         /// Its configured value.
         max: u64,
+    },
+    /// The response's `Content-Encoding` could not be undone.
+    ContentDecoding {
+        /// The coding as named by the server.
+        coding: String,
+        /// What was wrong.
+        problem: DecodeProblem,
     },
     /// More redirects than `max_redirects`.
     TooManyRedirects {
@@ -454,7 +492,18 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::Timeout { phase } => write!(f, "timed out {phase}"),
             ErrorKind::InvalidResponse { violation } => write!(f, "invalid response: {violation}"),
+            ErrorKind::TooLarge { limit: Limit::DecodedSize, max } => {
+                write!(f, "response body too large: decoded size exceeds the limit of {max} bytes")
+            }
+            ErrorKind::TooLarge { limit: Limit::DecompressionRatio, max } => write!(
+                f,
+                "response body too large: it decodes to more than {max} times its encoded size \
+                 (max_decompression_ratio)"
+            ),
             ErrorKind::TooLarge { limit, max } => write!(f, "the {limit} exceeded its limit of {max}"),
+            ErrorKind::ContentDecoding { coding, problem } => {
+                write!(f, "could not decode the response body: Content-Encoding {coding:?} {problem}")
+            }
             ErrorKind::TooManyRedirects { max } => write!(f, "more than {max} redirects"),
             ErrorKind::RedirectBodyNotReplayable => {
                 write!(f, "a 307/308 redirect needs the request body again, but it was streamed")

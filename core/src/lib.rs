@@ -23,7 +23,8 @@
 //!
 //! ## Out of scope (for now)
 //!
-//! HTTP/2, compression, cookies, streamed request bodies. (TLS is in: [`tls`], a [`stage::Stage`].)
+//! HTTP/2, cookies, streamed request bodies. (TLS is in: [`tls`], a [`stage::Stage`]; proxies: [`proxy`];
+//! content decoding: [`body`].)
 //!
 //! ## Lifecycle
 //!
@@ -85,6 +86,7 @@
 #![deny(missing_docs)]
 
 pub mod abort;
+pub mod body;
 pub mod client;
 pub mod error;
 pub mod h1;
@@ -101,7 +103,9 @@ pub mod tls;
 pub mod url;
 
 pub use bytes::Bytes;
-pub use error::{ApiError, Error, ErrorKind, Limit, NetError, Phase, TlsReason, Violation};
+pub use error::{
+    ApiError, DecodeProblem, Error, ErrorKind, Limit, NetError, Phase, TlsReason, Violation,
+};
 pub use http::{HeaderMap, Method, StatusCode};
 pub use request::{Body, Request, RequestBuilder};
 pub use response::{Response, ResponseHead};

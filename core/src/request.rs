@@ -59,6 +59,9 @@ pub struct RequestOptions {
     pub retry_non_idempotent: bool,
     /// Redirects to follow; `Some(0)` returns 3xx responses as they are.
     pub max_redirects: Option<u32>,
+    /// Ask for the body as the server sends it: no `Accept-Encoding` is added and no content coding is undone
+    /// (the client's `accept_encoding`, for this request only).
+    pub raw_body: bool,
     /// The caller collects the whole body into memory (set by the runtimes' collecting calls, not by streaming
     /// ones): a response declaring a `Content-Length` above `max_body_size` is then refused from its head, before a
     /// byte of the body is buffered.
@@ -315,6 +318,13 @@ impl RequestBuilder {
     /// Opt in to replaying this request even if it may have reached the server and is not idempotent.
     pub fn retry_non_idempotent(mut self, yes: bool) -> Self {
         self.options.retry_non_idempotent = yes;
+        self
+    }
+
+    /// Ask for the body exactly as the server sends it: no `Accept-Encoding` is added and no
+    /// `Content-Encoding` is undone, whatever the client's `accept_encoding` says.
+    pub fn raw_body(mut self, yes: bool) -> Self {
+        self.options.raw_body = yes;
         self
     }
 

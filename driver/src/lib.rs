@@ -26,6 +26,7 @@ mod chan;
 mod client;
 mod conn;
 mod handles;
+mod json_elements;
 mod os;
 pub mod proxy;
 mod router;
@@ -40,5 +41,6 @@ pub use handles::{
     AbortHandle, BodyReader, EventStream, RequestFuture, RequestOutcome, ResponseFuture,
     StreamingFuture, StreamingResponse,
 };
+pub use json_elements::JsonStreamLimits;
 pub use router::{Applied, IdBuildHasher, IdHasher, Router, Wake};
 pub use runtime::{os_entropy, ChildProcess, ConnRead, ConnWrite, Runtime};

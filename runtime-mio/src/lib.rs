@@ -263,6 +263,22 @@ impl BodyReader {
         block_on(self.0.bytes())
     }
 
+    /// Decode the array at `pointer` element by element as it arrives, then the rest of the document as `R`
+    /// (see `plue_http_driver::BodyReader::json_elements`).
+    pub fn json_elements<T, R, F>(
+        &mut self,
+        pointer: &str,
+        limits: driver::JsonStreamLimits,
+        each: F,
+    ) -> Result<R, Error>
+    where
+        T: serde::de::DeserializeOwned,
+        R: serde::de::DeserializeOwned,
+        F: FnMut(T),
+    {
+        block_on(self.0.json_elements(pointer, limits, each))
+    }
+
     /// A handle that aborts this request from any thread.
     pub fn abort_handle(&self) -> AbortHandle {
         self.0.abort_handle()

@@ -9,6 +9,7 @@ use core::net::SocketAddr;
 use bytes::Bytes;
 
 use super::conn::{Phase as ConnPhase, Role, Tag};
+use super::content;
 use super::flow::State;
 use super::io::{ConnId, Event, Output};
 use super::machine::ClientMachine;
@@ -268,7 +269,7 @@ impl ClientMachine {
         }
     }
 
-    fn on_head(&mut self, now: Instant, c: ConnId, tag: Tag, head: ResponseHead) {
+    fn on_head(&mut self, now: Instant, c: ConnId, tag: Tag, mut head: ResponseHead) {
         if says_close(&head) {
             if let Some(conn) = self.conns.get_mut(&c) {
                 conn.close_announced = true;
@@ -334,6 +335,17 @@ impl ClientMachine {
                 return;
             }
         }
+        // After the length check: a decoder drops the wire `Content-Length` from the head.
+        let decode = content::wants_decoding(&flow.req, &self.options);
+        match content::decoder_for(flow.req.method(), decode, &self.options, &mut head) {
+            Ok(d) => flow.decoder = d,
+            Err(kind) => {
+                // The body cannot be turned into what was asked for; its framing is intact but unread.
+                self.fail(now, tag.id, kind);
+                self.conn_closed(now, c);
+                return;
+            }
+        }
         flow.state = State::OnConn {
             conn: c,
             head: true,
@@ -369,10 +381,31 @@ impl ClientMachine {
             self.conn_closed(now, c);
             return;
         }
-        flow.undelivered += data.len();
-        let pause = flow.undelivered > MAX_UNDELIVERED;
-        self.out
-            .push_back(Output::Event(Event::Body { id: tag.id, data }));
+        let pause = match flow.decoder.as_mut() {
+            None => {
+                flow.undelivered += data.len();
+                self.out
+                    .push_back(Output::Event(Event::Body { id: tag.id, data }));
+                flow.undelivered > MAX_UNDELIVERED
+            }
+            Some(d) => {
+                let mut pieces = Vec::new();
+                let r = d.feed(&data, &mut pieces);
+                for piece in pieces {
+                    flow.undelivered += piece.len();
+                    self.out.push_back(Output::Event(Event::Body {
+                        id: tag.id,
+                        data: piece,
+                    }));
+                }
+                if let Err(e) = r {
+                    self.fail(now, tag.id, e.into());
+                    self.conn_closed(now, c);
+                    return;
+                }
+                flow.undelivered > MAX_UNDELIVERED
+            }
+        };
         if pause {
             if let Some(conn) = self.conns.get_mut(&c) {
                 if !conn.paused {
@@ -388,8 +421,22 @@ impl ClientMachine {
             return;
         };
         conn.pop_front();
-        if self.flows.get(&tag.id).is_some_and(|f| f.is_current(tag)) {
-            self.finish_ok(now, tag.id);
+        if let Some(flow) = self.flows.get_mut(&tag.id).filter(|f| f.is_current(tag)) {
+            let mut ended = Ok(());
+            if let Some(d) = flow.decoder.as_mut() {
+                let mut pieces = Vec::new();
+                ended = d.finish(&mut pieces);
+                for data in pieces {
+                    flow.undelivered += data.len();
+                    self.out
+                        .push_back(Output::Event(Event::Body { id: tag.id, data }));
+                }
+            }
+            match ended {
+                Ok(()) => self.finish_ok(now, tag.id),
+                // The connection's framing is intact: only this response is lost.
+                Err(e) => self.fail(now, tag.id, e.into()),
+            }
         }
         let Some(conn) = self.conns.get(&c) else {
             return;

@@ -51,6 +51,8 @@ pub(crate) struct Flow {
     /// Body bytes delivered to the owner and not yet reported consumed.
     pub undelivered: usize,
     pub body_len: u64,
+    /// Undoes the response's `Content-Encoding`, when it has one and the request decodes.
+    pub decoder: Option<Box<crate::body::ContentDecoder>>,
 }
 
 impl Flow {
@@ -80,6 +82,7 @@ impl Flow {
             status: None,
             undelivered: 0,
             body_len: 0,
+            decoder: None,
         }
     }
 

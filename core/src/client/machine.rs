@@ -265,6 +265,8 @@ impl ClientMachine {
         batch: Option<u64>,
         wait: bool,
     ) -> bool {
+        let mut req = req;
+        super::content::offer(&mut req, &self.options);
         let limits = Limits::of(&self.options, &req);
         let body_len = req.body().len() as u64;
         let mut flow = Flow::new(id, req, limits, batch, now);

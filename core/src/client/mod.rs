@@ -2,6 +2,7 @@
 
 mod batch;
 mod conn;
+mod content;
 mod deadline;
 mod dns;
 mod exchange;

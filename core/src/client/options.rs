@@ -66,6 +66,13 @@ pub struct Options {
     /// macOS, the system settings; an explicit configuration ([`ProxyConfig::explicit`]) is used as given, also
     /// for loopback targets. The core never reads the environment itself.
     pub proxy: ProxyConfig,
+    /// Send `Accept-Encoding: gzip, deflate, br, zstd` and undo the response's `Content-Encoding` (a request can
+    /// opt out with `RequestBuilder::raw_body`).
+    pub accept_encoding: bool,
+    /// Largest response body after content decoding (collected or streamed).
+    pub max_decoded_size: u64,
+    /// Most decoded bytes per encoded byte, checked once 1 MiB is decoded; 0 turns the check off.
+    pub max_decompression_ratio: u32,
 }
 
 impl Default for Options {
@@ -96,6 +103,9 @@ impl Default for Options {
             client_identity: None,
             allow_insecure_credentials: false,
             proxy: ProxyConfig::none(),
+            accept_encoding: true,
+            max_decoded_size: 64 * 1024 * 1024,
+            max_decompression_ratio: 100,
         }
     }
 }

@@ -204,6 +204,7 @@ impl ClientMachine {
         };
         s.es.on_connected(now);
         let mut req = s.req.clone();
+        super::content::offer_identity(&mut req);
         let h = req.headers_mut();
         if !h.contains_key(ACCEPT) {
             h.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
@@ -271,8 +272,36 @@ impl ClientMachine {
                 return;
             };
             match ev {
-                ConnEvent::Head(_, head) => s.es.on_head(now, &head),
-                ConnEvent::Body(_, data) => s.es.on_body(now, &data),
+                ConnEvent::Head(_, mut head) => {
+                    let method = s.req.method().clone();
+                    match super::content::decoder_for(&method, true, &self.options, &mut head) {
+                        Ok(d) => s.decoder = d,
+                        Err(kind) => {
+                            tracing::debug!(id = id.0, %kind, "event stream body cannot be decoded");
+                            self.close_quietly(c);
+                            self.stream_lost(now, id, ReconnectCause::InvalidResponse);
+                            return;
+                        }
+                    }
+                    s.es.on_head(now, &head)
+                }
+                ConnEvent::Body(_, data) => match s.decoder.as_mut() {
+                    None => s.es.on_body(now, &data),
+                    Some(d) => {
+                        // Each decoded piece goes to the event decoder at once: events arrive as they are sent.
+                        let mut pieces = Vec::new();
+                        let r = d.feed(&data, &mut pieces);
+                        for piece in &pieces {
+                            s.es.on_body(now, piece);
+                        }
+                        if let Err(e) = r {
+                            tracing::debug!(id = id.0, kind = %ErrorKind::from(e), "event stream decoding failed");
+                            self.close_quietly(c);
+                            self.stream_lost(now, id, ReconnectCause::InvalidResponse);
+                            return;
+                        }
+                    }
+                },
                 ConnEvent::Done(_) => {
                     self.close_quietly(c);
                     self.stream_lost(now, id, ReconnectCause::Eof);

@@ -22,6 +22,8 @@ pub(crate) struct StreamFlow {
     /// Bytes of events handed out ([`StreamEvent::wire_size`]) and not yet reported consumed. Above
     /// [`MAX_UNDELIVERED`] the stream's connection stops reading, like a request body's.
     pub(crate) undelivered: usize,
+    /// Undoes a `Content-Encoding` the server applied although the stream asked for `identity`.
+    pub(crate) decoder: Option<Box<crate::body::ContentDecoder>>,
 }
 
 impl StreamFlow {
@@ -49,6 +51,7 @@ impl StreamFlow {
             connects: 0,
             max_attempts: opts.max_attempts,
             undelivered: 0,
+            decoder: None,
         }
     }
 

@@ -1464,3 +1464,235 @@ fn client_reset_mid_body_is_reported_as_body_interrupted() {
         ErrorKind::ConnectionFailed { .. } | ErrorKind::MaybeProcessed { .. }
     ));
 }
+
+// ---------------------------------------------------------------- content decoding
+
+fn gzip_bytes(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn gzip_reply(body: &[u8], extra: &str) -> Vec<u8> {
+    let z = gzip_bytes(body);
+    let mut r = format!(
+        "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n{extra}\r\n",
+        z.len()
+    )
+    .into_bytes();
+    r.extend_from_slice(&z);
+    r
+}
+
+#[test]
+fn body_gzip_is_offered_decoded_and_its_headers_dropped() {
+    let mut h = Harness::new(Harness::opts());
+    let (id, c) = h.get_connected(URL);
+    assert!(h
+        .sent_text(c)
+        .contains("accept-encoding: gzip, deflate, br, zstd\r\n"));
+    let body = br#"{"all":[{"id":"anthropic"}],"default":{},"connected":[]}"#.repeat(50);
+    let reply = gzip_reply(&body, "");
+    // Byte by byte: the decoder gets the body in the smallest pieces.
+    for b in &reply {
+        h.reply(c, std::slice::from_ref(b));
+    }
+    assert!(h.done(id));
+    assert_eq!(h.body(id), body);
+    let head = h
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::Head { head, .. } => Some(head.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(head.header("content-encoding").is_none());
+    assert!(head.header("content-length").is_none());
+    // The connection is reusable after a decoded body.
+    assert!(!h.is_closed(c));
+}
+
+#[test]
+fn body_raw_request_and_disabled_option_send_no_accept_encoding_and_keep_the_bytes() {
+    let mut h = Harness::new(Harness::opts());
+    let req = Request::builder(Method::GET, URL)
+        .raw_body(true)
+        .build()
+        .unwrap();
+    let id = h.send(req);
+    let c = h.last_conn();
+    h.connect(c);
+    assert!(!h.sent_text(c).contains("accept-encoding"));
+    let reply = gzip_reply(b"raw", "");
+    h.reply(c, &reply);
+    assert!(h.done(id));
+    assert_eq!(h.body(id), gzip_bytes(b"raw"));
+
+    let mut h = Harness::new(Options {
+        accept_encoding: false,
+        ..Harness::opts()
+    });
+    let (id, c) = h.get_connected(URL);
+    assert!(!h.sent_text(c).contains("accept-encoding"));
+    h.reply(c, &gzip_reply(b"raw", ""));
+    assert_eq!(h.body(id), gzip_bytes(b"raw"));
+}
+
+#[test]
+fn body_no_coding_on_head_204_304() {
+    let mut h = Harness::new(Harness::opts());
+    let req = Request::builder(Method::HEAD, URL).build().unwrap();
+    let id = h.send(req);
+    let c = h.last_conn();
+    h.connect(c);
+    h.reply(
+        c,
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 1234\r\n\r\n",
+    );
+    assert!(h.done(id), "{:?}", h.events);
+    for status in ["204 No Content", "304 Not Modified"] {
+        let (id, c2) = h.get_connected(URL);
+        let reply = format!("HTTP/1.1 {status}\r\nContent-Encoding: gzip\r\n\r\n");
+        h.reply(c2, reply.as_bytes());
+        assert!(h.done(id), "{status}: {:?}", h.events);
+        assert!(h.body(id).is_empty());
+    }
+}
+
+#[test]
+fn body_unknown_truncated_and_wrong_codings_are_typed_errors() {
+    use crate::error::DecodeProblem;
+    let mut h = Harness::new(Harness::opts());
+    let (id, c) = h.get_connected(URL);
+    h.reply(
+        c,
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: compress\r\nContent-Length: 3\r\n\r\nabc",
+    );
+    assert_eq!(
+        *h.failure(id).unwrap(),
+        ErrorKind::ContentDecoding {
+            coding: "compress".into(),
+            problem: DecodeProblem::Unknown
+        }
+    );
+    // Plain JSON labelled gzip.
+    let (id, c) = h.get_connected(URL);
+    h.reply(
+        c,
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 11\r\n\r\n{\"a\":true}\n",
+    );
+    assert_eq!(
+        *h.failure(id).unwrap(),
+        ErrorKind::ContentDecoding {
+            coding: "gzip".into(),
+            problem: DecodeProblem::Corrupt
+        }
+    );
+    assert!(h.is_closed(c));
+    // A gzip stream cut short inside a complete HTTP body: the response fails, the connection stays usable.
+    let (id, c) = h.get_connected(URL);
+    let z = gzip_bytes(&b"0123456789".repeat(100));
+    let cut = &z[..z.len() - 4];
+    let mut reply = format!(
+        "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        cut.len()
+    )
+    .into_bytes();
+    reply.extend_from_slice(cut);
+    h.reply(c, &reply);
+    assert_eq!(
+        *h.failure(id).unwrap(),
+        ErrorKind::ContentDecoding {
+            coding: "gzip".into(),
+            problem: DecodeProblem::Truncated
+        }
+    );
+    assert!(!h.is_closed(c));
+}
+
+#[test]
+fn body_gzip_bomb_stops_at_max_decoded_size() {
+    let mut h = Harness::new(Options {
+        max_decoded_size: 2 * 1024 * 1024,
+        max_decompression_ratio: 0,
+        ..Harness::opts()
+    });
+    let (id, c) = h.get_connected(URL);
+    let zeros = vec![0u8; 16 * 1024 * 1024];
+    let reply = gzip_reply(&zeros, "");
+    for part in reply.chunks(8 * 1024) {
+        h.reply(c, part);
+        if h.failure(id).is_some() {
+            break;
+        }
+        // The owner keeps up, so backpressure does not hide the limit.
+        let n = h.body(id).len();
+        h.m.consumed(h.now, id, n);
+        h.drain();
+    }
+    assert_eq!(
+        *h.failure(id).unwrap(),
+        ErrorKind::TooLarge {
+            limit: Limit::DecodedSize,
+            max: 2 * 1024 * 1024
+        }
+    );
+    assert!(h.body(id).len() <= 2 * 1024 * 1024);
+    assert!(h.is_closed(c));
+    assert_eq!(
+        h.failure(id).unwrap().kind().to_string(),
+        "response body too large: decoded size exceeds the limit of 2097152 bytes"
+    );
+}
+
+#[test]
+fn sse_stream_asks_for_identity_and_decodes_a_gzip_stream_incrementally() {
+    use std::io::Write;
+    let mut h = Harness::new(Harness::opts());
+    let _id = h.m.subscribe(
+        h.now,
+        Request::get("http://127.0.0.1:4096/event").unwrap(),
+        StreamOptions::default(),
+    );
+    h.drain();
+    let c = h.last_conn();
+    h.connect(c);
+    assert!(h
+        .sent_text(c)
+        .to_ascii_lowercase()
+        .contains("accept-encoding: identity\r\n"));
+    h.reply(
+        c,
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut events_seen = 0;
+    for i in 0..3 {
+        let before = z.get_ref().len();
+        write!(z, "data: event {i}\n\n").unwrap();
+        z.flush().unwrap();
+        let piece = z.get_ref()[before..].to_vec();
+        let mut chunk = format!("{:x}\r\n", piece.len()).into_bytes();
+        chunk.extend_from_slice(&piece);
+        chunk.extend_from_slice(b"\r\n");
+        h.reply(c, &chunk);
+        // The event arrived before the stream ended.
+        let now_seen = h
+            .events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Event::Stream {
+                        event: StreamEvent::Event(_),
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert_eq!(now_seen, events_seen + 1, "event {i} not delivered at once");
+        events_seen = now_seen;
+    }
+}

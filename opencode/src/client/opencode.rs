@@ -149,6 +149,29 @@ impl OpenCode {
         parse(&response).map_err(Error::new)
     }
 
+    /// Execute a typed call whose answer holds one big array at `pointer`: its elements are decoded one by one
+    /// as the body arrives (never the whole body in memory) and handed to `each`; the rest of the document (the
+    /// array emptied) is parsed as `T`. A non-2xx answer is collected and parsed as usual.
+    async fn call_streamed<T, E>(
+        &self,
+        call: Result<Call<T>, ErrorKind>,
+        pointer: &str,
+        each: impl FnMut(E),
+    ) -> Result<T, Error>
+    where
+        T: serde::de::DeserializeOwned,
+        E: serde::de::DeserializeOwned,
+    {
+        let (request, parse) = call.map_err(Error::new)?.into_parts();
+        let (head, mut body) = self.front.request_streaming(request).await?.into_parts();
+        if !head.status.is_success() {
+            let bytes = body.bytes().await?;
+            return parse(&plue_http_core::response::Response::new(head, bytes))
+                .map_err(Error::new);
+        }
+        body.json_elements(pointer, Default::default(), each).await
+    }
+
     /// `GET /global/health`.
     pub async fn health(&self) -> Result<Health, Error> {
         self.call(self.api().health()).await
@@ -167,7 +190,13 @@ impl OpenCode {
     }
     /// `GET /provider`: the whole catalogue.
     pub async fn providers(&self) -> Result<ProviderList, Error> {
-        self.call(self.api().providers()).await
+        // 6.5 MB on a 1.18 server: streamed provider by provider.
+        let mut all = Vec::new();
+        let mut list: ProviderList = self
+            .call_streamed(self.api().providers(), "/all", |p| all.push(p))
+            .await?;
+        list.all = all;
+        Ok(list)
     }
     /// `GET /config/providers`: the providers usable with the current configuration.
     pub async fn config_providers(&self) -> Result<ConfigProviders, Error> {
@@ -179,7 +208,11 @@ impl OpenCode {
     }
     /// `GET /session`.
     pub async fn sessions(&self) -> Result<Vec<Session>, Error> {
-        self.call(self.api().sessions()).await
+        let mut all = Vec::new();
+        let _empty: Vec<Session> = self
+            .call_streamed(self.api().sessions(), "", |s| all.push(s))
+            .await?;
+        Ok(all)
     }
     /// `POST /session` with an optional title and parent.
     pub async fn session_create(
@@ -219,7 +252,12 @@ impl OpenCode {
     }
     /// `GET /session/{id}/message`.
     pub async fn messages(&self, session_id: &str) -> Result<Vec<MessageWithParts>, Error> {
-        self.call(self.api().messages(session_id)).await
+        // A long session's messages run to megabytes: streamed message by message.
+        let mut all = Vec::new();
+        let _empty: Vec<MessageWithParts> = self
+            .call_streamed(self.api().messages(session_id), "", |m| all.push(m))
+            .await?;
+        Ok(all)
     }
     /// `GET /session/{id}/message/{messageID}`.
     pub async fn message(
