@@ -29,6 +29,7 @@ mod handles;
 mod router;
 mod runtime;
 mod task;
+mod turns;
 
 pub use block::block_on_timeout;
 pub use client::{Client, Front};
@@ -39,3 +40,4 @@ pub use handles::{
 };
 pub use router::{Applied, IdBuildHasher, IdHasher, Router, Wake};
 pub use runtime::{os_entropy, ChildProcess, ConnRead, ConnWrite, Runtime};
+pub use turns::{SharedLoop, Turns};
