@@ -19,14 +19,15 @@ use std::collections::HashMap;
 use crate::client::io::ConnId;
 use crate::time::Instant;
 use crate::url::{Scheme, Url};
+use std::sync::Arc;
 
 /// The key of a pool: connections are shared only between requests to the same scheme, host and port.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PoolKey {
     /// The scheme.
     pub scheme: Scheme,
-    /// The host, lowercased.
-    pub host: String,
+    /// The host, lowercased; shared with the URL it came from, so a key costs no copy.
+    pub host: Arc<str>,
     /// The port.
     pub port: u16,
 }
@@ -34,10 +35,10 @@ pub struct PoolKey {
 impl PoolKey {
     /// The key of a URL's origin.
     pub fn of(url: &Url) -> PoolKey {
-        let (scheme, host, port) = url.origin();
+        let (scheme, _, port) = url.origin();
         PoolKey {
             scheme,
-            host: host.to_string(),
+            host: url.host_shared().clone(),
             port,
         }
     }
@@ -159,7 +160,11 @@ impl Pool {
             None => self.idle_timeout,
         };
         let expires = now + life;
-        let h = self.hosts.entry(key.clone()).or_default();
+        // Looked up before `entry`, which would clone the key on every check-in.
+        let h = match self.hosts.get_mut(key) {
+            Some(h) => h,
+            None => self.hosts.entry(key.clone()).or_default(),
+        };
         h.idle.retain(|i| i.conn != conn);
         h.idle.push(Idle {
             conn,
@@ -225,7 +230,7 @@ impl Pool {
             .hosts
             .iter()
             .map(|(k, h)| HostStats {
-                host: k.host.clone(),
+                host: k.host.to_string(),
                 port: k.port,
                 open: h.open,
                 idle: h.idle.len(),

@@ -15,7 +15,24 @@
 //! # }
 //! ```
 //!
-//! Tasks run on smol's global executor (`smol::spawn`), so a client works from any thread.
+//! By default tasks run on smol's global executor (`smol::spawn`), so a client works from any thread; every
+//! request then crosses from the caller's thread to the executor's and back. A client on an executor the
+//! caller runs itself ([`SmolRuntime::on`], e.g. `smol::block_on(ex.run(…))`) keeps a request on one thread:
+//!
+//! ```no_run
+//! # fn demo() -> Result<(), plue_http_smol::Error> {
+//! let ex = std::sync::Arc::new(smol::Executor::new());
+//! let client = plue_http_smol::Client::with_runtime(
+//!     plue_http_smol::SmolRuntime::on(ex.clone()),
+//!     plue_http_smol::Options::default(),
+//! )?;
+//! smol::block_on(ex.run(async {
+//!     let health = client.get("http://127.0.0.1:4096/global/health").await?;
+//!     println!("{}", health.status());
+//!     Ok(())
+//! }))
+//! # }
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -23,6 +40,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::Instant;
 
 use plue_http_driver::{self as driver, ChildProcess, ConnRead, ConnWrite};
@@ -40,9 +58,22 @@ pub use plue_http_driver::{
 /// The plue-http client on smol.
 pub type Client = driver::Client<SmolRuntime>;
 
-/// The smol implementation of the driver's [`Runtime`](driver::Runtime).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SmolRuntime;
+/// The smol implementation of the driver's [`Runtime`](driver::Runtime): tasks on smol's global executor
+/// (the default) or on a given one.
+#[derive(Debug, Clone, Default)]
+pub struct SmolRuntime {
+    executor: Option<Arc<smol::Executor<'static>>>,
+}
+
+impl SmolRuntime {
+    /// Spawn the client's tasks on `executor`. Something must run it (`smol::block_on(executor.run(…))`):
+    /// the client makes progress only while it runs.
+    pub fn on(executor: Arc<smol::Executor<'static>>) -> Self {
+        SmolRuntime {
+            executor: Some(executor),
+        }
+    }
+}
 
 /// One half of a connection (smol's `TcpStream` is a shared handle, so each half is a clone).
 #[derive(Debug)]
@@ -75,7 +106,10 @@ impl driver::Runtime for SmolRuntime {
     }
 
     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, fut: F) {
-        smol::spawn(fut).detach();
+        match &self.executor {
+            Some(ex) => ex.spawn(fut).detach(),
+            None => smol::spawn(fut).detach(),
+        }
     }
 
     async fn sleep_until(&self, deadline: Instant) {
@@ -183,11 +217,11 @@ pub mod opencode {
 
     /// [`start_server`] with clients sending through `client` (its timeouts, retry and reconnect settings).
     pub fn start_server_with(client: &Client, options: ManagerOptions) -> ServerManager {
-        ServerManager::start(*client.runtime(), (**client).clone(), options)
+        ServerManager::start(client.runtime().clone(), (**client).clone(), options)
     }
 
     /// Watch the health of a server someone else runs (never restarts it).
     pub fn watch(opencode: &OpenCode, config: HealthConfig) -> HealthWatch {
-        HealthWatch::start(SmolRuntime, opencode.clone(), config)
+        HealthWatch::start(SmolRuntime::default(), opencode.clone(), config)
     }
 }

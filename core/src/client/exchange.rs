@@ -187,7 +187,7 @@ impl ClientMachine {
                 .filter(|id| {
                     self.flows
                         .get(id)
-                        .is_some_and(|f| f.key.host == host && f.key.port == port)
+                        .is_some_and(|f| *f.key.host == *host && f.key.port == port)
                 })
                 .collect();
             for id in victims {

@@ -73,6 +73,8 @@ pub struct ClientMachine {
     pub(super) streams: BTreeMap<RequestId, StreamFlow>,
     pub(super) out: VecDeque<Output>,
     pub(super) last_success: Option<LastSuccess>,
+    /// Scratch list for `dispatch`, kept so a dispatch allocates nothing in steady state.
+    pub(super) dispatch_ids: Vec<RequestId>,
     shut: bool,
 }
 
@@ -114,6 +116,7 @@ impl ClientMachine {
             streams: BTreeMap::new(),
             out: VecDeque::new(),
             last_success: None,
+            dispatch_ids: Vec::new(),
             shut: false,
         })
     }

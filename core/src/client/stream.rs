@@ -131,7 +131,7 @@ impl ClientMachine {
             Lookup::Resolve => {
                 s.want_connect = true;
                 self.out.push_back(Output::Resolve {
-                    host: key.host.clone(),
+                    host: key.host.to_string(),
                     port: key.port,
                 });
                 return;
@@ -169,7 +169,7 @@ impl ClientMachine {
         let ids: Vec<RequestId> = self
             .streams
             .iter()
-            .filter(|(_, s)| s.want_connect && s.key.host == host && s.key.port == port)
+            .filter(|(_, s)| s.want_connect && *s.key.host == *host && s.key.port == port)
             .map(|(id, _)| *id)
             .collect();
         for id in ids {
