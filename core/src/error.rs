@@ -78,14 +78,17 @@ pub enum Violation {
     MalformedHead,
     /// The status code is outside 100..=999.
     InvalidStatus,
-    /// A header line was folded (obs-fold) or a header name or value held a forbidden byte.
+    /// A header name or value held a forbidden byte.
     InvalidHeader,
-    /// `Content-Length` was not a plain decimal number, overflowed, or listed unequal values.
+    /// `Content-Length` was not a plain decimal number, overflowed, listed unequal values, or was folded.
     InvalidContentLength,
     /// Both `Transfer-Encoding` and `Content-Length` were sent (request smuggling vector).
     ContentLengthWithTransferEncoding,
     /// A `Transfer-Encoding` value this client does not implement.
     UnsupportedTransferEncoding,
+    /// A `Transfer-Encoding` list that is malformed: an empty element (`chunked,`, `, chunked`) or a folded
+    /// (obs-fold) line. Peers disagree on where such a response ends.
+    InvalidTransferEncoding,
     /// A chunk-size line was malformed (not hex, too many digits, bad extension).
     InvalidChunkSize,
     /// A chunk's data was not followed by CRLF.
@@ -115,6 +118,7 @@ impl fmt::Display for Violation {
                 "Transfer-Encoding and Content-Length were both sent"
             }
             Violation::UnsupportedTransferEncoding => "the Transfer-Encoding is not supported",
+            Violation::InvalidTransferEncoding => "the Transfer-Encoding list is malformed",
             Violation::InvalidChunkSize => "a chunk size line is invalid",
             Violation::MissingChunkCrlf => "a chunk was not terminated by CRLF",
             Violation::InvalidTrailer => "the chunked trailer section is malformed",

@@ -59,6 +59,10 @@ pub struct RequestOptions {
     pub retry_non_idempotent: bool,
     /// Redirects to follow; `Some(0)` returns 3xx responses as they are.
     pub max_redirects: Option<u32>,
+    /// The caller collects the whole body into memory (set by the runtimes' collecting calls, not by streaming
+    /// ones): a response declaring a `Content-Length` above `max_body_size` is then refused from its head, before a
+    /// byte of the body is buffered.
+    pub collect_body: bool,
 }
 
 /// A validated request, ready for the client machine.
@@ -317,6 +321,12 @@ impl RequestBuilder {
     /// Redirects to follow for this request (0 returns 3xx responses as they are).
     pub fn max_redirects(mut self, n: u32) -> Self {
         self.options.max_redirects = Some(n);
+        self
+    }
+
+    /// Say the body will be collected into memory (see [`RequestOptions::collect_body`]).
+    pub fn collect_body(mut self, yes: bool) -> Self {
+        self.options.collect_body = yes;
         self
     }
 

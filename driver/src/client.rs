@@ -175,7 +175,8 @@ impl Front {
     }
 
     /// Send a request; the body is collected into memory. Any final status is `Ok`.
-    pub fn request(&self, req: Request) -> ResponseFuture {
+    pub fn request(&self, mut req: Request) -> ResponseFuture {
+        req.options_mut().collect_body = true;
         let p = self.pending(req);
         handles::RequestFuture::new(p)
     }
@@ -260,7 +261,8 @@ impl Front {
     pub async fn batch(&self, reqs: Vec<Request>) -> Vec<Result<Response, Error>> {
         let mut pendings = Vec::with_capacity(reqs.len());
         let mut items = Vec::with_capacity(reqs.len());
-        for req in reqs {
+        for mut req in reqs {
+            req.options_mut().collect_body = true;
             let abort = self.token();
             let (ev_tx, ev_rx) = chan::unbounded();
             items.push((abort.token(), req, ev_tx));

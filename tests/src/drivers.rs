@@ -512,7 +512,12 @@ impl Sim {
     }
 
     fn request(&mut self, req: &crate::scenarios::Req) -> Result<RequestId, String> {
-        let req = req.builder(&self.base).build().map_err(|e| e.to_string())?;
+        // The simulation collects every body, as the runtimes' collecting calls do.
+        let req = req
+            .builder(&self.base)
+            .collect_body(true)
+            .build()
+            .map_err(|e| e.to_string())?;
         Ok(self.machine.request(self.now, req))
     }
 

@@ -9,7 +9,7 @@ use core::time::Duration;
 use bytes::Bytes;
 use http::Method;
 use plue_http_core::client::Options;
-use plue_http_core::error::{ErrorKind, NetError, Phase};
+use plue_http_core::error::{ErrorKind, Limit, NetError, Phase};
 use plue_http_core::sse::StreamEvent;
 use plue_http_core::url::Url;
 use plue_http_core::RequestBuilder;
@@ -479,6 +479,42 @@ pub fn all() -> Vec<Scenario> {
     ];
     v.push(s);
 
+    // Issue 20 item 5: a redirect on an event stream is followed (EventSource), the last event id kept: the first
+    // connect is redirected once, the reconnect after the clean end is redirected again (307) elsewhere.
+    let mut s = scenario(
+        "sse_redirect_followed_keeping_last_event_id",
+        Script::new()
+            .route(route("/old", vec![Reply::redirect(302, "/events")]))
+            .route(route(
+                "/events",
+                vec![
+                    sse(vec![SseItem::Retry(10), ev("one", "1")], SseEnd::End),
+                    Reply::redirect(307, "/moved"),
+                ],
+            ))
+            .route(route(
+                "/moved",
+                vec![sse(vec![ev("two", "2")], SseEnd::Hang)],
+            )),
+        vec![Step::Events(
+            "/old",
+            ExpectEvents {
+                data: vec!["one", "two"],
+                reconnected: true,
+            },
+        )],
+    );
+    // Reconnects go to where the stream was redirected, not back to /old.
+    s.received = vec![
+        Received::Count("/old", 1),
+        Received::Count("/events", 2),
+        Received::Count("/moved", 1),
+        Received::Header("/events", 0, "last-event-id", None),
+        Received::Header("/events", 1, "last-event-id", Some("1")),
+        Received::Header("/moved", 0, "last-event-id", Some("1")),
+    ];
+    v.push(s);
+
     let mut s = scenario(
         "sse_idle_timeout_reconnects",
         Script::new().route(route(
@@ -611,6 +647,25 @@ pub fn all() -> Vec<Scenario> {
         Received::Count("/drip", 1),
         Received::Reused("/a", 0, false),
     ];
+    v.push(s);
+
+    // Issue 20 item 9: a declared length above `max_body_size` is refused from the head. The body stalls past the
+    // read timeout, so waiting for it (the old behaviour) would end in a timeout instead.
+    let mut s = scenario(
+        "framing_declared_length_above_limit_refused_from_head",
+        Script::new().route(route(
+            "/big",
+            vec![Reply::ok("0123456789abcdef").stall_body(ms(3000))],
+        )),
+        vec![Step::Send(
+            Req::get("/big").read_timeout(ms(1000)),
+            Expect::Error(ErrorKind::TooLarge {
+                limit: Limit::BodySize,
+                max: 8,
+            }),
+        )],
+    );
+    s.options.max_body_size = 8;
     v.push(s);
 
     // The server closes after /2: /3, pipelined behind it, provably never ran and is sent again.

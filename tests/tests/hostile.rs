@@ -1,4 +1,4 @@
-//! Hostile and broken servers over real loopback, through the tokio and the mio clients.
+//! Hostile and broken servers over real loopback, through the tokio, smol and mio clients.
 //!
 //! Every case: the first request gets a typed error (never a panic, never a hang: the whole-request timeout
 //! bounds it), the server never writes much more than the body limit (memory stays bounded: the client stopped
@@ -67,9 +67,38 @@ fn cases() -> Vec<Case> {
             }),
         },
         Case {
+            // Issue 20 item 4: a folded framing header is a framing error.
             name: "obs_fold_in_content_length",
             script: Script::write_hold(&head("Content-Length: 2\r\n 3\r\n")),
-            expect: Err(|k| *k == invalid(Violation::InvalidHeader)),
+            expect: Err(|k| *k == invalid(Violation::InvalidContentLength)),
+        },
+        Case {
+            name: "obs_fold_in_transfer_encoding",
+            script: Script::write_hold(&head("Transfer-Encoding:\r\n chunked\r\n")),
+            expect: Err(|k| *k == invalid(Violation::InvalidTransferEncoding)),
+        },
+        Case {
+            // Issue 20 item 1: never read as chunked, never reused.
+            name: "transfer_encoding_trailing_comma",
+            script: Script::write_hold(&[head("Transfer-Encoding: chunked,\r\n"), b"2\r\nok\r\n0\r\n\r\n".to_vec()].concat()),
+            expect: Err(|k| *k == invalid(Violation::InvalidTransferEncoding)),
+        },
+        Case {
+            name: "transfer_encoding_leading_comma",
+            script: Script::write_hold(&[head("Transfer-Encoding: , chunked\r\n"), b"2\r\nok\r\n0\r\n\r\n".to_vec()].concat()),
+            expect: Err(|k| *k == invalid(Violation::InvalidTransferEncoding)),
+        },
+        Case {
+            // Issue 20 item 2: RFC 9112 §2.2.
+            name: "empty_lines_before_status_line",
+            script: Script::write_close(b"\r\n\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+            expect: Ok(b"ok"),
+        },
+        Case {
+            // Issue 20 item 3: RFC 9112 §5.2.
+            name: "obs_fold_in_plain_header",
+            script: Script::write_close(b"HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\nContent-Length: 2\r\n\r\nok"),
+            expect: Ok(b"ok"),
         },
         Case {
             name: "huge_head",
@@ -84,6 +113,13 @@ fn cases() -> Vec<Case> {
                     Step::Endless(vec![b'x'; 16 * 1024], 10_000_000_000),
                 ],
             },
+            expect: Err(|k| matches!(k, ErrorKind::TooLarge { limit: Limit::BodySize, .. })),
+        },
+        Case {
+            // Issue 20 item 9: refused from the head, not after buffering (the body never comes: waiting for it
+            // would end in a read timeout).
+            name: "content_length_above_limit_refused_from_head",
+            script: Script::write_hold(&head("Content-Length: 67108864\r\n")),
             expect: Err(|k| matches!(k, ErrorKind::TooLarge { limit: Limit::BodySize, .. })),
         },
         Case {
@@ -166,6 +202,14 @@ impl Blocking for Tokio {
         self.1
             .block_on(self.0.get(path))
             .map(|r| (r.status().as_u16(), r.body().to_vec()))
+    }
+}
+
+struct Smol(plue_http::smol::Client);
+
+impl Blocking for Smol {
+    fn get(&self, path: &str) -> Result<(u16, Vec<u8>), Error> {
+        smol::block_on(self.0.get(path)).map(|r| (r.status().as_u16(), r.body().to_vec()))
     }
 }
 
@@ -252,6 +296,11 @@ fn hostile_servers_mio() {
 #[test]
 fn hostile_servers_tokio() {
     all_cases(&|o| Box::new(tokio_client(o)));
+}
+
+#[test]
+fn hostile_servers_smol() {
+    all_cases(&|o| Box::new(Smol(plue_http::smol::Client::new(o).unwrap())));
 }
 
 /// A response cut by a close at every byte offset: a typed error before the last byte, the response at it, and

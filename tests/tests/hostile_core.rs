@@ -261,10 +261,17 @@ fn hostile_core_framing_attacks() {
         Err(invalid(Violation::InvalidHeader)),
         none,
     );
+    // Issue 20 item 4: a folded framing header is a framing error.
     check(
         "obs_fold",
         Server::Hold(head("Content-Length: 2\r\n 3\r\n")),
-        Err(invalid(Violation::InvalidHeader)),
+        Err(invalid(Violation::InvalidContentLength)),
+        none,
+    );
+    check(
+        "obs_fold_in_transfer_encoding",
+        Server::Hold(head("Transfer-Encoding: gzip,\r\n chunked\r\n")),
+        Err(invalid(Violation::InvalidTransferEncoding)),
         none,
     );
     check(
@@ -283,6 +290,52 @@ fn hostile_core_framing_attacks() {
         "garbage_after_response",
         Server::Hold(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokGARBAGE".to_vec()),
         Ok(b"ok"),
+        none,
+    );
+}
+
+/// Issue 20 items 1–3 at the core: an empty `Transfer-Encoding` element is a framing error and the connection is
+/// never reused; empty lines before the status line and obs-fold in a plain header are tolerated.
+#[test]
+fn hostile_core_issue20_framing_edge_cases() {
+    let none = Duration::ZERO;
+    for te in ["chunked,", ", chunked", "gzip,,chunked"] {
+        check(
+            &format!("te {te:?}"),
+            Server::Hold(
+                [
+                    head(&format!("Transfer-Encoding: {te}\r\n")),
+                    b"2\r\nok\r\n0\r\n\r\n".to_vec(),
+                ]
+                .concat(),
+            ),
+            Err(invalid(Violation::InvalidTransferEncoding)),
+            none,
+        );
+    }
+    check_reuse(
+        "empty_lines_before_status",
+        Server::Hold(b"\r\n\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec()),
+        Ok(b"ok"),
+        none,
+        true,
+    );
+    check_reuse(
+        "obs_fold_in_plain_header",
+        Server::Hold(
+            head("X-Folded: a\r\n b\r\nContent-Length: 2\r\n")
+                .into_iter()
+                .chain(*b"ok")
+                .collect(),
+        ),
+        Ok(b"ok"),
+        none,
+        true,
+    );
+    check(
+        "too_many_empty_lines",
+        Server::Hold([b"\r\n".repeat(9), GOOD.to_vec()].concat()),
+        Err(invalid(Violation::MalformedHead)),
         none,
     );
 }

@@ -272,6 +272,20 @@ impl ClientMachine {
         let Some(flow) = self.flows.get_mut(&tag.id) else {
             return;
         };
+        let max_body = self.options.max_body_size;
+        if flow.req.options().collect_body {
+            let head_request = flow.req.method() == http::Method::HEAD;
+            if crate::h1::declared_length(head_request, &head).is_some_and(|n| n > max_body) {
+                // Refused from the head: buffering `max_body_size` bytes first would only fail later.
+                let kind = ErrorKind::TooLarge {
+                    limit: Limit::BodySize,
+                    max: max_body,
+                };
+                self.fail(now, tag.id, kind);
+                self.conn_closed(now, c);
+                return;
+            }
+        }
         flow.state = State::OnConn {
             conn: c,
             head: true,

@@ -13,7 +13,7 @@ mod options;
 mod outcome;
 mod policy;
 mod queue;
-mod redirect;
+pub(crate) mod redirect;
 mod stream;
 mod stream_flow;
 

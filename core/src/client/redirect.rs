@@ -32,12 +32,7 @@ pub fn next_request(req: &Request, head: &ResponseHead) -> Option<Result<Request
 }
 
 fn build_next(req: &Request, status: u16, location: &str) -> Result<Request, ErrorKind> {
-    let target = resolve(req.url(), location)?;
-    if target.scheme() != Scheme::Http {
-        return Err(ErrorKind::UnsupportedScheme {
-            scheme: target.scheme().as_str().to_string(),
-        });
-    }
+    let target = target(req.url(), location)?;
     let mut next = req.clone();
     let to_get = status == 303 && *req.method() != Method::HEAD
         || matches!(status, 301 | 302) && *req.method() == Method::POST;
@@ -47,6 +42,25 @@ fn build_next(req: &Request, status: u16, location: &str) -> Result<Request, Err
         h.remove(CONTENT_TYPE);
         h.remove(CONTENT_LENGTH);
     }
+    Ok(retarget(&next, target))
+}
+
+/// Where a redirect from `current` to `location` goes: resolved, and refused when its scheme cannot be sent.
+/// The one rule for requests and event streams alike.
+pub fn target(current: &Url, location: &str) -> Result<Url, ErrorKind> {
+    let target = resolve(current, location)?;
+    if target.scheme() != Scheme::Http {
+        return Err(ErrorKind::UnsupportedScheme {
+            scheme: target.scheme().as_str().to_string(),
+        });
+    }
+    Ok(target)
+}
+
+/// `req` sent to `target` instead: `Authorization`, `Cookie` and `Proxy-Authorization` are dropped when the host
+/// or port changes or the scheme downgrades.
+pub fn retarget(req: &Request, target: Url) -> Request {
+    let mut next = req.clone();
     let cur = req.url();
     let downgrade = cur.scheme() == Scheme::Https && target.scheme() == Scheme::Http;
     if cur.host() != target.host() || cur.port() != target.port() || downgrade {
@@ -56,7 +70,7 @@ fn build_next(req: &Request, status: u16, location: &str) -> Result<Request, Err
         h.remove(PROXY_AUTHORIZATION);
     }
     next.set_url(target);
-    Ok(next)
+    next
 }
 
 /// Resolve a `Location` value against the URL that answered it.

@@ -13,8 +13,10 @@ use super::dns::Lookup;
 use super::io::{ConnId, Event, Output, RequestId};
 use super::machine::ClientMachine;
 use super::options::MAX_UNDELIVERED;
+use super::redirect;
 use crate::error::{Context, Error, ErrorKind, NetError};
 use crate::h1::ConnEvent;
+use crate::pool::PoolKey;
 use crate::sse::{ReconnectCause, StreamEvent, StreamOutput};
 use crate::time::Instant;
 
@@ -74,6 +76,11 @@ impl ClientMachine {
                     if let Some(c) = s.conn.take() {
                         self.close_quietly(c);
                     }
+                }
+                StreamOutput::Redirect(url) => {
+                    tracing::debug!(id = id.0, to = %url.redacted(), "event stream redirected");
+                    s.req = redirect::retarget(&s.req, url);
+                    s.key = PoolKey::of(s.req.url());
                 }
                 StreamOutput::Event(event) => {
                     if let StreamEvent::Reconnecting {

@@ -37,10 +37,13 @@ impl StreamFlow {
         if let Some(idle) = opts.idle_timeout {
             cfg.idle_timeout = idle;
         }
+        if let Some(n) = req.options().max_redirects {
+            cfg.max_redirects = n;
+        }
         StreamFlow {
             key: PoolKey::of(req.url()),
+            es: EventStream::new(cfg, seed).with_url(req.url().clone()),
             req,
-            es: EventStream::new(cfg, seed),
             conn: None,
             want_connect: false,
             connects: 0,

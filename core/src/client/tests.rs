@@ -1382,3 +1382,59 @@ fn sse_backpressure_new_connection_stays_paused_until_consumed() {
         Event::Stream { event: StreamEvent::Event(ev), .. } if ev.data == "after"
     )));
 }
+
+/// Issue 20 item 9: a declared `Content-Length` above `max_body_size` is refused from the head when the caller
+/// collects the body (no byte of it buffered first); exactly at the limit is fine; a streaming caller still gets
+/// the head, and a HEAD response's length describes no body here.
+#[test]
+fn client_declared_content_length_above_max_body_size_is_refused_from_the_head() {
+    use crate::request::RequestBuilder;
+    let opts = Options {
+        max_body_size: 10,
+        ..Harness::opts()
+    };
+    let collect = |method: Method| {
+        RequestBuilder::new(method, URL)
+            .collect_body(true)
+            .build()
+            .unwrap()
+    };
+    let too_large = ErrorKind::TooLarge {
+        limit: Limit::BodySize,
+        max: 10,
+    };
+
+    let mut h = Harness::new(opts.clone());
+    let id = h.send(collect(Method::GET));
+    let c = h.last_conn();
+    h.connect(c);
+    h.reply(c, b"HTTP/1.1 200 OK\r\nContent-Length: 67108864\r\n\r\nabc");
+    assert_eq!(h.failure(id).map(|e| e.kind().clone()), Some(too_large));
+    assert_eq!(h.status(id), None, "no head handed out");
+    assert!(h.body(id).is_empty(), "no body byte handed out");
+    assert!(h.is_closed(c), "the connection is not read further");
+
+    let mut h = Harness::new(opts.clone());
+    let id = h.send(collect(Method::GET));
+    let c = h.last_conn();
+    h.connect(c);
+    h.reply(
+        c,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789",
+    );
+    assert!(h.done(id) && h.body(id) == b"0123456789");
+
+    let mut h = Harness::new(opts.clone());
+    let id = h.send(collect(Method::HEAD));
+    let c = h.last_conn();
+    h.connect(c);
+    h.reply(c, b"HTTP/1.1 200 OK\r\nContent-Length: 67108864\r\n\r\n");
+    assert!(h.done(id) && h.status(id) == Some(200));
+
+    let mut h = Harness::new(opts);
+    let (id, c) = h.get_connected(URL);
+    h.reply(c, b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc");
+    assert_eq!(h.status(id), Some(200), "a streaming caller gets the head");
+    assert!(h.failure(id).is_none());
+    assert_eq!(h.body(id), b"abc");
+}

@@ -13,6 +13,7 @@ use bytes::{Bytes, BytesMut};
 use http::Method;
 
 use super::decode::{Decoded, ResponseDecoder};
+use super::head;
 use super::{encode_request, keep_alive, Limits};
 use crate::error::{ErrorKind, NetError, Violation};
 use crate::request::Request;
@@ -186,6 +187,11 @@ impl<T: Copy> H1Connection<T> {
     fn process(&mut self, eof: bool) {
         while self.state != State::Closed {
             let Some(front) = self.in_flight.front().copied() else {
+                if self.state == State::Open && head::only_empty_lines(&self.read_buf) {
+                    // A stray empty line after a response (RFC 9112 §2.2): kept for the next response's
+                    // scanner, which skips it within its bound.
+                    return;
+                }
                 if !self.read_buf.is_empty() && self.state == State::Open {
                     self.fail(
                         ErrorKind::InvalidResponse {
@@ -418,6 +424,47 @@ mod tests {
             vec![Ev::Failed(
                 violation(Violation::IncompleteHead),
                 Some(1),
+                vec![]
+            )]
+        );
+    }
+
+    /// Issue 20 item 3: a stray empty line between pipelined responses (or after the last one, while idle) is
+    /// skipped, within the bound; the connection stays reusable. Past the bound it is an error.
+    #[test]
+    fn h1_conn_stray_empty_line_between_pipelined_responses_is_skipped() {
+        let mut c = Conn::new(Limits::default());
+        send(&mut c, 1, Method::GET);
+        send(&mut c, 2, Method::GET);
+        c.handle_data(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na\r\n\
+              HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb\n",
+        );
+        assert_eq!(
+            simplify(drain(&mut c)),
+            vec![
+                Ev::Head(1, 200),
+                Ev::Body(1, b"a".to_vec()),
+                Ev::Done(1),
+                Ev::Head(2, 200),
+                Ev::Body(2, b"b".to_vec()),
+                Ev::Done(2),
+            ]
+        );
+        // The trailing LF arrived while idle: kept for the next response, not an unsolicited response.
+        assert!(c.is_reusable());
+        send(&mut c, 3, Method::GET);
+        c.handle_data(b"\r\nHTTP/1.1 204 No Content\r\n\r\n");
+        assert_eq!(simplify(drain(&mut c)), vec![Ev::Head(3, 204), Ev::Done(3)]);
+        assert!(c.is_reusable() && c.buffered() == 0);
+        // Too many empty lines while idle: unsolicited.
+        let mut c = Conn::new(Limits::default());
+        c.handle_data(&b"\r\n".repeat(super::head::MAX_EMPTY_LINES as usize + 1));
+        assert_eq!(
+            simplify(drain(&mut c)),
+            vec![Ev::Failed(
+                violation(Violation::UnsolicitedResponse),
+                None,
                 vec![]
             )]
         );

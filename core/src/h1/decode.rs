@@ -397,8 +397,52 @@ mod tests {
             violation(Violation::InvalidContentLength)
         );
         assert_eq!(
-            get(b"HTTP/1.1 200 OK\r\nX: a\r\n\tb\r\nContent-Length: 0\r\n\r\n").error,
+            get(b"HTTP/1.1 200 OK\r\nX: a\x01b\r\nContent-Length: 0\r\n\r\n").error,
             violation(Violation::InvalidHeader)
+        );
+        // Issue 20 item 4: folded framing headers are framing errors.
+        assert_eq!(
+            get(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n 1\r\n\r\nx").error,
+            violation(Violation::InvalidContentLength)
+        );
+        assert_eq!(
+            get(b"HTTP/1.1 200 OK\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n").error,
+            violation(Violation::InvalidTransferEncoding)
+        );
+    }
+
+    /// Issue 20 item 1: a `Transfer-Encoding` list with an empty element is a framing error, never read as
+    /// chunked (and the error is sticky: the connection is never reused).
+    #[test]
+    fn h1_decode_transfer_encoding_with_an_empty_element_is_a_framing_error() {
+        for te in ["chunked,", ", chunked", "chunked, ,", "gzip,,chunked", ""] {
+            let input = format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: {te}\r\n\r\n0\r\n\r\n");
+            let o = get(input.as_bytes());
+            assert_eq!(
+                (o.status, o.end, o.error),
+                (None, None, violation(Violation::InvalidTransferEncoding)),
+                "{te:?}"
+            );
+        }
+    }
+
+    /// Issue 20 item 3: an obs-fold in a plain header is unfolded, and the response decodes normally.
+    #[test]
+    fn h1_decode_obs_fold_in_a_plain_header_is_unfolded() {
+        let mut dec = ResponseDecoder::new(&Method::GET, &Limits::default());
+        let mut buf =
+            BytesMut::from(&b"HTTP/1.1 200 OK\r\nX: a\r\n\tb\r\nContent-Length: 2\r\n\r\nok"[..]);
+        match dec.decode(&mut buf) {
+            Ok(Some(Decoded::Head(h))) => assert_eq!(h.header("x"), Some("a  \tb")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            dec.decode(&mut buf),
+            Ok(Some(Decoded::Body(Bytes::from_static(b"ok"))))
+        );
+        assert_eq!(
+            dec.decode(&mut buf),
+            Ok(Some(Decoded::End { keep_alive: true }))
         );
     }
 

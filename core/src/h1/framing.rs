@@ -77,6 +77,18 @@ pub(crate) fn framing(head_request: bool, head: &ResponseHead) -> Result<Framing
     })
 }
 
+/// The body length a final response declares (`Content-Length` framing), when it has one: `None` for chunked,
+/// close-delimited and bodiless responses (HEAD, 204, 304, 1xx), and for framing the decoder refuses anyway.
+pub(crate) fn declared_length(head_request: bool, head: &ResponseHead) -> Option<u64> {
+    match framing(head_request, head) {
+        Ok(Framing {
+            kind: BodyKind::Length(n),
+            ..
+        }) => Some(n),
+        _ => None,
+    }
+}
+
 /// `Content-Length`: digits only, a checked `u64`; several values (comma lists or repeated fields) only when
 /// they are all equal.
 pub(crate) fn content_length(headers: &HeaderMap) -> Result<u64, ErrorKind> {
@@ -95,16 +107,24 @@ pub(crate) fn content_length(headers: &HeaderMap) -> Result<u64, ErrorKind> {
 }
 
 /// `Transfer-Encoding`: chunked last ⇒ chunked; chunked elsewhere or absent (only known codings) ⇒ read to close;
-/// an unknown coding, chunked twice, or an empty list ⇒ refused.
+/// an unknown coding or chunked twice ⇒ unsupported; an empty element anywhere (`chunked,`, `, chunked`, an empty
+/// field line) ⇒ malformed. The list grammar allows empty elements, but peers split on them differently (some
+/// read `chunked,` as chunked, some as an unknown coding), so such a response has no agreed end.
 fn transfer_coding(headers: &HeaderMap) -> Result<BodyKind, ErrorKind> {
     let unsupported = || violation(Violation::UnsupportedTransferEncoding);
     let mut last_is_chunked = false;
     let mut chunked_seen = false;
-    let mut any = false;
-    for item in list::items(headers, TRANSFER_ENCODING) {
+    let items = headers
+        .get_all(TRANSFER_ENCODING)
+        .into_iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(list::trim_ows);
+    for item in items {
         // A coding may carry parameters (`;q=…`); the name decides.
         let name = list::trim_ows(item.split(|&b| b == b';').next().unwrap_or(item));
-        any = true;
+        if name.is_empty() {
+            return Err(violation(Violation::InvalidTransferEncoding));
+        }
         if name.eq_ignore_ascii_case(b"chunked") {
             if chunked_seen {
                 return Err(unsupported());
@@ -116,9 +136,6 @@ fn transfer_coding(headers: &HeaderMap) -> Result<BodyKind, ErrorKind> {
         } else {
             return Err(unsupported());
         }
-    }
-    if !any {
-        return Err(unsupported());
     }
     Ok(if last_is_chunked {
         BodyKind::Chunked
@@ -232,7 +249,7 @@ mod tests {
             err(Violation::UnsupportedTransferEncoding)
         );
         assert_eq!(te("identity"), err(Violation::UnsupportedTransferEncoding));
-        assert_eq!(te(" , "), err(Violation::UnsupportedTransferEncoding));
+        assert_eq!(te(" , "), err(Violation::InvalidTransferEncoding));
         assert_eq!(
             kind(
                 200,
@@ -253,6 +270,45 @@ mod tests {
         )
         .unwrap();
         assert!(f.must_close);
+    }
+
+    /// Issue 20 item 1: an empty element anywhere in the `Transfer-Encoding` list (trailing, leading, doubled,
+    /// an empty field line) is a framing error, whatever else the list says.
+    #[test]
+    fn h1_framing_transfer_encoding_empty_element_is_a_framing_error() {
+        let malformed = err(Violation::InvalidTransferEncoding);
+        for v in [
+            "chunked,",
+            ", chunked",
+            "chunked ,\t",
+            "gzip,,chunked",
+            "",
+            " ",
+        ] {
+            assert_eq!(kind(200, &[("transfer-encoding", v)]), malformed, "{v:?}");
+        }
+        assert_eq!(
+            kind(
+                200,
+                &[
+                    ("transfer-encoding", "gzip"),
+                    ("transfer-encoding", "chunked,")
+                ]
+            ),
+            malformed
+        );
+        assert_eq!(
+            kind(
+                200,
+                &[("transfer-encoding", "chunked"), ("transfer-encoding", "")]
+            ),
+            malformed
+        );
+        // Parameters do not hide an empty coding name.
+        assert_eq!(
+            kind(200, &[("transfer-encoding", ";q=1, chunked")]),
+            malformed
+        );
     }
 
     #[test]

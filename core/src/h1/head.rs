@@ -5,12 +5,18 @@
 //! Garbage is refused early: the first bytes must read `HTTP/`, and the status line is checked as soon as it is
 //! complete, without waiting for the rest of the head.
 //!
-//! The head is split off the read buffer and frozen, and header values are slices of it (no copy per value).
+//! Tolerance (RFC 9112): up to [`MAX_EMPTY_LINES`] empty lines (CRLF or bare LF) before a status line are skipped
+//! (§2.2, as hyper and llhttp do), which also absorbs a stray empty line between pipelined responses; an obs-fold
+//! continuation line is replaced with spaces (§5.2), except in `Content-Length` and `Transfer-Encoding`, where it
+//! is a framing error (peers disagree on such framing).
+//!
+//! The head is split off the read buffer and frozen, and header values are slices of it (no copy per value, except
+//! a folded one).
 
 use core::mem::MaybeUninit;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{HeaderName, HeaderValue};
+use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, StatusCode, Version};
 
 use super::Limits;
@@ -20,8 +26,30 @@ use crate::response::ResponseHead;
 /// Header slots kept on the stack; larger `max_headers` use the heap.
 const STACK_HEADERS: usize = 128;
 
+/// Empty lines skipped before a status line (RFC 9112 §2.2 lets a client skip "at least one"); one more is
+/// [`Violation::MalformedHead`], so a peer cannot keep a connection busy with an endless run of them.
+pub(crate) const MAX_EMPTY_LINES: u32 = 8;
+
 fn violation(v: Violation) -> ErrorKind {
     ErrorKind::InvalidResponse { violation: v }
+}
+
+/// `true` when `buf` holds nothing but empty lines (CRLF or bare LF, the last possibly a lone CR still waiting for
+/// its LF), no more than [`MAX_EMPTY_LINES`] of them: bytes the next head's scanner skips.
+pub(crate) fn only_empty_lines(buf: &[u8]) -> bool {
+    let mut lines = 0;
+    let mut rest = buf;
+    loop {
+        rest = match rest {
+            [] | [b'\r'] => return true,
+            [b'\n', tail @ ..] | [b'\r', b'\n', tail @ ..] => tail,
+            _ => return false,
+        };
+        lines += 1;
+        if lines > MAX_EMPTY_LINES {
+            return false;
+        }
+    }
 }
 
 /// Incremental search for the end of one head.
@@ -33,6 +61,8 @@ pub(crate) struct HeadScanner {
     saw_line_end: bool,
     /// The status line has been checked.
     status_line_checked: bool,
+    /// Empty lines skipped before the status line.
+    empty_lines: u32,
 }
 
 impl HeadScanner {
@@ -43,6 +73,9 @@ impl HeadScanner {
         limits: &Limits,
     ) -> Result<Option<ResponseHead>, ErrorKind> {
         const PREFIX: &[u8] = b"HTTP/";
+        if !self.skip_empty_lines(buf)? {
+            return Ok(None);
+        }
         let n = buf.len().min(PREFIX.len());
         if buf[..n] != PREFIX[..n] {
             return Err(violation(Violation::InvalidVersion));
@@ -70,6 +103,25 @@ impl HeadScanner {
         *self = HeadScanner::default();
         let raw = buf.split_to(end).freeze();
         build_head(raw, limits).map(Some)
+    }
+
+    /// Drop empty lines (CRLF or bare LF) from the front of `buf`, at most [`MAX_EMPTY_LINES`] per head. `false`
+    /// when the buffer ends inside one (a lone CR): wait for more. Only the front is looked at, so once the status
+    /// line has begun nothing is skipped.
+    fn skip_empty_lines(&mut self, buf: &mut BytesMut) -> Result<bool, ErrorKind> {
+        loop {
+            let len = match (buf.first(), buf.get(1)) {
+                (Some(b'\n'), _) => 1,
+                (Some(b'\r'), Some(b'\n')) => 2,
+                (Some(b'\r'), None) => return Ok(false),
+                _ => return Ok(true),
+            };
+            self.empty_lines += 1;
+            if self.empty_lines > MAX_EMPTY_LINES {
+                return Err(violation(Violation::MalformedHead));
+            }
+            let _ = buf.split_to(len);
+        }
     }
 
     /// The length of the head (through its blank line) when the buffer holds all of it.
@@ -115,8 +167,9 @@ fn map_httparse(e: httparse::Error, limits: &Limits) -> ErrorKind {
     }
 }
 
-/// Run `httparse` on `buf` (complete or not) and hand the result to `f`. httparse's default configuration
-/// refuses obs-fold, spaces before the colon, and invalid bytes in names and values.
+/// Run `httparse` on `buf` (complete or not) and hand the result to `f`. httparse refuses spaces before the colon
+/// and invalid bytes in names and values; obs-fold is let through (the value keeps its line breaks) for
+/// [`header_value`] to judge.
 fn with_parsed<R>(
     buf: &[u8],
     limits: &Limits,
@@ -133,6 +186,7 @@ fn with_parsed<R>(
     };
     let mut resp = httparse::Response::new(&mut []);
     let status = httparse::ParserConfig::default()
+        .allow_obsolete_multiline_headers_in_responses(true)
         .parse_response_with_uninit_headers(&mut resp, buf, slots)
         .map_err(|e| map_httparse(e, limits))?;
     f(status, &resp)
@@ -165,9 +219,13 @@ fn build_head(raw: Bytes, limits: &Limits) -> Result<ResponseHead, ErrorKind> {
         for h in resp.headers.iter() {
             let name = HeaderName::from_bytes(h.name.as_bytes())
                 .map_err(|_| violation(Violation::InvalidHeader))?;
-            let value = HeaderValue::from_maybe_shared(raw.slice_ref(h.value))
-                .map_err(|_| violation(Violation::InvalidHeader))?;
-            headers.append(name, value);
+            // The field line from the end of its name to the end of its value: httparse drops a fold that comes
+            // before the first byte of the value, so the value alone cannot tell.
+            let offset = |s: &[u8]| s.as_ptr() as usize - raw.as_ptr() as usize;
+            let line =
+                &raw[offset(h.name.as_bytes()) + h.name.len()..offset(h.value) + h.value.len()];
+            let folded = memchr::memchr(b'\n', line).is_some();
+            headers.append(name.clone(), header_value(&raw, &name, h.value, folded)?);
         }
         Ok(ResponseHead {
             status,
@@ -175,6 +233,33 @@ fn build_head(raw: Bytes, limits: &Limits) -> Result<ResponseHead, ErrorKind> {
             headers,
         })
     })
+}
+
+/// A header value as a slice of `raw`; an obs-fold (a line break followed by SP / HTAB, which httparse leaves in
+/// the value) is replaced with spaces (RFC 9112 §5.2), except in the framing headers, where a folded value is a
+/// framing error: `Content-Length` → [`Violation::InvalidContentLength`], `Transfer-Encoding` →
+/// [`Violation::InvalidTransferEncoding`].
+fn header_value(
+    raw: &Bytes,
+    name: &HeaderName,
+    value: &[u8],
+    folded: bool,
+) -> Result<HeaderValue, ErrorKind> {
+    let bad = || violation(Violation::InvalidHeader);
+    if !folded {
+        return HeaderValue::from_maybe_shared(raw.slice_ref(value)).map_err(|_| bad());
+    }
+    if name == CONTENT_LENGTH {
+        return Err(violation(Violation::InvalidContentLength));
+    }
+    if name == TRANSFER_ENCODING {
+        return Err(violation(Violation::InvalidTransferEncoding));
+    }
+    let unfolded: Vec<u8> = value
+        .iter()
+        .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+        .collect();
+    HeaderValue::from_bytes(super::list::trim_ows(&unfolded)).map_err(|_| bad())
 }
 
 #[cfg(test)]
@@ -233,12 +318,118 @@ mod tests {
         assert_eq!(got.unwrap().header("a"), Some("b"));
     }
 
+    /// Item 3 of issue 20 (RFC 9112 §5.2): a user agent replaces obs-fold with spaces.
     #[test]
-    fn h1_head_refuses_obs_fold() {
+    fn h1_head_obs_fold_in_a_plain_header_is_replaced_with_spaces() {
+        let l = Limits::default();
+        let head = poll_all(
+            b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\nY: c\n\t d\r\n \te\r\nZ: z\r\n\r\n",
+            &l,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(head.header("x"), Some("a   b"));
+        assert_eq!(head.header("y"), Some("c \t d   \te"));
+        assert_eq!(head.header("z"), Some("z"));
+        // A fold that is all the value has: trimmed to the continuation.
+        let head = poll_all(b"HTTP/1.1 200 OK\r\nX:\r\n b\r\n\r\n", &l)
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.header("x"), Some("b"));
+        // A bare CR is still no line break.
+        assert!(poll_all(b"HTTP/1.1 200 OK\r\nX: a\rb: c\r\n\r\n", &l).is_err());
+    }
+
+    /// Items 3 and 4 of issue 20: a folded `Content-Length` / `Transfer-Encoding` is a framing error (never a
+    /// header error, never unfolded): peers disagree on where such a response ends.
+    #[test]
+    fn h1_head_folded_framing_header_is_a_framing_error() {
+        let l = Limits::default();
+        for (input, v) in [
+            (
+                &b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n 3\r\n\r\n"[..],
+                Violation::InvalidContentLength,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\ncontent-length:\r\n\t2\r\n\r\n",
+                Violation::InvalidContentLength,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip,\r\n chunked\r\n\r\n",
+                Violation::InvalidTransferEncoding,
+            ),
+            (
+                b"HTTP/1.1 200 OK\nTransfer-Encoding:\n chunked\n\n",
+                Violation::InvalidTransferEncoding,
+            ),
+        ] {
+            assert_eq!(
+                poll_all(input, &l),
+                err(v),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    /// Item 2 of issue 20 (RFC 9112 §2.2): up to `MAX_EMPTY_LINES` empty lines (CRLF or bare LF) before the
+    /// status line are skipped, however the bytes are split; one more is refused.
+    #[test]
+    fn h1_head_skips_bounded_empty_lines_before_the_status_line() {
+        let l = Limits::default();
+        let response = b"HTTP/1.1 204 No Content\r\n\r\nrest";
+        for n in 0..=MAX_EMPTY_LINES as usize {
+            for crlf in [true, false] {
+                let mut input = Vec::new();
+                for i in 0..n {
+                    input.extend_from_slice(if crlf || i % 2 == 0 { b"\r\n" } else { b"\n" });
+                }
+                input.extend_from_slice(response);
+                // One read.
+                let mut buf = BytesMut::from(&input[..]);
+                let head = HeadScanner::default().poll(&mut buf, &l).unwrap().unwrap();
+                assert_eq!((head.status.as_u16(), &buf[..]), (204, &b"rest"[..]));
+                // Byte by byte.
+                let mut scanner = HeadScanner::default();
+                let mut buf = BytesMut::new();
+                let mut got = None;
+                for b in &input {
+                    buf.extend_from_slice(&[*b]);
+                    if let Some(h) = scanner.poll(&mut buf, &l).unwrap() {
+                        got = Some(h);
+                        break;
+                    }
+                }
+                assert_eq!(got.map(|h| h.status.as_u16()), Some(204), "{n} lines");
+            }
+        }
+        let too_many = [
+            b"\r\n".repeat(MAX_EMPTY_LINES as usize + 1),
+            response.to_vec(),
+        ]
+        .concat();
+        assert_eq!(poll_all(&too_many, &l), err(Violation::MalformedHead));
+        let lf_too_many = [
+            b"\n".repeat(MAX_EMPTY_LINES as usize + 1),
+            response.to_vec(),
+        ]
+        .concat();
+        assert_eq!(poll_all(&lf_too_many, &l), err(Violation::MalformedHead));
+        // A lone CR waits for its LF; a CR followed by anything else is garbage.
+        assert_eq!(poll_all(b"\r\n\r", &l), Ok(None));
         assert_eq!(
-            poll_all(b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", &Limits::default()),
-            err(Violation::InvalidHeader)
+            poll_all(b"\rHTTP/1.1 200 OK\r\n\r\n", &l),
+            err(Violation::InvalidVersion)
         );
+        assert_eq!(
+            poll_all(b"\r\n \r\nHTTP/1.1 200 OK\r\n\r\n", &l),
+            err(Violation::InvalidVersion)
+        );
+        assert!(only_empty_lines(b"\r\n\n\r"));
+        assert!(!only_empty_lines(b"\r\r"));
+        assert!(!only_empty_lines(
+            &b"\n".repeat(MAX_EMPTY_LINES as usize + 1)
+        ));
     }
 
     #[test]
@@ -259,10 +450,6 @@ mod tests {
         assert_eq!(
             poll_all(b"HTTP/1.1 099 Low\r\n\r\n", &l),
             err(Violation::InvalidStatus)
-        );
-        assert_eq!(
-            poll_all(b"\r\nHTTP/1.1 200 OK\r\n\r\n", &l),
-            err(Violation::InvalidVersion)
         );
         assert_eq!(
             poll_all(b"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", &l),

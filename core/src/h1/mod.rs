@@ -62,4 +62,5 @@ mod props;
 pub use conn::{ConnEvent, H1Connection};
 pub use decode::{Decoded, ResponseDecoder};
 pub use encode::{encode_chunk, encode_chunked_request_head, encode_last_chunk, encode_request};
+pub(crate) use framing::declared_length;
 pub use limits::Limits;

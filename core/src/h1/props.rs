@@ -30,6 +30,11 @@ struct Resp {
     chunk_sizes: Vec<u8>,
     extensions: bool,
     trailers: bool,
+    /// Empty lines before the final status line (RFC 9112 §2.2), `true` = CRLF, `false` = bare LF; between
+    /// pipelined responses these are the stray empty lines a client skips.
+    empty_lines: Vec<bool>,
+    /// A non-framing header with an obs-fold continuation line (RFC 9112 §5.2).
+    folded: bool,
 }
 
 fn pick<T: Copy>(g: &mut Gen, items: &[T]) -> T {
@@ -57,6 +62,10 @@ impl Resp {
             chunk_sizes: Vec::arbitrary(g),
             extensions: bool::arbitrary(g),
             trailers: bool::arbitrary(g),
+            empty_lines: (0..usize::arbitrary(g) % 4)
+                .map(|_| bool::arbitrary(g))
+                .collect(),
+            folded: u8::arbitrary(g) % 4 == 0,
         }
     }
 
@@ -99,10 +108,16 @@ impl Resp {
             }
             out.extend_from_slice(b"\r\n");
         }
+        for crlf in &self.empty_lines {
+            out.extend_from_slice(if *crlf { b"\r\n" } else { b"\n" });
+        }
         let version = if self.http10 { "1.0" } else { "1.1" };
         out.extend_from_slice(
             format!("HTTP/{version} {} Reason\r\nServer: gen\r\n", self.status).as_bytes(),
         );
+        if self.folded {
+            out.extend_from_slice(b"X-Folded: first\r\n \tsecond\r\n");
+        }
         // HTTP/1.0 keeps the connection only with `keep-alive`; 1.1 unless `close`.
         match (self.http10, self.close) {
             (true, false) => out.extend_from_slice(b"Connection: keep-alive\r\n"),

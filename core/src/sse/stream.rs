@@ -10,12 +10,19 @@
 //! - Open needs 200 with `text/event-stream` (any case, any parameters).
 //! - Reconnect on EOF, network errors, idle timeout, 5xx, 408 and 429; a `Retry-After` on those is honoured (up
 //!   to the cap) as a lower bound on the wait.
+//! - Redirects (301, 302, 303, 307, 308 with a `Location`) are followed as EventSource does: the stream does not
+//!   close; it drops the connection, asks its owner to retarget ([`StreamOutput::Redirect`], the URL resolved
+//!   against the current one) and connects again at once, keeping the last event id. The rules and the limit are
+//!   the requests' (`client/redirect.rs`, `max_redirects`, counted until a stream opens); https → http is refused.
+//!   Later reconnects go to the redirected URL.
 //! - Terminal: 204 and every other status (as [`ErrorKind::Status`], built from the head alone: the machine never
 //!   sees the body), a 200 of another type ([`ErrorKind::NotAnEventStream`]), an abort ([`ErrorKind::Aborted`]),
 //!   and running out of `max_attempts` (the last cause as an error).
 //! - Backoff: `base × 2^(n-1)` capped at `max_delay`, equal jitter (uniform in `[d/2, d]`), never below
-//!   `retry_floor` — so even a clean EOF waits. A `retry:` field replaces the base (floored at `retry_floor`);
-//!   a server's base above `max_delay` raises the cap to it, so the server's wish is honoured.
+//!   `retry_floor` — so even a clean EOF waits. A `retry:` field replaces the base (floored at `retry_floor`,
+//!   clamped to `max_delay`, so a huge value cannot schedule a reconnect centuries away). The server's delay is
+//!   never shortened by jitter: with a `retry:` base the jitter only lengthens, by at most half (uniform in
+//!   `[d, 3d/2]`, still capped at `max_delay` but never below `d`).
 //! - The attempt counter resets only when the connection that broke had stayed open for `reset_after`: a server
 //!   that accepts and drops at once still backs off.
 
@@ -25,12 +32,14 @@ use core::time::Duration;
 
 use super::decoder::{SseDecoder, SseItem};
 use super::event::{ReconnectCause, StreamEvent};
+use crate::client::redirect;
 use crate::client::Options;
 use crate::error::{ApiError, Error, ErrorKind, Limit, NetError, Phase, Violation};
 use crate::response::ResponseHead;
 use crate::retry::{backoff, jitter, retry_after, Jitter};
 use crate::rng::Rng;
 use crate::time::Instant;
+use crate::url::{Scheme, Url};
 
 /// Settings of one event stream. `EventStreamConfig::default()` gives DESIGN.md's defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +59,9 @@ pub struct EventStreamConfig {
     pub reset_after: Duration,
     /// The shortest wait before any reconnect, and the floor for a `retry:` value.
     pub retry_floor: Duration,
+    /// Redirects followed before the stream opens; one more ends it with [`ErrorKind::TooManyRedirects`]. 0
+    /// makes a redirect terminal like any other status.
+    pub max_redirects: u32,
 }
 
 impl Default for EventStreamConfig {
@@ -62,19 +74,21 @@ impl Default for EventStreamConfig {
             max_event_size: 32 * 1024 * 1024,
             reset_after: Duration::from_secs(30),
             retry_floor: Duration::from_millis(100),
+            max_redirects: 10,
         }
     }
 }
 
 impl EventStreamConfig {
     /// The stream settings a client's [`Options`] describe (`event_idle_timeout`, `retry_delay`,
-    /// `max_retry_delay`, `max_event_size`); unlimited attempts.
+    /// `max_retry_delay`, `max_event_size`, `max_redirects`); unlimited attempts.
     pub fn from_options(options: &Options) -> Self {
         EventStreamConfig {
             idle_timeout: options.event_idle_timeout,
             base_delay: options.retry_delay,
             max_delay: options.max_retry_delay,
             max_event_size: options.max_event_size,
+            max_redirects: options.max_redirects,
             ..EventStreamConfig::default()
         }
     }
@@ -88,6 +102,9 @@ pub enum StreamOutput {
     Connect,
     /// Drop the current connection (idle timeout, an unusable head, abort). Do not report on it afterwards.
     CloseConnection,
+    /// The server redirected the stream: send this and every later request to this URL (drop credentials when
+    /// the origin changes, as for requests). Comes after the `CloseConnection` and before the `Connect`.
+    Redirect(Url),
     /// Something for the application.
     Event(StreamEvent),
     /// The stream is over; nothing follows.
@@ -153,6 +170,10 @@ pub struct EventStream {
     /// The owner paused reading (its consumer is behind): silence is ours, not the server's, so the idle
     /// clock does not run.
     paused: bool,
+    /// The URL being streamed (see [`EventStream::with_url`]): what a relative `Location` resolves against.
+    url: Option<Url>,
+    /// Redirects followed since the stream last opened.
+    redirects: u32,
 }
 
 impl EventStream {
@@ -172,7 +193,21 @@ impl EventStream {
             retry_base: None,
             was_open: false,
             paused: false,
+            url: None,
+            redirects: 0,
         }
+    }
+
+    /// The URL the stream connects to. Needed to follow redirects: without it, a redirect is terminal like any
+    /// other status.
+    pub fn with_url(mut self, url: Url) -> Self {
+        self.url = Some(url);
+        self
+    }
+
+    /// The URL the stream connects to now (after any redirect), when one was given.
+    pub fn url(&self) -> Option<&Url> {
+        self.url.as_ref()
     }
 
     /// The next output, or `None` when there is nothing to do until an input or [`poll_timeout`](Self::poll_timeout).
@@ -251,6 +286,7 @@ impl EventStream {
         match status {
             200 if head.media_type().as_deref() == Some("text/event-stream") => {
                 self.state = State::Open { since: now };
+                self.redirects = 0;
                 self.idle_deadline = Some(now + self.cfg.idle_timeout);
                 self.decoder.restart();
                 self.out
@@ -265,6 +301,15 @@ impl EventStream {
             200 => {
                 let content_type = head.header("content-type").unwrap_or("").to_string();
                 self.fail(ErrorKind::NotAnEventStream { content_type });
+            }
+            _ if redirect::is_redirect(status) && self.cfg.max_redirects > 0 => {
+                match (self.url.as_ref(), head.header("location")) {
+                    (Some(url), Some(location)) => {
+                        let target = redirect_target(url, location);
+                        self.follow(target);
+                    }
+                    _ => self.fail(ErrorKind::Status(ApiError::from_body(status, b""))),
+                }
             }
             408 | 429 | 500..=599 => {
                 self.close_connection();
@@ -287,7 +332,8 @@ impl EventStream {
                 SseItem::Event(e) => StreamEvent::Event(e),
                 SseItem::Comment(c) => StreamEvent::Comment(c),
                 SseItem::Retry(d) => {
-                    self.retry_base = Some(d.max(self.cfg.retry_floor));
+                    // Clamped: a huge value must not schedule a reconnect centuries away.
+                    self.retry_base = Some(d.min(self.cfg.max_delay).max(self.cfg.retry_floor));
                     continue;
                 }
                 SseItem::TooLarge { max } => {
@@ -339,6 +385,25 @@ impl EventStream {
         matches!(self.state, State::Open { .. })
     }
 
+    /// Follow a redirect to `target` (or end with why it cannot be followed): close the connection, tell the owner
+    /// where to go, connect again at once. Not a failure: the attempt counter and backoff are untouched.
+    fn follow(&mut self, target: Result<Url, ErrorKind>) {
+        let url = match target {
+            Ok(_) if self.redirects >= self.cfg.max_redirects => {
+                let max = self.cfg.max_redirects;
+                return self.fail(ErrorKind::TooManyRedirects { max });
+            }
+            Ok(url) => url,
+            Err(kind) => return self.fail(kind),
+        };
+        self.redirects += 1;
+        self.close_connection();
+        self.url = Some(url.clone());
+        self.out.push_back(StreamOutput::Redirect(url));
+        self.state = State::Connecting;
+        self.out.push_back(StreamOutput::Connect);
+    }
+
     /// End for good with `kind`, closing a live connection first.
     fn fail(&mut self, kind: ErrorKind) {
         self.close_connection();
@@ -378,7 +443,17 @@ impl EventStream {
         let base = self.retry_base.unwrap_or(self.cfg.base_delay);
         let cap = self.cap();
         let nominal = backoff(base, 2.0, self.attempt - 1, cap);
-        let mut delay = jitter(Jitter::Equal, nominal, &mut self.rng).max(self.cfg.retry_floor);
+        let mut delay = match self.retry_base {
+            // The server asked for this wait: jitter may lengthen it (by at most half), never shorten it.
+            Some(asked) => {
+                // `max(asked)`: the float backoff may round the server's value down by a nanosecond.
+                let nominal = nominal.max(asked);
+                let extra = jitter(Jitter::Full, nominal / 2, &mut self.rng);
+                (nominal + extra).min(cap).max(nominal)
+            }
+            None => jitter(Jitter::Equal, nominal, &mut self.rng),
+        }
+        .max(self.cfg.retry_floor);
         if let Some(after) = at_least {
             delay = delay.max(after.min(cap));
         }
@@ -391,6 +466,19 @@ impl EventStream {
                 cause,
             }));
     }
+}
+
+/// Where a redirect of the stream at `current` goes: the requests' rules, and never from https down to http (an
+/// event stream carries no credentials a request would drop, but its events would travel in the clear).
+fn redirect_target(current: &Url, location: &str) -> Result<Url, ErrorKind> {
+    let target = redirect::resolve(current, location)?;
+    if current.scheme() == Scheme::Https && target.scheme() == Scheme::Http {
+        return Err(ErrorKind::InvalidUrl {
+            url: target.redacted(),
+            reason: "an event stream is not redirected from https to http",
+        });
+    }
+    redirect::target(current, location)
 }
 
 /// The error a stream ends with when it runs out of attempts after `cause`.
