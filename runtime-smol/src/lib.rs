@@ -43,9 +43,9 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::Instant;
 
+use async_io::Async;
 use plue_http_driver::{self as driver, ChildProcess, ConnRead, ConnWrite};
 use smol::io::{AsyncReadExt, AsyncWriteExt};
-use smol::net::TcpStream;
 
 pub use plue_http_core::abort::{AbortController, AbortSignal};
 pub use plue_http_core::client::{Options, StreamOptions};
@@ -75,9 +75,10 @@ impl SmolRuntime {
     }
 }
 
-/// One half of a connection (smol's `TcpStream` is a shared handle, so each half is a clone).
+/// One half of a connection: both share the registered socket (async-io's `Async`, which can wait for
+/// readiness without reading).
 #[derive(Debug)]
-pub struct Half(TcpStream);
+pub struct Half(Arc<Async<std::net::TcpStream>>);
 
 /// A child process's stdout or stderr.
 #[derive(Debug)]
@@ -117,8 +118,9 @@ impl driver::Runtime for SmolRuntime {
     }
 
     async fn connect(&self, addr: SocketAddr) -> io::Result<(Half, Half)> {
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
+        let stream = Async::<std::net::TcpStream>::connect(addr).await?;
+        stream.get_ref().set_nodelay(true)?;
+        let stream = Arc::new(stream);
         Ok((Half(stream.clone()), Half(stream)))
     }
 
@@ -139,13 +141,17 @@ impl driver::Runtime for SmolRuntime {
 
 impl ConnRead for Half {
     async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf).await
+        (&*self.0).read(buf).await
+    }
+
+    async fn readable(&mut self) -> io::Result<()> {
+        self.0.readable().await
     }
 }
 
 impl ConnWrite for Half {
     async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write(buf).await
+        (&*self.0).write(buf).await
     }
 }
 
