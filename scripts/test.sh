@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/install-opencode.sh
+# nginx terminates TLS in front of the real OpenCode server (tests/src/nginx.rs).
+bash scripts/install-deps.sh nginx
 cargo test --workspace
 cargo test -p plue-http-tests --features fault --test sim sim_checker_catches_replayed_post
 cargo test -p plue-http-benches --benches

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::fail::Fail;
 use crate::rt::RuntimeKind;
 
 const AFTER_HELP: &str = "\
@@ -13,9 +14,11 @@ OpenCode-compatible fake with a canned model), so every command works with nothi
 
 Exit codes:
   0  success
-  1  the server answered with an error (API error, session error, unexpected answer)
-  2  usage error (bad option, URL, model or id; OpenCode binary not found for --spawn)
-  3  cannot connect, the server is unhealthy, or the connection was lost
+  1  the server answered with an error (API error, session error, unexpected answer, an answer cut off
+     mid-body)
+  2  usage error (bad option, empty or bad URL, empty prompt, model or id; OpenCode binary not found for --spawn)
+  3  cannot connect (TLS failures too: untrusted certificate, pin mismatch), the server is unhealthy, or
+     the connection was lost before an answer began
   4  timeout
 
 First command on a fresh clone:  cargo run --release -p plue-cli -- demo";
@@ -42,6 +45,13 @@ pub struct Cli {
     /// The project directory the server should act in.
     #[arg(long, global = true)]
     pub directory: Option<String>,
+    /// Trust only the CA certificates in this PEM file for https (as curl's --cacert).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub cacert: Option<std::path::PathBuf>,
+    /// Pin the server's key: sha256//BASE64 of its certificate's public key (repeatable, or ';'-separated;
+    /// several are alternatives).
+    #[arg(long = "pin", global = true, value_name = "sha256//BASE64")]
+    pub pins: Vec<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -89,4 +99,30 @@ pub enum Command {
     /// Walk through everything against the embedded server: health, a session, a streamed chat, providers,
     /// then a server restart with reconnect and a queued request.
     Demo,
+}
+
+/// Checks clap cannot express, each a usage error (exit 2): an empty `--url` / `OPENCODE_URL` (a typo or an unset
+/// variable must not silently fall back to the embedded demo server and its fake data), and an empty prompt.
+pub fn check(cli: &Cli) -> Result<(), Fail> {
+    // `demo` always uses its embedded server and says it ignores any URL.
+    let uses_url = !matches!(cli.command, Command::Demo);
+    if uses_url && cli.url.as_deref().is_some_and(|u| u.trim().is_empty()) {
+        let from = if std::env::var_os("OPENCODE_URL").is_some_and(|v| v.is_empty()) {
+            "OPENCODE_URL is set but empty"
+        } else {
+            "--url is empty"
+        };
+        return Err(Fail::usage(format!(
+            "{from}: give the server URL (e.g. http://127.0.0.1:4096), or leave it out to use the embedded \
+             demo server."
+        )));
+    }
+    if let Command::Chat { text, .. } = &cli.command {
+        if text.trim().is_empty() {
+            return Err(Fail::usage(
+                "The prompt is empty: say something, e.g. plue chat \"hello\".",
+            ));
+        }
+    }
+    Ok(())
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use plue_http_core::client::Options;
 use plue_http_core::sse::ReconnectCause;
+use plue_http_core::url::redact_str;
 use plue_opencode::supervisor::StartFailure;
 use plue_opencode::{HealthState, OpenCodeOptions, SupervisorState};
 use plue_opencode::{ManagerOptions, Report, StartError};
@@ -46,6 +47,52 @@ pub struct Settings {
     pub runtime: RuntimeKind,
     /// `--directory`.
     pub directory: Option<String>,
+    /// `--cacert`.
+    pub cacert: Option<PathBuf>,
+    /// `--pin`, split at `;`.
+    pub pins: Vec<String>,
+}
+
+impl Settings {
+    /// The HTTP client options these settings ask for: `--cacert` trusts only that file's roots, `--pin` pins
+    /// the `--url` host's key.
+    pub fn http_options(&self) -> Result<Options, Fail> {
+        let mut options = Options::default();
+        if let Some(path) = &self.cacert {
+            let pem = std::fs::read_to_string(path).map_err(|e| {
+                Fail::usage(format!(
+                    "Could not read the CA file {}: {e}; nothing had succeeded before.",
+                    path.display()
+                ))
+            })?;
+            options.root_certificates = vec![pem];
+            options.tls_built_in_roots = false;
+        }
+        let pins: Vec<String> = self
+            .pins
+            .iter()
+            .flat_map(|p| p.split(';'))
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect();
+        if !pins.is_empty() {
+            let Some(url) = &self.url else {
+                return Err(Fail::usage(
+                    "--pin needs --url (the pins are for that server's host); nothing had succeeded before.",
+                ));
+            };
+            let host = plue_http::Url::parse(url)
+                .map_err(|e| {
+                    Fail::usage(format!(
+                        "The server URL {url:?} cannot be used: {e}; nothing had succeeded before."
+                    ))
+                })?
+                .host()
+                .to_string();
+            options.pinned_public_keys.insert(host, pins);
+        }
+        Ok(options)
+    }
 }
 
 /// The OpenCode client for `url` on `http`'s runtime, with `--directory` (auth comes from
@@ -55,7 +102,8 @@ pub fn open(url: &str, settings: &Settings, http: &Http, ui: &Arc<Ui>) -> Result
     opts.directory.clone_from(&settings.directory);
     let opencode = http.opencode(opts).map_err(|e| {
         Fail::usage(format!(
-            "The server URL {url:?} cannot be used: {}; nothing had succeeded before.",
+            "The server URL {:?} cannot be used: {}; nothing had succeeded before.",
+            redact_str(url),
             e.kind()
         ))
     })?;
@@ -85,7 +133,8 @@ pub fn connect(settings: &Settings, ui: &Arc<Ui>, http: &Http) -> Result<(Oc, Se
             "--url"
         };
         ui.info(&format!(
-            "Backend: OpenCode server at {url} (from {from}; runtime {rt})"
+            "Backend: OpenCode server at {} (from {from}; runtime {rt})",
+            redact_str(url)
         ));
         return Ok((open(url, settings, http, ui)?, Server::Remote));
     }

@@ -14,11 +14,12 @@ use plue_http::{Error, ErrorKind};
 pub enum Exit {
     /// 0: success.
     Ok = 0,
-    /// 1: the server answered with an error, or its answer made no sense (API error, bad JSON, session error).
+    /// 1: the server answered with an error, or its answer made no sense or was cut off mid-body (API error, bad
+    /// JSON, session error, a reset or close while the body was read).
     Api = 1,
     /// 2: bad usage: unknown option, bad URL or model, missing binary for `--spawn`.
     Usage = 2,
-    /// 3: cannot connect to the server, it is unhealthy, or the connection was lost.
+    /// 3: cannot connect to the server, it is unhealthy, or the connection was lost before an answer began.
     Connect = 3,
     /// 4: a timeout.
     Timeout = 4,
@@ -61,6 +62,15 @@ impl Fail {
 
     /// `doing` failed with `error`; `last_ok` names the last operation that worked.
     pub fn from_error(doing: &str, error: &Error, last_ok: Option<String>) -> Fail {
+        if let ErrorKind::Tls { .. } = error.kind() {
+            // The cause first, in the words of the TLS message ("TLS: the certificate of … is not trusted").
+            let mut message = format!("{} (could not {doing}", error.kind());
+            if let Some(c) = error.context() {
+                message.push_str(&format!(": {} {}", c.method, c.url));
+            }
+            message.push(')');
+            return Fail::new(exit_for(error.kind()), with_last_ok(message, last_ok));
+        }
         let mut message = format!("Could not {doing}");
         if let Some(c) = error.context() {
             message.push_str(&format!(" ({} {})", c.method, c.url));
@@ -89,13 +99,19 @@ fn with_last_ok(mut message: String, last_ok: Option<String>) -> String {
 /// Which exit code an error kind means.
 pub fn exit_for(kind: &ErrorKind) -> Exit {
     match kind {
+        // The connection, the request and the head all worked: the answer was cut off, like an incomplete body
+        // (issue 20 item 10), not a connection that could not be made.
+        ErrorKind::BodyInterrupted { .. } => Exit::Api,
         ErrorKind::ConnectionFailed { .. }
         | ErrorKind::MaybeProcessed { .. }
+        | ErrorKind::Tls { .. }
+        | ErrorKind::InsecureRedirect { .. }
         | ErrorKind::Shutdown => Exit::Connect,
         ErrorKind::Timeout { .. } => Exit::Timeout,
         ErrorKind::InvalidUrl { .. }
         | ErrorKind::UnsupportedScheme { .. }
         | ErrorKind::InvalidHeader { .. }
+        | ErrorKind::InsecureCredentials { .. }
         | ErrorKind::InvalidRequest { .. } => Exit::Usage,
         _ => Exit::Api,
     }
@@ -119,6 +135,17 @@ mod tests {
             Exit::Timeout
         );
         assert_eq!(exit_for(&ErrorKind::Status(Default::default())), Exit::Api);
+        let cut = ErrorKind::BodyInterrupted {
+            cause: NetError::Reset,
+        };
+        assert_eq!(exit_for(&cut), Exit::Api);
+        assert_eq!(
+            exit_for(&ErrorKind::InvalidResponse {
+                violation: plue_http_core::error::Violation::IncompleteBody
+            }),
+            exit_for(&cut),
+            "a body cut by a reset or by a close: the same exit code"
+        );
         let f = Fail::from_error(
             "list sessions",
             &Error::new(refused),

@@ -17,7 +17,6 @@ use std::sync::Arc;
 
 use clap::Parser;
 use plue_cli::embedded;
-use plue_http_core::client::Options;
 
 use args::{Cli, Command};
 use backend::Settings;
@@ -40,13 +39,16 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli, ui: &Arc<Ui>) -> Result<(), Fail> {
+    args::check(&cli)?;
     let settings = Settings {
-        url: cli.url.filter(|u| !u.is_empty()),
+        url: cli.url,
         spawn: cli.spawn,
         runtime: cli.runtime,
         directory: cli.directory,
+        cacert: cli.cacert,
+        pins: cli.pins,
     };
-    let http = || backend::client(&settings, Options::default());
+    let http = || backend::client(&settings, settings.http_options()?);
     // The server (spawned or embedded) lives until the command returns.
     let connect = || -> Result<_, Fail> { backend::connect(&settings, ui, &http()?) };
     match cli.command {

@@ -138,8 +138,185 @@ fn cli_usage_errors_exit_2() {
     let (out, _, stderr) = run(&["chat", "hi", "--model", "no-slash"]);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("is not provider/model"), "{stderr}");
-    let (out, _, stderr) = run(&["--url", "https://127.0.0.1:1", "sessions"]);
+    let (out, _, stderr) = run(&["--url", "ftp://127.0.0.1:1", "sessions"]);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (out, _, stderr) = run(&[
+        "--url",
+        "https://127.0.0.1:1",
+        "--cacert",
+        "/nonexistent/ca.pem",
+        "sessions",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("Could not read the CA file"), "{stderr}");
+}
+
+/// Issue 20 item 6: a URL's password never reaches the output: not the "Backend:" line, not a bad-URL error, not
+/// a connection error, not `--json`, whether it came from `--url` or `OPENCODE_URL`, on every runtime.
+#[test]
+fn cli_url_password_is_redacted_everywhere() {
+    for rt in ["tokio", "smol", "mio"] {
+        for (url, exit) in [
+            ("http://user:secret@127.0.0.1:1", 3),
+            ("https://user:secret@127.0.0.1:1", 2),
+            ("user:secret@127.0.0.1:1", 2),
+            ("http://user:secret@127.0.0.1:1/a b", 2),
+        ] {
+            // `--json` goes through the same messages; once per URL is enough.
+            for json in [false, rt == "tokio"] {
+                let mut args = vec!["--runtime", rt, "--url", url, "sessions"];
+                if json {
+                    args.insert(0, "--json");
+                }
+                let (out, stdout, stderr) = run(&args);
+                assert_eq!(out.status.code(), Some(exit), "{rt} {url}: {stderr}");
+                assert!(
+                    !stdout.contains("secret") && !stderr.contains("secret"),
+                    "{rt} {url}: the password was printed:\n{stdout}\n{stderr}"
+                );
+                assert!(stderr.contains("Backend: OpenCode server at "), "{stderr}");
+            }
+        }
+        let out = plue()
+            .env("OPENCODE_URL", "http://user:secret@127.0.0.1:1")
+            .args(["--runtime", rt, "sessions"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{stderr}");
+        assert!(
+            stderr.contains("Backend: OpenCode server at http://127.0.0.1:1 (from OPENCODE_URL"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("secret"), "{stderr}");
+    }
+}
+
+/// Issue 20 item 7: an empty `--url` or `OPENCODE_URL` is a usage error (no silent fallback to the embedded demo
+/// server and its fake data), and so is an empty prompt.
+#[test]
+fn cli_empty_url_or_prompt_is_a_usage_error() {
+    let no_fallback = |stderr: &str| !stderr.contains("embedded demo server at");
+    let (out, stdout, stderr) = run(&["--url", "", "sessions"]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--url is empty") && no_fallback(&stderr),
+        "{stderr}"
+    );
+    assert!(stdout.is_empty(), "{stdout}");
+    let out = plue()
+        .env("OPENCODE_URL", "")
+        .arg("sessions")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("OPENCODE_URL is set but empty") && no_fallback(&stderr),
+        "{stderr}"
+    );
+    for prompt in ["", "  \n"] {
+        let (out, stdout, stderr) = run(&["chat", prompt]);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("The prompt is empty") && no_fallback(&stderr),
+            "{stderr}"
+        );
+        assert!(stdout.is_empty(), "{stdout}");
+    }
+    let (out, _, stderr) = run(&["--json", "--url", "", "health"]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+}
+
+/// Issue 20 item 8: `plue events` shows a visible line for an event larger than `max_event_size` (32 MiB) as soon
+/// as the limit is crossed — here the server never sends a line end at all — on every runtime.
+#[test]
+fn cli_events_reports_an_oversized_event_before_its_line_ends() {
+    use plue_http_tests::hostile::{Hostile, Script, Step};
+    for rt in ["tokio", "smol", "mio"] {
+        let server = Hostile::start(Script {
+            steps: vec![
+                Step::Write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: ".to_vec(),
+                ),
+                // 40 MiB of one line that never ends, then silence with the connection open.
+                Step::Endless(vec![b'x'; 64 * 1024], 40 << 20),
+                Step::Hold,
+            ],
+        });
+        let mut child = plue()
+            .args(["--runtime", rt, "--url", &server.base(), "events"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run plue");
+        let rx = merged_output(&mut child);
+        let mut out = String::new();
+        read_until(&rx, &mut out, Duration::from_secs(60), |o| {
+            o.contains(
+                "(event skipped: the event size (max_event_size) exceeded its limit of 33554432)",
+            )
+        });
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(!out.contains("Reconnecting"), "{rt}: {out}");
+    }
+}
+
+/// Issue 20 item 10: a reset in the middle of the response body says what happened and when ("connection reset
+/// by the server while reading the response body"), not "could not connect", and exits 1 like any answer that
+/// was cut off (the connection, the request and the head all worked) — on every runtime.
+#[test]
+fn cli_reset_mid_body_says_so_and_is_not_a_connect_error() {
+    use plue_http_tests::hostile::{Hostile, Script, Step};
+    for rt in ["tokio", "smol", "mio"] {
+        let server = Hostile::start(Script {
+            steps: vec![
+                Step::Write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n[{\"id\""
+                        .to_vec(),
+                ),
+                // Let the head be read before the reset (a reset may discard unread bytes).
+                Step::Sleep(Duration::from_millis(300)),
+                Step::Reset,
+            ],
+        });
+        let (out, _, stderr) = run(&["--runtime", rt, "--url", &server.base(), "sessions"]);
+        assert!(
+            stderr.contains("connection reset by the server while reading the response body"),
+            "{rt}: {stderr}"
+        );
+        assert!(!stderr.contains("could not connect"), "{rt}: {stderr}");
+        assert_eq!(out.status.code(), Some(1), "{rt}: {stderr}");
+    }
+}
+
+/// Issue 20 item 11: a JSON answer with an unrequested `Content-Encoding` is reported by its coding, not as a JSON
+/// error quoting compressed bytes — on every runtime.
+#[test]
+fn cli_unrequested_content_encoding_names_the_coding() {
+    use plue_http_tests::hostile::{Hostile, Script};
+    let gzip_body: &[u8] =
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\x8b\xae\x05\x00\x43\xbf\xa6\xa3\x02\x00\x00\x00";
+    let mut response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        gzip_body.len()
+    )
+    .into_bytes();
+    response.extend_from_slice(gzip_body);
+    for rt in ["tokio", "smol", "mio"] {
+        let server = Hostile::start(Script::write_close(&response));
+        let (out, _, stderr) = run(&["--runtime", rt, "--url", &server.base(), "sessions"]);
+        assert!(
+            stderr.contains("encoded with \"gzip\" (Content-Encoding)"),
+            "{rt}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("could not decode the JSON"),
+            "{rt}: {stderr}"
+        );
+        assert_eq!(out.status.code(), Some(1), "{rt}: {stderr}");
+    }
 }
 
 #[test]
@@ -589,4 +766,116 @@ fn cli_silent_server_is_a_timeout_exit_4() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// The issue's "done when": `plue --url https://127.0.0.1:PORT --cacert ca.pem health` against nginx TLS in front
+/// of the real server (with a password) works on every runtime; without `--cacert` it fails with a certificate
+/// error, a wrong `--pin` with a pin error (exit 3 both), and the right pin works.
+#[test]
+fn cli_real_opencode_over_nginx_tls_cacert_and_pins_on_every_runtime() {
+    use plue_http_tests::nginx::{Backend, Nginx};
+    use plue_http_tests::opencode_fixture::{OpenCodeServer, ServerOptions};
+    use plue_http_tests::tls_server::{TestCa, Validity};
+
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let password = "cli-tls-s3cret";
+    let server = OpenCodeServer::start(ServerOptions {
+        password: Some(password.into()),
+        port: None,
+    })
+    .unwrap_or_else(|e| panic!("cannot start the real OpenCode server: {e}"));
+    let ca = TestCa::new("plue cli test CA");
+    let leaf = ca.leaf(&["127.0.0.1"], Validity::Current);
+    let nginx = Nginx::start(
+        &leaf,
+        Backend::Proxy(server.url().to_string()),
+        "TLSv1.2 TLSv1.3",
+        "HIGH:!aNULL",
+    );
+    let dir = std::env::temp_dir().join(format!("plue-cli-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, &ca.pem).unwrap();
+    let ca_path = ca_file.to_str().unwrap();
+    let url = nginx.url();
+    let plue_tls = |args: &[&str]| {
+        let out = plue()
+            .env("OPENCODE_SERVER_PASSWORD", password)
+            .args(args)
+            .output()
+            .expect("run plue");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), stdout, stderr)
+    };
+    let right_pin = leaf.pin();
+    let wrong_pin = format!("sha256//{}=", "A".repeat(43));
+    for rt in ["tokio", "smol", "mio"] {
+        let (code, stdout, stderr) = plue_tls(&[
+            "--url",
+            &url,
+            "--cacert",
+            ca_path,
+            "--runtime",
+            rt,
+            "health",
+        ]);
+        assert_eq!(code, Some(0), "{rt}: {stderr}");
+        assert!(
+            stdout.contains(&format!("version {}", opencode_fixture::VERSION)),
+            "{rt}: {stdout}"
+        );
+
+        let (code, _, stderr) = plue_tls(&["--url", &url, "--runtime", rt, "health"]);
+        assert_eq!(code, Some(3), "{rt}: {stderr}");
+        assert!(
+            stderr.contains("TLS: the certificate of 127.0.0.1 is not trusted (unknown issuer)"),
+            "{rt}: {stderr}"
+        );
+        assert_eq!(
+            stderr
+                .trim()
+                .lines()
+                .last()
+                .map(|l| l.starts_with("Error: TLS:")),
+            Some(true),
+            "{rt}: {stderr}"
+        );
+
+        let (code, _, stderr) = plue_tls(&[
+            "--url",
+            &url,
+            "--cacert",
+            ca_path,
+            "--pin",
+            &wrong_pin,
+            "--runtime",
+            rt,
+            "health",
+        ]);
+        assert_eq!(code, Some(3), "{rt}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "TLS: pin mismatch for 127.0.0.1: the server's key is {right_pin}"
+            )),
+            "{rt}: {stderr}"
+        );
+
+        // Alternatives, `;`-separated: one matches.
+        let pins = format!("{wrong_pin};{right_pin}");
+        let (code, stdout, stderr) = plue_tls(&[
+            "--url",
+            &url,
+            "--cacert",
+            ca_path,
+            "--pin",
+            &pins,
+            "--runtime",
+            rt,
+            "health",
+        ]);
+        assert_eq!(code, Some(0), "{rt}: {stderr}");
+        assert!(stdout.contains("healthy"), "{rt}: {stdout}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

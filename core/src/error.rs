@@ -252,6 +252,12 @@ pub enum ErrorKind {
         /// What the network said.
         cause: NetError,
     },
+    /// The connection broke while the response body was being read: the connection, the request and the response
+    /// head had all succeeded (e.g. the server reset the connection mid-body).
+    BodyInterrupted {
+        /// What the network said.
+        cause: NetError,
+    },
     /// A deadline expired.
     Timeout {
         /// Which one.
@@ -289,6 +295,12 @@ pub enum ErrorKind {
         /// A short excerpt of the body (decode only).
         excerpt: String,
     },
+    /// A body read as JSON still carries a `Content-Encoding` (e.g. `gzip`) this client neither asked for nor
+    /// decoded.
+    UnsupportedContentEncoding {
+        /// The coding(s), as the server named them (`gzip`, or `gzip, br`).
+        coding: String,
+    },
     /// An event stream answered with something other than `text/event-stream`.
     NotAnEventStream {
         /// The Content-Type received (empty when missing).
@@ -296,6 +308,102 @@ pub enum ErrorKind {
     },
     /// The client was shut down while the request was pending.
     Shutdown,
+    /// TLS failed: the handshake, the certificate, a pin, or the encrypted stream. Never retried during the
+    /// handshake (a certificate does not get better by asking again).
+    Tls {
+        /// The host the connection was for (as in the URL, lowercased).
+        host: String,
+        /// Why.
+        reason: TlsReason,
+    },
+    /// A redirect from `https` to `http` was refused (what was asked for over TLS must not continue in the
+    /// clear).
+    InsecureRedirect {
+        /// The redirect target, credentials removed.
+        to: String,
+    },
+    /// Credentials (a URL's userinfo, or an `Authorization` header) would go over plain `http://` to a host that
+    /// is not loopback. Refused before a byte is sent unless `allow_insecure_credentials` is set.
+    InsecureCredentials {
+        /// The host.
+        host: String,
+    },
+}
+
+/// Why TLS failed (see [`ErrorKind::Tls`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsReason {
+    /// The certificate chain does not lead to a trusted root (self-signed, or a private CA not given).
+    UnknownIssuer,
+    /// The certificate (or one in its chain) has expired.
+    Expired,
+    /// The certificate is not valid yet.
+    NotYetValid,
+    /// The certificate is not valid for the host name (or IP address) asked for.
+    NameMismatch,
+    /// The certificate was revoked.
+    Revoked,
+    /// The certificate is otherwise unacceptable (bad signature, bad encoding, wrong usage); rustls' words.
+    BadCertificate {
+        /// What rustls said.
+        detail: String,
+    },
+    /// The certificate is trusted but its key matches none of the pins configured for the host.
+    PinMismatch {
+        /// `sha256//BASE64` of the key the server presented.
+        presented: String,
+    },
+    /// The peer sent a fatal alert (during the handshake or mid-stream).
+    Alert {
+        /// The alert's name (`handshake_failure`, `protocol_version`, …).
+        description: String,
+    },
+    /// No TLS protocol version both sides accept (this client speaks TLS 1.2 and 1.3).
+    ProtocolVersion,
+    /// The peer sent something that is not valid TLS (a plaintext HTTP answer to the hello, a corrupted record).
+    InvalidMessage {
+        /// What rustls said.
+        detail: String,
+    },
+    /// The connection ended without TLS `close_notify` in the middle of a body delimited by the close: the body
+    /// may have been cut short by an attacker or a broken network, so it is not taken as whole.
+    Truncated,
+    /// `https` was asked for but the client has no TLS configuration (`Options::tls`).
+    NotConfigured,
+    /// Another TLS failure; rustls' words.
+    Other {
+        /// What rustls said.
+        detail: String,
+    },
+}
+
+impl fmt::Display for TlsReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsReason::UnknownIssuer => f.write_str("unknown issuer"),
+            TlsReason::Expired => f.write_str("certificate expired"),
+            TlsReason::NotYetValid => f.write_str("certificate not valid yet"),
+            TlsReason::NameMismatch => f.write_str("name mismatch"),
+            TlsReason::Revoked => f.write_str("certificate revoked"),
+            TlsReason::BadCertificate { detail } => write!(f, "bad certificate: {detail}"),
+            TlsReason::PinMismatch { presented } => {
+                write!(f, "pin mismatch, the server's key is {presented}")
+            }
+            TlsReason::Alert { description } => {
+                write!(f, "the server sent the alert {description}")
+            }
+            TlsReason::ProtocolVersion => {
+                f.write_str("no common protocol version (TLS 1.2 or 1.3 needed)")
+            }
+            TlsReason::InvalidMessage { detail } => write!(f, "not valid TLS: {detail}"),
+            TlsReason::Truncated => {
+                f.write_str("the connection ended without close_notify: the body was truncated")
+            }
+            TlsReason::NotConfigured => f.write_str("no TLS configuration"),
+            TlsReason::Other { detail } => f.write_str(detail),
+        }
+    }
 }
 
 impl fmt::Display for ErrorKind {
@@ -303,7 +411,7 @@ impl fmt::Display for ErrorKind {
         match self {
             ErrorKind::InvalidUrl { url, reason } => write!(f, "invalid URL {url:?}: {reason}"),
             ErrorKind::UnsupportedScheme { scheme } => {
-                write!(f, "the URL scheme {scheme:?} is not supported (only http is, until TLS lands)")
+                write!(f, "the URL scheme {scheme:?} is not supported (only http and https are)")
             }
             ErrorKind::InvalidHeader { name, reason } => write!(f, "invalid header {name:?}: {reason}"),
             ErrorKind::InvalidRequest { field, reason } => write!(f, "invalid request {field}: {reason}"),
@@ -312,6 +420,9 @@ impl fmt::Display for ErrorKind {
                 f,
                 "{cause} after the request was sent; it was not retried because the server may or may not have processed it"
             ),
+            ErrorKind::BodyInterrupted { cause } => {
+                write!(f, "{cause} while reading the response body")
+            }
             ErrorKind::Timeout { phase } => write!(f, "timed out {phase}"),
             ErrorKind::InvalidResponse { violation } => write!(f, "invalid response: {violation}"),
             ErrorKind::TooLarge { limit, max } => write!(f, "the {limit} exceeded its limit of {max}"),
@@ -327,12 +438,38 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Json { op: JsonOp::Decode, message, excerpt } => {
                 write!(f, "could not decode the JSON response: {message} (body starts {excerpt:?})")
             }
+            ErrorKind::UnsupportedContentEncoding { coding } => write!(
+                f,
+                "the response body is encoded with {coding:?} (Content-Encoding), which was not asked for and is \
+                 not decoded"
+            ),
             ErrorKind::NotAnEventStream { content_type } => write!(
                 f,
                 "expected an event stream (text/event-stream) but got {:?}",
                 content_type
             ),
             ErrorKind::Shutdown => write!(f, "the client shut down"),
+            ErrorKind::Tls { host, reason } => match reason {
+                TlsReason::UnknownIssuer => {
+                    write!(f, "TLS: the certificate of {host} is not trusted (unknown issuer)")
+                }
+                TlsReason::PinMismatch { presented } => {
+                    write!(f, "TLS: pin mismatch for {host}: the server's key is {presented}")
+                }
+                TlsReason::NameMismatch => {
+                    write!(f, "TLS: the certificate of {host} is not valid for that name (name mismatch)")
+                }
+                TlsReason::Expired => write!(f, "TLS: the certificate of {host} has expired"),
+                TlsReason::Truncated => write!(f, "TLS: the response from {host} was truncated (no close_notify)"),
+                other => write!(f, "TLS with {host}: {other}"),
+            },
+            ErrorKind::InsecureRedirect { to } => {
+                write!(f, "refused a redirect from https to plain http ({to})")
+            }
+            ErrorKind::InsecureCredentials { host } => write!(
+                f,
+                "refusing to send credentials over plain http to {host}: use https, or set allow_insecure_credentials to send them anyway"
+            ),
         }
     }
 }
@@ -478,6 +615,18 @@ mod tests {
             ErrorKind::Timeout {
                 phase: Phase::ResponseHead
             }
+        );
+    }
+
+    /// Issue 20 item 10: a reset mid-body says what happened and when, not "could not connect".
+    #[test]
+    fn body_interrupted_display_says_what_and_when() {
+        let e = ErrorKind::BodyInterrupted {
+            cause: NetError::Reset,
+        };
+        assert_eq!(
+            e.to_string(),
+            "connection reset by the server while reading the response body"
         );
     }
 

@@ -21,8 +21,7 @@
 //!
 //! ## Out of scope (for now)
 //!
-//! TLS (`https` URLs give [`ErrorKind::UnsupportedScheme`]; rustls's buffered API would slot in between socket
-//! bytes and the codec), HTTP/2, proxies, compression, cookies, streamed request bodies.
+//! HTTP/2, proxies, compression, cookies, streamed request bodies. (TLS is in: [`tls`], a [`stage::Stage`].)
 //!
 //! ## Lifecycle
 //!
@@ -93,11 +92,13 @@ pub mod response;
 pub mod retry;
 pub mod rng;
 pub mod sse;
+pub mod stage;
 pub mod time;
+pub mod tls;
 pub mod url;
 
 pub use bytes::Bytes;
-pub use error::{ApiError, Error, ErrorKind, Limit, NetError, Phase, Violation};
+pub use error::{ApiError, Error, ErrorKind, Limit, NetError, Phase, TlsReason, Violation};
 pub use http::{HeaderMap, Method, StatusCode};
 pub use request::{Body, Request, RequestBuilder};
 pub use response::{Response, ResponseHead};

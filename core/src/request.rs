@@ -339,11 +339,6 @@ impl RequestBuilder {
             Some(base) => base.join(&self.url)?,
             None => Url::parse(&self.url)?,
         };
-        if url.scheme() != crate::url::Scheme::Http {
-            return Err(ErrorKind::UnsupportedScheme {
-                scheme: url.scheme().as_str().to_string(),
-            });
-        }
         for (k, v) in &self.query {
             url.append_query(k, v);
         }
@@ -533,11 +528,13 @@ mod tests {
     }
 
     #[test]
-    fn https_is_typed_unsupported_and_form_encodes() {
+    fn https_builds_and_form_encodes() {
+        let r = Request::get("https://h/").unwrap();
+        assert_eq!(r.url().port(), 443);
         assert_eq!(
-            Request::get("https://h/").unwrap_err(),
+            Request::get("ftp://h/").unwrap_err(),
             ErrorKind::UnsupportedScheme {
-                scheme: "https".into()
+                scheme: "ftp".into()
             }
         );
         let r = Request::builder(Method::POST, "/x")

@@ -28,6 +28,22 @@ pub struct ResponseHead {
 }
 
 impl ResponseHead {
+    /// The `Content-Encoding` codings applied to the body as it stands, in order (`identity` and empty items
+    /// left out), or `None` when the body is not encoded. A layer that decodes the body removes the header, so
+    /// what remains here was not decoded.
+    pub(crate) fn content_coding(&self) -> Option<String> {
+        let mut codings = Vec::new();
+        for v in self.headers.get_all(http::header::CONTENT_ENCODING) {
+            for c in String::from_utf8_lossy(v.as_bytes()).split(',') {
+                let c = c.trim();
+                if !c.is_empty() && !c.eq_ignore_ascii_case("identity") {
+                    codings.push(c.to_string());
+                }
+            }
+        }
+        (!codings.is_empty()).then(|| codings.join(", "))
+    }
+
     /// A header value as text, looked up case-insensitively; `None` when absent or not visible ASCII.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
@@ -104,8 +120,13 @@ impl Response {
     }
 
     /// Decode the body as JSON, whatever the status. Unknown fields are ignored (unless `T` says otherwise);
-    /// nesting is limited to serde_json's recursion limit (128).
+    /// nesting is limited to serde_json's recursion limit (128). A body still carrying a `Content-Encoding`
+    /// (other than `identity`) is [`ErrorKind::UnsupportedContentEncoding`] naming the coding, not a JSON error
+    /// quoting compressed bytes.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ErrorKind> {
+        if let Some(coding) = self.head.content_coding() {
+            return Err(ErrorKind::UnsupportedContentEncoding { coding });
+        }
         decode_json(&self.body)
     }
 
@@ -251,6 +272,49 @@ mod tests {
         }
         let deep = "[".repeat(200) + &"]".repeat(200);
         assert!(decode_json::<serde_json::Value>(deep.as_bytes()).is_err());
+    }
+
+    /// Issue 20 item 11: an unrequested `Content-Encoding` on a body read as JSON is an error naming the coding
+    /// (never a JSON error quoting binary); `identity` is no encoding.
+    #[test]
+    fn json_with_an_undecoded_content_encoding_names_the_coding() {
+        let gz = test_response(
+            200,
+            &[
+                ("Content-Type", "application/json"),
+                ("Content-Encoding", "gzip"),
+            ],
+            "\u{1f}\u{8b}\u{8}\0\0\0\0\0",
+        );
+        let e = gz.json::<serde_json::Value>().unwrap_err();
+        assert_eq!(
+            e,
+            ErrorKind::UnsupportedContentEncoding {
+                coding: "gzip".into()
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "the response body is encoded with \"gzip\" (Content-Encoding), which was not asked for and is not \
+             decoded"
+        );
+        assert_eq!(gz.success_json::<serde_json::Value>().unwrap_err(), e);
+        let two = test_response(
+            200,
+            &[
+                ("Content-Encoding", "gzip, identity"),
+                ("Content-Encoding", "br"),
+            ],
+            "x",
+        );
+        assert_eq!(
+            two.json::<serde_json::Value>().unwrap_err(),
+            ErrorKind::UnsupportedContentEncoding {
+                coding: "gzip, br".into()
+            }
+        );
+        let plain = test_response(200, &[("Content-Encoding", "Identity")], "[1]");
+        assert_eq!(plain.json::<Vec<u8>>().unwrap(), vec![1]);
     }
 
     #[test]

@@ -1,8 +1,7 @@
 //! URLs: parsing, validation, base + path joining, query encoding, credential redaction.
 //!
 //! Decisions:
-//! - Only `http` is sent today; `https` parses (so a base URL can be stored) but a request to it fails with
-//!   [`ErrorKind::UnsupportedScheme`] until TLS lands. Any other scheme is refused at parse time.
+//! - `http` and `https`; any other scheme is refused at parse time with [`ErrorKind::UnsupportedScheme`].
 //! - CR, LF, NUL, spaces and other control bytes are refused anywhere in a URL (no request splitting).
 //! - A userinfo part (`http://user:pass@host/`) becomes HTTP Basic authentication for that request, unless the
 //!   request sets `Authorization` itself. It never appears in logs or error messages ([`Url::redacted`]).
@@ -18,7 +17,7 @@ use crate::error::ErrorKind;
 pub enum Scheme {
     /// Plain HTTP.
     Http,
-    /// HTTP over TLS (parsed, not yet sent).
+    /// HTTP over TLS.
     Https,
 }
 
@@ -77,10 +76,13 @@ fn invalid(url: &str, reason: &'static str) -> ErrorKind {
     }
 }
 
-/// Remove a userinfo part from a URL string for messages, even when the URL is otherwise invalid.
+/// Remove a userinfo part from a URL string for messages, even when the URL is otherwise invalid — a scheme-less
+/// `user:secret@host` or `//user:secret@host` included.
 pub fn redact_str(url: &str) -> String {
-    let Some(start) = url.find("://").map(|i| i + 3) else {
-        return url.to_string();
+    let start = match url.find("://") {
+        Some(i) => i + 3,
+        None if url.starts_with("//") => 2,
+        None => 0,
     };
     let rest = &url[start..];
     let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -270,6 +272,17 @@ impl Url {
         q.push('=');
         percent_encode_into(value, &mut q);
         self.query = Some(q);
+    }
+
+    /// `true` when the host is loopback: `localhost` (and `*.localhost`), `127.0.0.0/8` or `::1`. Credentials
+    /// may go there in the clear: the bytes never leave the machine.
+    pub fn is_loopback(&self) -> bool {
+        let h = self.host.trim_start_matches('[').trim_end_matches(']');
+        if h == "localhost" || h.ends_with(".localhost") {
+            return true;
+        }
+        h.parse::<core::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
     }
 
     /// `(scheme, host, port)`: the key of a connection pool.
@@ -471,6 +484,11 @@ mod tests {
         assert_eq!(u.redacted(), "http://127.0.0.1:4096/x");
         assert!(!format!("{u:?}").contains("s3cret"));
         assert_eq!(redact_str("http://a:b@h/x"), "http://h/x");
+        // Issue 20 item 6: not even a malformed URL shows a password.
+        assert_eq!(redact_str("a:secret@h:1/x@y"), "h:1/x@y");
+        assert_eq!(redact_str("//a:secret@h/"), "//h/");
+        assert_eq!(redact_str("http://a:sec ret@h/ x"), "http://h/ x");
+        assert_eq!(redact_str("h:1/p?q=a@b"), "h:1/p?q=a@b");
     }
 
     #[test]

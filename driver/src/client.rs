@@ -114,6 +114,8 @@ impl Front {
         seed: u64,
         wake: Option<Wake>,
     ) -> Result<(Front, ClientMachine, Router), Error> {
+        // TLS inputs (crypto, trust, wall clock) are built here, never in the core.
+        let options = crate::tls::with_default_tls(options).map_err(Error::new)?;
         let machine = ClientMachine::new(options.clone(), seed).map_err(Error::new)?;
         let base = machine.base_url().cloned();
         let (tx, rx) = chan::unbounded();

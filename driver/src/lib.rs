@@ -29,6 +29,7 @@ mod handles;
 mod router;
 mod runtime;
 mod task;
+pub mod tls;
 mod turns;
 
 pub use block::block_on_timeout;

@@ -78,11 +78,6 @@ impl Api {
     /// An API for these options. Fails on a URL the client cannot use.
     pub fn new(options: &OpenCodeOptions) -> Result<Api, ErrorKind> {
         let base = Url::parse(&options.url)?;
-        if base.scheme() != plue_http_core::url::Scheme::Http {
-            return Err(ErrorKind::UnsupportedScheme {
-                scheme: base.scheme().as_str().to_string(),
-            });
-        }
         if let Some(dir) = &options.directory {
             if options.directory_mode == DirectoryMode::Header {
                 validate_header(b"x-opencode-directory", header_safe(dir).as_bytes())?;

@@ -326,7 +326,7 @@ fn opencode_directory_and_auth_reach_every_request_including_events() {
     );
     assert!(!format!("{a:?}").contains("b3BlbmNvZGU6cHc="));
     assert!(matches!(
-        Api::new(&OpenCodeOptions::new("https://h")).unwrap_err(),
+        Api::new(&OpenCodeOptions::new("ftp://h")).unwrap_err(),
         ErrorKind::UnsupportedScheme { .. }
     ));
 }

@@ -25,6 +25,8 @@ pub enum Step {
     Sleep(Duration),
     /// Hold the connection open, reading and discarding, until the client closes it.
     Hold,
+    /// Reset the connection (RST: close with a zero linger) and stop.
+    Reset,
 }
 
 /// What the hostile connection does after reading the request head.
@@ -240,6 +242,10 @@ fn serve(
                 }
             }
             Step::Sleep(d) => thread::sleep(d),
+            Step::Reset => {
+                let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+                return;
+            }
             Step::Hold => {
                 let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
                 let mut buf = [0u8; 4096];

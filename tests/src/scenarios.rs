@@ -668,6 +668,24 @@ pub fn all() -> Vec<Scenario> {
     s.options.max_body_size = 8;
     v.push(s);
 
+    // Issue 20 item 10: a reset in the middle of the body says so. The head arrives first (the body stalls), so a
+    // real socket has read it before the reset can discard anything.
+    let mut s = scenario(
+        "reset_mid_body_is_body_interrupted",
+        Script::new().route(route(
+            "/cut",
+            vec![Reply::ok("0123456789").stall_body(ms(300)).reset_after(43)],
+        )),
+        vec![Step::Send(
+            Req::get("/cut"),
+            Expect::Error(ErrorKind::BodyInterrupted {
+                cause: NetError::Reset,
+            }),
+        )],
+    );
+    s.received = vec![Received::Count("/cut", 1)];
+    v.push(s);
+
     // The server closes after /2: /3, pipelined behind it, provably never ran and is sent again.
     let mut s = scenario(
         "pipeline_close_mid_batch_replays_the_rest",

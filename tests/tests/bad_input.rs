@@ -139,8 +139,8 @@ fn bad_inputs() -> Vec<Bad> {
         },
         Bad {
             name: "unsupported_scheme",
-            build: |_| RequestBuilder::new(Method::GET, "https://127.0.0.1/"),
-            check: |k| matches!(k, ErrorKind::UnsupportedScheme { scheme } if scheme == "https"),
+            build: |_| RequestBuilder::new(Method::GET, "ftp://127.0.0.1/"),
+            check: |k| matches!(k, ErrorKind::UnsupportedScheme { scheme } if scheme == "ftp"),
         },
         Bad {
             name: "value_fails_to_serialize",

@@ -74,7 +74,7 @@ async fn refused<R: Runtime + Default>() {
             cause: NetError::Refused
         }
     );
-    let err = client.get("https://127.0.0.1/").await.unwrap_err();
+    let err = client.get("ftp://127.0.0.1/").await.unwrap_err();
     assert!(
         matches!(err.kind(), ErrorKind::UnsupportedScheme { .. }),
         "{err}"

@@ -88,6 +88,11 @@ fn tail<T>(
                     cause_text(&cause)
                 ));
             }
+            Some(Ok(EventItem::Stream(StreamEvent::Skipped(e)))) => {
+                // Reported as soon as the event crosses the limit, not when (if ever) its line ends.
+                oc.ui.out(&format!("(event skipped: {})", e.kind()));
+                oc.ui.emit(&json!({"skipped": e.kind().to_string()}));
+            }
             Some(Ok(EventItem::Stream(StreamEvent::Resumed { .. }))) => oc.ui.info("Reconnected."),
             Some(Ok(EventItem::Resubscribed { url })) => oc.ui.info(&format!(
                 "Resubscribed at {url} (events in between are lost)."

@@ -42,6 +42,22 @@ pub(crate) fn says_close(head: &ResponseHead) -> bool {
 
 impl ClientMachine {
     pub(super) fn on_connected(&mut self, now: Instant, c: ConnId) {
+        let Some(conn) = self.conns.get(&c) else {
+            return;
+        };
+        if !conn.is_connecting() {
+            return;
+        }
+        if conn.has_stack() {
+            // TLS (or a proxy handshake) first; `on_open` once every stage is established.
+            self.start_handshake(now, c);
+            return;
+        }
+        self.on_open(now, c);
+    }
+
+    /// Connection `c` is ready for HTTP: TCP connected and every stage established.
+    pub(super) fn on_open(&mut self, now: Instant, c: ConnId) {
         let Some(conn) = self.conns.get_mut(&c) else {
             return;
         };
@@ -51,8 +67,13 @@ impl ClientMachine {
         conn.phase = ConnPhase::Open;
         conn.last_activity = now;
         // A stream whose consumer is behind paused its new connection already: it reads once under the limit.
+        // A connection with a stack has been reading since TCP connected.
         if !conn.paused {
-            self.out.push_back(Output::Read(c));
+            if !conn.has_stack() {
+                self.out.push_back(Output::Read(c));
+            }
+        } else if conn.has_stack() {
+            self.out.push_back(Output::PauseRead(c));
         }
         if let Role::Stream(sid) = conn.role {
             self.stream_connected(now, sid, c);
@@ -126,15 +147,21 @@ impl ClientMachine {
         let Some(conn) = self.conns.get_mut(&c) else {
             return;
         };
+        if conn.is_connecting() {
+            self.handshake_data(now, c, data);
+            return;
+        }
         if let Role::Stream(sid) = conn.role {
             self.stream_data(now, sid, c, data);
             return;
         }
         conn.last_activity = now;
-        if !conn.sent.is_empty() {
-            conn.front_bytes = true;
+        if let Err(kind) = conn.handle_data(now, data) {
+            // A TLS alert or a corrupted record: the connection is dead and never reused.
+            self.conn_lost(now, c, kind, NetError::Closed, None);
+            return;
         }
-        conn.codec.handle_data(data);
+        self.push_transmit(c);
         self.drain_codec(now, c, NetError::Closed);
     }
 
@@ -142,11 +169,19 @@ impl ClientMachine {
         let Some(conn) = self.conns.get_mut(&c) else {
             return;
         };
+        if conn.is_connecting() {
+            // The peer closed during the handshake (a server that does not speak TLS, or refused us).
+            self.on_connect_failed(now, c, NetError::Closed, false);
+            return;
+        }
         if let Role::Stream(sid) = conn.role {
             self.stream_eof(now, sid, c);
             return;
         }
-        conn.codec.handle_eof();
+        if let Err(kind) = conn.handle_eof(now) {
+            self.conn_lost(now, c, kind, NetError::Closed, None);
+            return;
+        }
         self.drain_codec(now, c, NetError::Closed);
         // Whatever the codec made of it, a connection the peer closed is finished.
         if self.conns.contains_key(&c) {
@@ -464,8 +499,12 @@ impl ClientMachine {
             let id = s.tag.id;
             let head_seen = matches!(flow.state, State::OnConn { head: true, .. });
             if head_seen {
-                let kind = match front_timeout {
-                    Some((t, phase)) if t == s.tag => ErrorKind::Timeout { phase },
+                let kind = match (front_timeout, &responding_error) {
+                    (Some((t, phase)), _) if t == s.tag => ErrorKind::Timeout { phase },
+                    // The owner has the head: the connection worked, the body was cut off.
+                    (_, ErrorKind::ConnectionFailed { cause }) => {
+                        ErrorKind::BodyInterrupted { cause: *cause }
+                    }
                     _ => responding_error.clone(),
                 };
                 self.fail(now, id, kind);

@@ -14,6 +14,7 @@
 //! connections.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 
 use super::batch::{Batch, Health};
 use super::conn::{Conn, Phase as ConnPhase, Role};
@@ -23,8 +24,9 @@ use super::flow::{Flow, State};
 use super::io::{ConnId, Event, Input, Output, RequestId};
 use super::last_success::LastSuccess;
 use super::options::{Options, StreamOptions};
+use super::stack::Stack;
 use super::stream_flow::StreamFlow;
-use crate::error::{Context, Error, ErrorKind, Limit};
+use crate::error::{Context, Error, ErrorKind, Limit, TlsReason};
 use crate::h1;
 use crate::pool::{HostStats, Pool, PoolKey};
 use crate::request::Request;
@@ -73,27 +75,31 @@ pub struct ClientMachine {
     pub(super) streams: BTreeMap<RequestId, StreamFlow>,
     pub(super) out: VecDeque<Output>,
     pub(super) last_success: Option<LastSuccess>,
+    /// The rustls configuration every TLS connection shares (so its session cache serves pool refills and
+    /// event-stream reconnects); `None` without `Options::tls`.
+    tls: Option<Arc<rustls::ClientConfig>>,
     /// Scratch list for `dispatch`, kept so a dispatch allocates nothing in steady state.
     pub(super) dispatch_ids: Vec<RequestId>,
     shut: bool,
 }
 
 impl ClientMachine {
-    /// A machine with `options`; `seed` seeds the jitter RNG. Fails when `base_url` is invalid or not `http`.
+    /// A machine with `options`; `seed` seeds the jitter RNG. Fails when `base_url` is invalid, or the TLS
+    /// settings are (a malformed pin or client identity).
     pub fn new(options: Options, seed: u64) -> Result<ClientMachine, ErrorKind> {
         let base_url = match options.base_url.as_deref() {
-            Some(s) => {
-                let u = Url::parse(s)?;
-                if u.scheme() != Scheme::Http {
-                    return Err(ErrorKind::UnsupportedScheme {
-                        scheme: u.scheme().as_str().to_string(),
-                    });
-                }
-                Some(u)
-            }
+            Some(s) => Some(Url::parse(s)?),
+            None => None,
+        };
+        let tls = match &options.tls {
+            Some(t) => Some(t.client_config(
+                &options.pinned_public_keys,
+                options.client_identity.as_ref(),
+            )?),
             None => None,
         };
         Ok(ClientMachine {
+            tls,
             retry: RetryPolicy::from_options(&options),
             pool: Pool::new(
                 options.pool_size,
@@ -134,6 +140,23 @@ impl ClientMachine {
     pub(super) fn new_id(&mut self) -> RequestId {
         self.next_id += 1;
         RequestId(self.next_id)
+    }
+
+    /// The stages a new connection to `key` needs: none for `http`, TLS for `https`.
+    pub(super) fn new_stack(&self, key: &PoolKey) -> Result<Option<Box<Stack>>, ErrorKind> {
+        match key.scheme {
+            Scheme::Http => Ok(None),
+            Scheme::Https => {
+                let Some(config) = &self.tls else {
+                    return Err(ErrorKind::Tls {
+                        host: key.host.to_string(),
+                        reason: TlsReason::NotConfigured,
+                    });
+                };
+                let stage = crate::tls::TlsStage::new(config.clone(), &key.host)?;
+                Ok(Some(Box::new(Stack::new(vec![Box::new(stage)]))))
+            }
+        }
     }
 
     pub(super) fn new_conn_id(&mut self) -> ConnId {
@@ -209,6 +232,8 @@ impl ClientMachine {
                 limit: Limit::RequestBodySize,
                 max: self.options.max_body_size,
             })
+        } else if let Some(kind) = self.insecure_credentials(&flow.req) {
+            Some(kind)
         } else {
             self.degraded_admission(&flow.key)
         };
@@ -226,6 +251,20 @@ impl ClientMachine {
             self.waiting.insert(id);
         }
         true
+    }
+
+    /// The plaintext policy (the App Transport Security analogue): credentials (`Authorization`, which a URL's
+    /// userinfo becomes) never go over plain `http://` to a host that is not loopback, unless
+    /// `allow_insecure_credentials` is set.
+    pub(super) fn insecure_credentials(&self, req: &Request) -> Option<ErrorKind> {
+        let url = req.url();
+        let exposed = url.scheme() == Scheme::Http
+            && !url.is_loopback()
+            && req.headers().contains_key(http::header::AUTHORIZATION)
+            && !self.options.allow_insecure_credentials;
+        exposed.then(|| ErrorKind::InsecureCredentials {
+            host: url.host().to_string(),
+        })
     }
 
     /// Graceful degradation: while the host is unreachable, requests wait in a bounded queue.
@@ -252,8 +291,12 @@ impl ClientMachine {
     /// `Last-Event-ID`, and reports [`Event::Stream`] until it ends with one [`Event::Failed`].
     pub fn subscribe(&mut self, now: Instant, req: Request, opts: StreamOptions) -> RequestId {
         let id = self.new_id();
-        if self.shut {
-            let kind = ErrorKind::Shutdown;
+        let refused = if self.shut {
+            Some(ErrorKind::Shutdown)
+        } else {
+            self.insecure_credentials(&req)
+        };
+        if let Some(kind) = refused {
             let err = Error::new(kind).with_context(Context {
                 method: req.method().clone(),
                 url: req.url().redacted(),
@@ -432,6 +475,7 @@ impl ClientMachine {
         for c in read_due {
             self.on_read_timeout(now, c);
         }
+        self.stack_timers(now);
         self.cleanup(now);
         let due: Vec<RequestId> = self
             .streams
@@ -467,6 +511,7 @@ impl ClientMachine {
             }
         }
         for conn in self.conns.values() {
+            next = earliest(next, conn.stack_timeout());
             match conn.phase {
                 // A stream's connect is bounded by the stream machine's own idle timeout.
                 _ if conn.role != Role::Pooled => {}

@@ -6,6 +6,7 @@ mod deadline;
 mod dns;
 mod exchange;
 mod flow;
+mod handshake;
 pub(crate) mod io;
 mod last_success;
 mod machine;
@@ -14,6 +15,7 @@ mod outcome;
 mod policy;
 mod queue;
 pub(crate) mod redirect;
+mod stack;
 mod stream;
 mod stream_flow;
 

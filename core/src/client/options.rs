@@ -1,6 +1,9 @@
 //! Client options: names from the original plan, meanings and defaults from DESIGN.md.
 
 use core::time::Duration;
+use std::collections::BTreeMap;
+
+use crate::tls::{ClientIdentity, TlsConfig};
 
 /// Options of a client. `Options::default()` gives DESIGN.md's defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +44,22 @@ pub struct Options {
     pub max_queued_requests: usize,
     /// How long resolved addresses are cached.
     pub dns_ttl: Duration,
+    /// Crypto, trust and wall clock for `https://`, built outside the core. The drivers fill it in from
+    /// `root_certificates` / `tls_built_in_roots` when it is `None`; without it `https` fails with
+    /// `ErrorKind::Tls { reason: NotConfigured }`.
+    pub tls: Option<TlsConfig>,
+    /// Extra trusted roots, PEM text (read by the caller; the core never reads files).
+    pub root_certificates: Vec<String>,
+    /// Whether the operating system's verifier is used as well as `root_certificates`; `false` trusts only the
+    /// given roots (curl's `--cacert`).
+    pub tls_built_in_roots: bool,
+    /// Per host: accepted `sha256//BASE64` pins of the leaf certificate's SubjectPublicKeyInfo; several are
+    /// alternatives. Checked after normal verification.
+    pub pinned_public_keys: BTreeMap<String, Vec<String>>,
+    /// A client certificate and key for mutual TLS.
+    pub client_identity: Option<ClientIdentity>,
+    /// Send credentials (userinfo, `Authorization`) over plain `http://` to a host that is not loopback.
+    pub allow_insecure_credentials: bool,
 }
 
 impl Default for Options {
@@ -64,6 +83,12 @@ impl Default for Options {
             max_body_size: 64 * 1024 * 1024,
             max_queued_requests: 1024,
             dns_ttl: Duration::from_secs(60),
+            tls: None,
+            root_certificates: Vec::new(),
+            tls_built_in_roots: true,
+            pinned_public_keys: BTreeMap::new(),
+            client_identity: None,
+            allow_insecure_credentials: false,
         }
     }
 }

@@ -62,6 +62,14 @@ impl ClientMachine {
                 }
             }
             let connect_timeout = flow.limits.connect;
+            let stack = match self.new_stack(&key) {
+                Ok(stack) => stack,
+                Err(kind) => {
+                    self.waiting.remove(&id);
+                    self.fail(now, id, kind);
+                    continue;
+                }
+            };
             let addr = match self.dns.lookup(&key.host, key.port, now) {
                 Lookup::Ready(a) => a,
                 Lookup::Pending => {
@@ -94,6 +102,7 @@ impl ClientMachine {
                     for_flow: Some(id),
                 },
                 self.limits,
+                stack,
                 now,
             );
             self.conns.insert(c, conn);

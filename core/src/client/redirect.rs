@@ -45,13 +45,14 @@ fn build_next(req: &Request, status: u16, location: &str) -> Result<Request, Err
     Ok(retarget(&next, target))
 }
 
-/// Where a redirect from `current` to `location` goes: resolved, and refused when its scheme cannot be sent.
+/// Where a redirect from `current` to `location` goes: resolved, and refused from `https` to `http`.
 /// The one rule for requests and event streams alike.
 pub fn target(current: &Url, location: &str) -> Result<Url, ErrorKind> {
     let target = resolve(current, location)?;
-    if target.scheme() != Scheme::Http {
-        return Err(ErrorKind::UnsupportedScheme {
-            scheme: target.scheme().as_str().to_string(),
+    if current.scheme() == Scheme::Https && target.scheme() == Scheme::Http {
+        // What was asked for over TLS must not continue in the clear.
+        return Err(ErrorKind::InsecureRedirect {
+            to: target.redacted(),
         });
     }
     Ok(target)
@@ -194,9 +195,16 @@ mod tests {
             .unwrap();
         assert!(port.headers().get(AUTHORIZATION).is_none());
         assert!(next_request(&req, &head(300, "/b")).is_none());
-        assert!(matches!(
-            next_request(&req, &head(302, "https://h/b")).unwrap(),
-            Err(ErrorKind::UnsupportedScheme { .. })
-        ));
+        // http → https is followed; https → http is refused.
+        let up = next_request(&req, &head(302, "https://h/b"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(up.url().redacted(), "https://h/b");
+        assert_eq!(
+            next_request(&up, &head(302, "http://h/c")).unwrap(),
+            Err(ErrorKind::InsecureRedirect {
+                to: "http://h/c".into()
+            })
+        );
     }
 }

@@ -144,6 +144,16 @@ impl ClientMachine {
                 return;
             }
         };
+        let stack = match self.new_stack(&key) {
+            Ok(stack) => stack,
+            Err(kind) => {
+                self.close_stream(now, id, kind);
+                return;
+            }
+        };
+        let Some(s) = self.streams.get_mut(&id) else {
+            return;
+        };
         s.want_connect = false;
         s.connects += 1;
         let c = self.new_conn_id();
@@ -156,6 +166,7 @@ impl ClientMachine {
                 for_flow: None,
             },
             self.limits,
+            stack,
             now,
         );
         self.conns.insert(c, conn);
@@ -228,14 +239,25 @@ impl ClientMachine {
 
     pub(super) fn stream_data(&mut self, now: Instant, id: RequestId, c: ConnId, data: &[u8]) {
         if let Some(conn) = self.conns.get_mut(&c) {
-            conn.codec.handle_data(data);
+            if let Err(kind) = conn.handle_data(now, data) {
+                tracing::debug!(conn = c.0, error = %kind, "event stream connection failed");
+                self.close_quietly(c);
+                self.stream_lost(now, id, ReconnectCause::InvalidResponse);
+                return;
+            }
         }
+        self.push_transmit(c);
         self.stream_drain(now, id, c);
     }
 
     pub(super) fn stream_eof(&mut self, now: Instant, id: RequestId, c: ConnId) {
         if let Some(conn) = self.conns.get_mut(&c) {
-            conn.codec.handle_eof();
+            if let Err(kind) = conn.handle_eof(now) {
+                tracing::debug!(conn = c.0, error = %kind, "event stream connection failed");
+                self.close_quietly(c);
+                self.stream_lost(now, id, ReconnectCause::InvalidResponse);
+                return;
+            }
         }
         self.stream_drain(now, id, c);
         if self.conns.contains_key(&c) {

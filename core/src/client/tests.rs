@@ -1438,3 +1438,29 @@ fn client_declared_content_length_above_max_body_size_is_refused_from_the_head()
     assert!(h.failure(id).is_none());
     assert_eq!(h.body(id), b"abc");
 }
+
+/// Issue 20 item 10: a reset after the head (mid-body) is `BodyInterrupted`, not "could not connect"; a reset
+/// before any byte of the response stays a connection failure.
+#[test]
+fn client_reset_mid_body_is_reported_as_body_interrupted() {
+    let mut o = Harness::opts();
+    o.max_retries = 0;
+    let mut h = Harness::new(o.clone());
+    let (id, c) = h.get_connected(URL);
+    h.reply(c, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+    h.input(Input::Failed(c, NetError::Reset));
+    assert_eq!(h.status(id), Some(200));
+    assert_eq!(
+        *h.failure(id).unwrap().kind(),
+        ErrorKind::BodyInterrupted {
+            cause: NetError::Reset
+        }
+    );
+    let mut h = Harness::new(o);
+    let (id, c) = h.get_connected(URL);
+    h.input(Input::Failed(c, NetError::Reset));
+    assert!(matches!(
+        h.failure(id).unwrap().kind(),
+        ErrorKind::ConnectionFailed { .. } | ErrorKind::MaybeProcessed { .. }
+    ));
+}

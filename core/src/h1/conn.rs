@@ -172,6 +172,21 @@ impl<T: Copy> H1Connection<T> {
         self.state = State::Closed;
     }
 
+    /// The peer closed the connection without the end its transport layer promises (TLS without
+    /// `close_notify`). A body delimited by the close is then not complete: it fails with `error`. Anything
+    /// else ends as [`handle_eof`](Self::handle_eof) would end it (a `Content-Length` or chunked body that is
+    /// complete is complete; one that is not is `IncompleteBody`).
+    pub fn handle_eof_unclean(&mut self, error: ErrorKind) {
+        if self.state == State::Closed {
+            return;
+        }
+        if self.decoder.as_ref().is_some_and(|d| d.reads_until_close()) {
+            self.fail(error, true);
+            return;
+        }
+        self.handle_eof();
+    }
+
     /// The next event, in order. Drain until `None` after every `send` / `handle_*` call.
     pub fn poll_event(&mut self) -> Option<ConnEvent<T>> {
         self.events.pop_front()

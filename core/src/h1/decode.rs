@@ -118,6 +118,11 @@ impl ResponseDecoder {
         self.started
     }
 
+    /// `true` while reading a body that ends when the connection does.
+    pub fn reads_until_close(&self) -> bool {
+        matches!(self.state, State::Close)
+    }
+
     /// `true` once [`Decoded::End`] was returned.
     pub fn is_done(&self) -> bool {
         matches!(self.state, State::Done)

@@ -39,7 +39,7 @@ use crate::response::ResponseHead;
 use crate::retry::{backoff, jitter, retry_after, Jitter};
 use crate::rng::Rng;
 use crate::time::Instant;
-use crate::url::{Scheme, Url};
+use crate::url::Url;
 
 /// Settings of one event stream. `EventStreamConfig::default()` gives DESIGN.md's defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -468,16 +468,9 @@ impl EventStream {
     }
 }
 
-/// Where a redirect of the stream at `current` goes: the requests' rules, and never from https down to http (an
-/// event stream carries no credentials a request would drop, but its events would travel in the clear).
+/// Where a redirect of the stream at `current` goes: the requests' rules (never from https down to http: the
+/// events would travel in the clear).
 fn redirect_target(current: &Url, location: &str) -> Result<Url, ErrorKind> {
-    let target = redirect::resolve(current, location)?;
-    if current.scheme() == Scheme::Https && target.scheme() == Scheme::Http {
-        return Err(ErrorKind::InvalidUrl {
-            url: target.redacted(),
-            reason: "an event stream is not redirected from https to http",
-        });
-    }
     redirect::target(current, location)
 }
 

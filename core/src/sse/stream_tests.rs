@@ -449,7 +449,7 @@ fn sse_stream_redirect_limit_and_refusals() {
     assert!(
         matches!(
             out.last(),
-            Some(StreamOutput::Closed(ErrorKind::InvalidUrl { .. }))
+            Some(StreamOutput::Closed(ErrorKind::InsecureRedirect { .. }))
         ),
         "{out:?}"
     );
@@ -1038,4 +1038,48 @@ fn sse_stream_reconnect_delays_stay_within_floor_and_cap() {
     QuickCheck::new()
         .tests(500)
         .quickcheck(prop as fn(u8, Option<u16>, u64) -> bool);
+}
+
+/// Issue 20 item 8: an event over `max_event_size` is reported the moment the limit is crossed, even when its
+/// line never ends (a server sending bytes without any newline); later bytes of it stay silent and cost no memory,
+/// and the stream goes on after the next blank line.
+#[test]
+fn sse_stream_oversized_event_is_reported_before_its_line_ends() {
+    let cfg = EventStreamConfig {
+        max_event_size: 64,
+        ..EventStreamConfig::default()
+    };
+    let skipped = ev(StreamEvent::Skipped(Error::new(ErrorKind::TooLarge {
+        limit: Limit::EventSize,
+        max: 64,
+    })));
+    let mut s = open_stream(cfg, Instant::ZERO);
+    s.on_body(Instant::ZERO, b"data: ");
+    for _ in 0..5 {
+        s.on_body(Instant::ZERO, &[b'x'; 10]);
+    }
+    assert_eq!(
+        drain(&mut s, Instant::ZERO),
+        vec![],
+        "56 bytes: under the limit"
+    );
+    s.on_body(Instant::ZERO, &[b'x'; 10]);
+    assert_eq!(
+        drain(&mut s, Instant::ZERO),
+        vec![skipped],
+        "66 bytes: over it, at once"
+    );
+    for _ in 0..1000 {
+        s.on_body(Instant::ZERO, &[b'x'; 1024]);
+    }
+    assert_eq!(drain(&mut s, Instant::ZERO), vec![], "reported once");
+    s.on_body(Instant::ZERO, b"\n\ndata: ok\n\n");
+    assert_eq!(
+        drain(&mut s, Instant::ZERO),
+        vec![ev(StreamEvent::Event(SseEvent {
+            event: "message".into(),
+            data: "ok".into(),
+            id: String::new()
+        }))]
+    );
 }
