@@ -1,4 +1,4 @@
-//! SSE decoder throughput: plue's `SseDecoder` against `eventsource-stream` on the same OpenCode-shaped corpus
+//! SSE decoder throughput: plue's `SseDecoder` against `eventsource-stream` and `sse-stream` on the same OpenCode-shaped corpus
 //! (issue 3), fed in 16 KiB chunks. Decoder only: no sockets, no HTTP. Both sides produce owned, UTF-8-validated
 //! events; before measuring, their event counts and a checksum over every event's type, data and id must agree.
 //!
@@ -45,6 +45,27 @@ fn eventsource_stream(chunks: &[Bytes], mut sink: impl FnMut(&str, &str, &str)) 
         while let Some(e) = events.next().await {
             let e = e.expect("eventsource-stream failed on the corpus");
             sink(&e.event, &e.data, &e.id);
+        }
+    });
+}
+
+/// Decode every chunk with the `sse-stream` crate, handing each owned event to `sink`. Its events carry
+/// optional fields: a missing type is the spec's `message`, and a block without data is not an event (as the
+/// other two decoders treat it).
+fn sse_stream_crate(chunks: &[Bytes], mut sink: impl FnMut(&str, &str, &str)) {
+    block_on(async {
+        let mut events = sse_stream::SseStream::from_bytes_stream(futures::stream::iter(
+            chunks.iter().cloned().map(Ok::<Bytes, std::io::Error>),
+        ));
+        while let Some(e) = events.next().await {
+            let e = e.expect("sse-stream failed on the corpus");
+            if let Some(data) = &e.data {
+                sink(
+                    e.event.as_deref().unwrap_or("message"),
+                    data,
+                    e.id.as_deref().unwrap_or(""),
+                );
+            }
         }
     });
 }
@@ -127,6 +148,16 @@ fn bench_sse(c: &mut Criterion) {
     );
 
     cpu_time_rounds(&chunks, corpus.len(), 7);
+    let sse_stream = checksum(|c, s| sse_stream_crate(c, s), &chunks);
+    eprintln!(
+        "sse-stream: {} events; {}",
+        sse_stream.count,
+        if sse_stream == ours {
+            "checksum agrees with plue's"
+        } else {
+            "checksum differs from plue's (its `id` does not persist across events as the spec's last event ID does)"
+        }
+    );
 
     let mut g = c.benchmark_group("sse_decode_opencode");
     g.throughput(Throughput::Bytes(corpus.len() as u64));
@@ -147,6 +178,16 @@ fn bench_sse(c: &mut Criterion) {
         b.iter(|| {
             let mut n = 0usize;
             eventsource_stream(black_box(&chunks), |t, d, i| {
+                black_box((t, d, i));
+                n += 1;
+            });
+            n
+        })
+    });
+    g.bench_function("sse-stream", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            sse_stream_crate(black_box(&chunks), |t, d, i| {
                 black_box((t, d, i));
                 n += 1;
             });

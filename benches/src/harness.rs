@@ -240,6 +240,65 @@ pub fn idle_pool(name: &str, conns: usize, target: &Target) -> Result<Value, Str
     Ok(json!({ "client": name, "extra_connections": added, "heap_bytes_per_idle_conn": per_conn }))
 }
 
+/// System calls per sequential GET of `name`: `strace -f -c` (every thread) around two `--profile` runs in
+/// child processes, `n.0` and `n.1` requests long, so start-up and warm-up cancel out. `Ok(None)` when strace
+/// is not installed.
+pub fn syscalls_in_child(
+    name: &str,
+    docroot: &Path,
+    target: &Target,
+    n: (usize, usize),
+) -> Result<Option<Value>, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let counts = |n: usize| -> Result<Option<BTreeMap<String, f64>>, String> {
+        let out =
+            std::env::temp_dir().join(format!("plue-strace-{}-{name}-{n}", std::process::id()));
+        let status = Command::new("strace")
+            .args(["-f", "-c", "-o"])
+            .arg(&out)
+            .arg(&exe)
+            .args(["--profile", name, "seq_get", &n.to_string()])
+            .env("PLUE_BENCH_ADDR", target.addr.to_string())
+            .env("PLUE_BENCH_DOCROOT", docroot)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        match status {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("strace: {e}")),
+            Ok(s) if !s.success() => return Err(format!("strace --profile {name}: {s}")),
+            Ok(_) => {}
+        }
+        let text = std::fs::read_to_string(&out).map_err(|e| e.to_string())?;
+        let _ = std::fs::remove_file(&out);
+        // `% time  seconds  usecs/call  calls  [errors]  syscall`; the `total` line has the sum.
+        let mut by = BTreeMap::new();
+        for line in text.lines() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() >= 5 && f[0].parse::<f64>().is_ok() {
+                if let (Ok(calls), Some(name)) = (f[3].parse::<f64>(), f.last()) {
+                    by.insert(name.to_string(), calls);
+                }
+            }
+        }
+        Ok(Some(by))
+    };
+    let (Some(a), Some(b)) = (counts(n.0)?, counts(n.1)?) else {
+        return Ok(None);
+    };
+    let span = n.1.saturating_sub(n.0).max(1) as f64;
+    let per: BTreeMap<String, f64> = b
+        .iter()
+        .map(|(k, v)| (k.clone(), (v - a.get(k).copied().unwrap_or(0.0)) / span))
+        .filter(|(_, v)| *v >= 0.05)
+        .collect();
+    Ok(Some(json!({
+        "client": name,
+        "per_get": per.get("total").copied().unwrap_or(f64::NAN),
+        "by_syscall": per,
+    })))
+}
+
 /// RSS flatness in a child process of its own (so no other client's memory is in it): `steps.0` units of
 /// `scenario` (requests; for SSE, whole corpus reads), an RSS reading, up to `steps.1`, another reading.
 pub fn rss_in_child(
@@ -347,14 +406,21 @@ pub fn results_path(quick: bool) -> PathBuf {
 /// Print a plain table of medians to stderr.
 pub fn print_rows(rows: &[Row]) {
     eprintln!(
-        "{:<10} {:<12} {:>12} {:>12} {:>10} {:>12}",
-        "scenario", "client", "cpu ns/u", "wall ns/u", "allocs/u", "bytes/u"
+        "{:<10} {:<12} {:>12} {:>12} {:>10} {:>12} {:>8} {:>8}",
+        "scenario", "client", "cpu ns/u", "wall ns/u", "allocs/u", "bytes/u", "vcsw/u", "ivcsw/u"
     );
     for r in rows {
         let m = r.median;
         eprintln!(
-            "{:<10} {:<12} {:>12.0} {:>12.0} {:>10.2} {:>12.1}",
-            r.scenario, r.client, m.cpu_ns, m.wall_ns, m.allocs, m.alloc_bytes
+            "{:<10} {:<12} {:>12.0} {:>12.0} {:>10.2} {:>12.1} {:>8.2} {:>8.2}",
+            r.scenario,
+            r.client,
+            m.cpu_ns,
+            m.wall_ns,
+            m.allocs,
+            m.alloc_bytes,
+            m.vol_switches,
+            m.invol_switches
         );
     }
 }
@@ -430,6 +496,22 @@ pub fn main_with(args: &[String], server_bin: &Path) -> Result<(), String> {
             &target,
         )?);
     }
+    let mut syscalls = Vec::new();
+    let span = if cfg.quick {
+        (100, 300)
+    } else {
+        (1_000, 3_000)
+    };
+    for name in &cfg.clients {
+        match syscalls_in_child(name, &docroot, &target, span)? {
+            Some(v) => syscalls.push(v),
+            None => {
+                eprintln!("strace not installed: no system call counts");
+                break;
+            }
+        }
+    }
+    eprintln!("syscalls: {}", Value::Array(syscalls.clone()));
     eprintln!("idle pool: {}", Value::Array(idle.clone()));
     eprintln!("rss: {}", Value::Array(rss.clone()));
 
@@ -447,6 +529,8 @@ pub fn main_with(args: &[String], server_bin: &Path) -> Result<(), String> {
         "rows": rows,
         "idle_pool": idle,
         "rss": rss,
+        "syscalls": syscalls,
+        "syscall_span": [span.0, span.1],
     });
     let path = results_path(cfg.quick);
     if let Some(dir) = path.parent() {

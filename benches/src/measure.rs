@@ -18,16 +18,23 @@ pub struct PerUnit {
     pub allocs: f64,
     /// Heap bytes allocated.
     pub alloc_bytes: f64,
+    /// Voluntary context switches (a thread blocked: waiting for the server, or handing work to another
+    /// thread), every thread of the client process.
+    pub vol_switches: f64,
+    /// Involuntary context switches (a thread was preempted: mostly other load on the machine).
+    pub invol_switches: f64,
 }
 
 /// Run `f`, which reports how many units it did, and return its costs per unit.
 pub fn per_unit<T>(f: impl FnOnce() -> Result<(u64, T), String>) -> Result<(PerUnit, T), String> {
     let a0 = alloc::snapshot();
+    let s0 = sys::ctx_switches();
     let c0 = sys::cpu_time();
     let t0 = Instant::now();
     let (units, out) = f()?;
     let wall = t0.elapsed();
     let cpu = sys::cpu_time().saturating_sub(c0);
+    let s1 = sys::ctx_switches();
     let (allocs, bytes) = alloc::snapshot().since(&a0);
     let u = units.max(1) as f64;
     Ok((
@@ -36,6 +43,8 @@ pub fn per_unit<T>(f: impl FnOnce() -> Result<(u64, T), String>) -> Result<(PerU
             wall_ns: wall.as_nanos() as f64 / u,
             allocs: allocs as f64 / u,
             alloc_bytes: bytes as f64 / u,
+            vol_switches: s1.0.saturating_sub(s0.0) as f64 / u,
+            invol_switches: s1.1.saturating_sub(s0.1) as f64 / u,
         },
         out,
     ))
@@ -64,6 +73,8 @@ pub fn median_of(samples: &[PerUnit]) -> PerUnit {
         wall_ns: pick(|s| s.wall_ns),
         allocs: pick(|s| s.allocs),
         alloc_bytes: pick(|s| s.alloc_bytes),
+        vol_switches: pick(|s| s.vol_switches),
+        invol_switches: pick(|s| s.invol_switches),
     }
 }
 

@@ -13,6 +13,16 @@ pub fn cpu_time() -> Duration {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
+/// Context switches of this whole process so far (getrusage: voluntary, involuntary; every thread).
+pub fn ctx_switches() -> (u64, u64) {
+    // SAFETY: getrusage only writes the struct it is given; zeroed is a valid `rusage`.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid pointer cannot fail.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    assert_eq!(rc, 0, "getrusage(RUSAGE_SELF) failed");
+    (ru.ru_nvcsw.max(0) as u64, ru.ru_nivcsw.max(0) as u64)
+}
+
 /// Peak resident set size of this process so far, in bytes: `VmHWM` from `/proc/self/status` (getrusage's
 /// `ru_maxrss` would carry the parent's peak across `exec`), or 0 where that file does not exist.
 pub fn peak_rss() -> u64 {

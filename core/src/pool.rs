@@ -20,6 +20,7 @@ use crate::client::io::ConnId;
 use crate::proxy::{Hop, ProxyConfig};
 use crate::time::Instant;
 use crate::url::{Scheme, Url};
+use std::sync::Arc;
 
 /// The key of a pool: connections are shared only between requests to the same scheme, host and port, through
 /// the same proxy with the same credentials (or none).
@@ -27,8 +28,8 @@ use crate::url::{Scheme, Url};
 pub struct PoolKey {
     /// The scheme.
     pub scheme: Scheme,
-    /// The host, lowercased.
-    pub host: String,
+    /// The host, lowercased; shared with the URL it came from, so a key costs no copy.
+    pub host: Arc<str>,
     /// The port.
     pub port: u16,
     /// The proxy the connection goes through, with its credentials (`Debug` never shows them).
@@ -38,10 +39,10 @@ pub struct PoolKey {
 impl PoolKey {
     /// The key of a URL's origin, direct.
     pub fn of(url: &Url) -> PoolKey {
-        let (scheme, host, port) = url.origin();
+        let (scheme, _, port) = url.origin();
         PoolKey {
             scheme,
-            host: host.to_string(),
+            host: url.host_shared().clone(),
             port,
             hop: None,
         }
@@ -80,7 +81,7 @@ impl PoolKey {
     /// A resolution of `host:port` is one this key waits for.
     pub fn waits_for(&self, host: &str, port: u16) -> bool {
         self.connect_target() == (host, port)
-            || (self.resolves_origin_for_proxy() && self.host == host && self.port == port)
+            || (self.resolves_origin_for_proxy() && *self.host == *host && self.port == port)
     }
 }
 
@@ -200,7 +201,11 @@ impl Pool {
             None => self.idle_timeout,
         };
         let expires = now + life;
-        let h = self.hosts.entry(key.clone()).or_default();
+        // Looked up before `entry`, which would clone the key on every check-in.
+        let h = match self.hosts.get_mut(key) {
+            Some(h) => h,
+            None => self.hosts.entry(key.clone()).or_default(),
+        };
         h.idle.retain(|i| i.conn != conn);
         h.idle.push(Idle {
             conn,
@@ -266,7 +271,7 @@ impl Pool {
             .hosts
             .iter()
             .map(|(k, h)| HostStats {
-                host: k.host.clone(),
+                host: k.host.to_string(),
                 port: k.port,
                 open: h.open,
                 idle: h.idle.len(),

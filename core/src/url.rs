@@ -8,6 +8,7 @@
 //! - A fragment is dropped: it is never sent to a server.
 
 use core::fmt;
+use std::sync::Arc;
 
 use crate::error::ErrorKind;
 
@@ -42,7 +43,8 @@ impl Scheme {
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Url {
     scheme: Scheme,
-    host: String,
+    /// Shared: every request to a base URL and every pool key of its origin clone it.
+    host: Arc<str>,
     port: u16,
     explicit_port: bool,
     /// Always starts with `/`.
@@ -158,7 +160,7 @@ impl Url {
         };
         Ok(Url {
             scheme,
-            host: host.to_ascii_lowercase(),
+            host: Arc::from(host.to_ascii_lowercase()),
             explicit_port: port.is_some(),
             port: port.unwrap_or(scheme.default_port()),
             path,
@@ -176,8 +178,6 @@ impl Url {
             return Url::parse(path);
         }
         check_bytes(path)?;
-        let mut out = self.clone();
-        out.query = None;
         let (p, q) = match path.find('?') {
             Some(i) => (&path[..i], Some(&path[i + 1..])),
             None => (path, None),
@@ -188,9 +188,21 @@ impl Url {
         };
         let base = self.path.trim_end_matches('/');
         let tail = p.trim_start_matches('/');
-        out.path = format!("{base}/{tail}");
-        out.query = q.map(|q| q.split('#').next().unwrap_or("").to_string());
-        Ok(out)
+        // Built field by field: cloning `self` would copy a path that is replaced at once.
+        let mut joined = String::with_capacity(base.len() + 1 + tail.len());
+        joined.push_str(base);
+        joined.push('/');
+        joined.push_str(tail);
+        Ok(Url {
+            scheme: self.scheme,
+            host: self.host.clone(),
+            port: self.port,
+            explicit_port: self.explicit_port,
+            path: joined,
+            query: q.map(|q| q.split('#').next().unwrap_or("").to_string()),
+            username: self.username.clone(),
+            password: self.password.clone(),
+        })
     }
 
     /// The scheme.
@@ -234,7 +246,7 @@ impl Url {
     /// The `Host` header value: `host` or `host:port` when the port is not the scheme's default.
     pub fn authority(&self) -> String {
         if self.port == self.scheme.default_port() {
-            self.host.clone()
+            self.host.to_string()
         } else {
             format!("{}:{}", self.host, self.port)
         }
@@ -281,6 +293,11 @@ impl Url {
     /// `(scheme, host, port)`: the key of a connection pool.
     pub fn origin(&self) -> (Scheme, &str, u16) {
         (self.scheme, &self.host, self.port)
+    }
+
+    /// The host as a shared string (a pool key holds it without copying).
+    pub fn host_shared(&self) -> &Arc<str> {
+        &self.host
     }
 
     /// The URL as text with credentials removed: safe for logs and error messages.

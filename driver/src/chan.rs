@@ -164,6 +164,12 @@ pub(crate) struct Receiver<T> {
 }
 
 impl<T> Receiver<T> {
+    /// Whether nothing is queued.
+    pub(crate) fn is_empty(&self) -> bool {
+        let s = self.shared.lock();
+        s.queue.len == 0 && s.queue.spill.is_empty()
+    }
+
     /// The next item without waiting.
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
         let mut s = self.shared.lock();

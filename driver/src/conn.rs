@@ -132,6 +132,7 @@ enum Step {
     Gate(Gate),
     Transmit(Bytes),
     Read(io::Result<usize>),
+    Readable(io::Result<()>),
     Wrote(io::Result<usize>),
 }
 
@@ -152,6 +153,8 @@ impl Io {
         let conn = self.conn;
         let mut buf = vec![0u8; READ_BUF];
         let (mut reading, mut eof) = (false, false);
+        // The last read was short: the receive buffer is empty, so wait for readiness before reading again.
+        let mut drained = false;
         let mut out: Option<(Bytes, usize)> = None;
         loop {
             let step = {
@@ -168,7 +171,11 @@ impl Io {
                 let room = self.in_transit.load(Ordering::Acquire) < MAX_IN_TRANSIT;
                 let read = async {
                     if reading && !eof && room {
-                        Step::Read(r.read(&mut buf).await)
+                        if drained {
+                            Step::Readable(r.readable().await)
+                        } else {
+                            Step::Read(r.read(&mut buf).await)
+                        }
                     } else {
                         futures_lite::future::pending().await
                     }
@@ -209,16 +216,23 @@ impl Io {
                     eof = true;
                     NetInput::Eof(conn)
                 }
+                Step::Readable(Ok(())) => {
+                    drained = false;
+                    continue;
+                }
                 Step::Read(Ok(n)) => {
+                    drained = n < buf.len();
                     self.in_transit.fetch_add(n, Ordering::AcqRel);
                     NetInput::Data(conn, Bytes::copy_from_slice(&buf[..n]))
                 }
-                Step::Read(Err(e)) | Step::Wrote(Err(e))
+                Step::Read(Err(e)) | Step::Readable(Err(e)) | Step::Wrote(Err(e))
                     if e.kind() == io::ErrorKind::Interrupted =>
                 {
                     continue
                 }
-                Step::Read(Err(e)) | Step::Wrote(Err(e)) => NetInput::Failed(conn, net_error(&e)),
+                Step::Read(Err(e)) | Step::Readable(Err(e)) | Step::Wrote(Err(e)) => {
+                    NetInput::Failed(conn, net_error(&e))
+                }
             };
             let failed = matches!(msg, NetInput::Failed(..));
             if self.tx.try_send(Msg::Net(msg)).is_err() || failed {

@@ -33,6 +33,7 @@ mod router;
 mod runtime;
 mod task;
 pub mod tls;
+mod turns;
 
 pub use block::block_on_timeout;
 pub use client::{Client, Front};
@@ -44,3 +45,4 @@ pub use handles::{
 pub use json_elements::JsonStreamLimits;
 pub use router::{Applied, IdBuildHasher, IdHasher, Router, Wake};
 pub use runtime::{os_entropy, ChildProcess, ConnRead, ConnWrite, Runtime};
+pub use turns::{SharedLoop, Turns};

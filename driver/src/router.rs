@@ -151,6 +151,17 @@ impl Router {
         }
     }
 
+    /// Whether a command waits to be applied.
+    pub fn has_commands(&self) -> bool {
+        !self.rx.is_empty()
+    }
+
+    /// Whether nothing is in progress: no request or stream open and no command waiting. A machine owner that
+    /// runs only on demand (the mio loop on a calling thread) needs no background turn while this holds.
+    pub fn is_idle(&self) -> bool {
+        self.routes.is_empty() && !self.has_commands()
+    }
+
     /// Apply a command; a connection report is handed back to the caller.
     pub(crate) fn apply(
         &mut self,

@@ -54,6 +54,14 @@ pub trait Runtime: Clone + Send + Sync + 'static {
 pub trait ConnRead: Send + 'static {
     /// Read some bytes; `Ok(0)` is end of stream.
     fn read(&mut self, buf: &mut [u8]) -> impl Future<Output = io::Result<usize>> + Send;
+
+    /// Wait until a read would find bytes (or the end). The driver calls it after a short read, which emptied
+    /// the socket's receive buffer: waiting for readiness first saves the read that would only say
+    /// `WouldBlock` (a system call per response on runtimes whose reads try the socket before waiting). The
+    /// default returns at once, and the next read waits instead.
+    fn readable(&mut self) -> impl Future<Output = io::Result<()>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// Writing to a connection.

@@ -1,4 +1,5 @@
-//! The mio event loop: one thread owning the client machine, its sockets and its timer.
+//! The mio event loop: the client machine, its sockets and its timer, run one turn at a time by whichever
+//! thread holds it (see `sched`).
 //!
 //! Sockets are registered edge-triggered for both directions; the loop remembers readiness and only reads
 //! while the core grants `Read`, so backpressure costs no syscalls. Commands from client handles arrive on a
@@ -7,16 +8,17 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
-use std::time::Instant as StdInstant;
+use std::time::{Duration, Instant as StdInstant};
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use plue_http_core::client::{ClientMachine, ConnId, Input, Output};
 use plue_http_core::time::Instant;
 use plue_http_core::{Bytes, NetError};
-use plue_http_driver::{net_error, Applied, IdBuildHasher, Router};
+use plue_http_driver::{net_error, Applied, IdBuildHasher, Router, Turns};
 use plue_http_os::sleep::{ClockPair, SleepDetector};
 use plue_http_os::{OsEvent, OsWatcher};
 use std::os::fd::AsRawFd;
@@ -57,9 +59,10 @@ pub(crate) struct Loop {
     dirty: Vec<ConnId>,
     failed_connects: Vec<(ConnId, NetError)>,
     buf: Vec<u8>,
+    events: Events,
     /// Network and memory-pressure watchers, registered as one readable source.
     os: Option<OsWatcher>,
-    /// Suspend detection, checked whenever the loop wakes (no timer of its own).
+    /// Suspend detection, checked whenever the loop turns (no timer of its own).
     sleep: SleepDetector,
 }
 
@@ -85,8 +88,6 @@ impl Loop {
         let mut sleep = SleepDetector::default();
         sleep.observe(ClockPair::now());
         Loop {
-            os,
-            sleep,
             poll,
             machine,
             router,
@@ -99,6 +100,9 @@ impl Loop {
             dirty: Vec::new(),
             failed_connects: Vec::new(),
             buf: vec![0; 16 * 1024],
+            events: Events::with_capacity(256),
+            os,
+            sleep,
         }
     }
 
@@ -106,71 +110,90 @@ impl Loop {
         let since = self.epoch.elapsed();
         Instant::from_nanos(u64::try_from(since.as_nanos()).unwrap_or(u64::MAX))
     }
+}
 
-    pub(crate) fn run(mut self) {
-        let mut events = Events::with_capacity(256);
-        self.drain();
-        loop {
-            let timeout = self
-                .deadline
-                .map(|d| d.saturating_duration_since(self.now()));
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() != io::ErrorKind::Interrupted {
-                    break;
-                }
+impl Turns for Loop {
+    /// One turn: wait for readiness (not at all when work is already queued, at most until the core's
+    /// deadline or `cap`), do the I/O it allows, expire timers, then apply queued commands.
+    fn turn(&mut self, polling: &AtomicBool, cap: Option<Duration>) -> bool {
+        let mut timeout = self
+            .deadline
+            .map(|d| d.saturating_duration_since(self.now()));
+        if let Some(cap) = cap {
+            timeout = Some(timeout.map_or(cap, |t| t.min(cap)));
+        }
+        polling.store(true, Ordering::SeqCst);
+        // Pairs with the fence in `SharedLoop::command_sent`: either the sender sees `polling` and wakes this
+        // poll, or this check sees its command.
+        fence(Ordering::SeqCst);
+        if self.router.has_commands() || !self.dirty.is_empty() || !self.failed_connects.is_empty()
+        {
+            timeout = Some(Duration::ZERO);
+        }
+        let polled = self.poll.poll(&mut self.events, timeout);
+        polling.store(false, Ordering::SeqCst);
+        if polled.is_err_and(|e| e.kind() != io::ErrorKind::Interrupted) {
+            return self.shutdown();
+        }
+        if self.sleep.observe(ClockPair::now()).is_some() {
+            self.machine.resumed_from_sleep(self.now());
+            self.drain();
+        }
+        let mut os_ready = false;
+        for ev in self.events.iter() {
+            if ev.token() == WAKER {
+                continue;
             }
-            if self.sleep.observe(ClockPair::now()).is_some() {
-                self.machine.resumed_from_sleep(self.now());
-                self.drain();
+            if ev.token() == OS {
+                os_ready = true;
+                continue;
             }
-            for ev in events.iter() {
-                if ev.token() == WAKER {
-                    continue;
-                }
-                if ev.token() == OS {
-                    self.os_events();
-                    continue;
-                }
-                let id = ConnId(ev.token().0 as u64 - 1);
-                if let Some(c) = self.conns.get_mut(&id) {
-                    // Errors and hang-ups surface through the next read or write.
-                    c.readable |= ev.is_readable() || ev.is_read_closed() || ev.is_error();
-                    c.read_closed |= ev.is_read_closed() || ev.is_error();
-                    c.writable |= ev.is_writable() || ev.is_write_closed() || ev.is_error();
-                    self.dirty.push(id);
-                }
-            }
-            self.pump_all();
-            loop {
-                let now = self.now();
-                match self.router.poll_command(&mut self.machine, now) {
-                    Applied::Idle => break,
-                    Applied::Command => {}
-                    Applied::Shutdown => {
-                        self.machine.shutdown(now);
-                        self.drain();
-                        return;
-                    }
-                }
-                self.drain();
-                self.pump_all();
-            }
-            while let Ok((host, port, result)) = self.resolved.try_recv() {
-                self.input(Input::Resolved { host, port, result });
-                self.pump_all();
-            }
-            // Expiry is judged by the clock, not by why poll returned.
-            if let Some(at) = self.deadline {
-                let now = self.now();
-                if now >= at {
-                    self.machine.handle_input(now, Input::Timeout);
-                    self.drain();
-                    self.pump_all();
-                }
+            let id = ConnId(ev.token().0 as u64 - 1);
+            if let Some(c) = self.conns.get_mut(&id) {
+                // Errors and hang-ups surface through the next read or write.
+                c.readable |= ev.is_readable() || ev.is_read_closed() || ev.is_error();
+                c.read_closed |= ev.is_read_closed() || ev.is_error();
+                c.writable |= ev.is_writable() || ev.is_write_closed() || ev.is_error();
+                self.dirty.push(id);
             }
         }
+        if os_ready {
+            self.os_events();
+        }
+        self.pump_all();
+        // Expiry is judged by the clock, not by why poll returned; before commands, so a connection that
+        // expired while nobody ran the loop is evicted before a new request could pick it.
+        if let Some(at) = self.deadline {
+            let now = self.now();
+            if now >= at {
+                self.machine.handle_input(now, Input::Timeout);
+                self.drain();
+                self.pump_all();
+            }
+        }
+        loop {
+            let now = self.now();
+            match self.router.poll_command(&mut self.machine, now) {
+                Applied::Idle => break,
+                Applied::Command => {}
+                Applied::Shutdown => return self.shutdown(),
+            }
+            self.drain();
+            self.pump_all();
+        }
+        while let Ok((host, port, result)) = self.resolved.try_recv() {
+            self.input(Input::Resolved { host, port, result });
+            self.pump_all();
+        }
+        false
     }
 
+    fn is_idle(&self) -> bool {
+        self.router.is_idle()
+    }
+}
+
+impl Loop {
     /// Read what the OS watchers report and hand it to the machine.
     fn os_events(&mut self) {
         let events = self.os.as_mut().and_then(|w| w.poll().ok());
@@ -184,6 +207,13 @@ impl Loop {
         }
     }
 
+    fn shutdown(&mut self) -> bool {
+        let now = self.now();
+        self.machine.shutdown(now);
+        self.drain();
+        true
+    }
+
     fn input(&mut self, input: Input<'_>) {
         let now = self.now();
         self.machine.handle_input(now, input);
@@ -192,7 +222,7 @@ impl Loop {
 
     /// Drain outputs until `Wait`. Socket work is only queued here and done by `pump_all`, so a drain never
     /// recurses into another input.
-    fn drain(&mut self) {
+    pub(crate) fn drain(&mut self) {
         let now = self.now();
         loop {
             match self.machine.poll_output(now) {

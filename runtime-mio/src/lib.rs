@@ -1,10 +1,13 @@
-//! plue-http as a blocking client: a mio event loop on its own thread drives the core's client machine.
+//! plue-http as a blocking client: a mio event loop drives the core's client machine.
 //!
 //! Every call blocks the calling thread only; any number of threads may share one [`Client`] (it is cheap to
-//! clone). The loop thread owns the machine, the sockets (epoll here, kqueue on macOS, both through mio) and
-//! the timer. Handles are the core driver's [`Front`]: commands reach the loop over its channel plus a
-//! [`mio::Waker`], events come back through the same [`Router`](plue_http_driver::Router) the async
-//! runtimes use, so requests, streams and aborts behave identically everywhere.
+//! clone). The loop owns the machine, the sockets (epoll here, kqueue on macOS, both through mio) and the
+//! timer. A caller that waits runs the loop itself, so a request costs no hand-off between threads; a
+//! background thread runs it only while work is open that nobody waits on (an event stream between reads, a
+//! started request). Handles are the core driver's [`Front`]: commands reach the loop over its channel (plus
+//! a [`mio::Waker`] when a thread is blocked in the loop's poll), events come back through the same
+//! [`Router`](plue_http_driver::Router) the async runtimes use, so requests, streams and aborts behave
+//! identically everywhere.
 //!
 //! ```no_run
 //! let client = plue_http_mio::Client::new(plue_http_mio::Options {
@@ -25,12 +28,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use event_loop::{Loop, WAKER};
-use futures_lite::future::block_on;
 use futures_lite::StreamExt;
 use plue_http_core::response::ResponseHead;
 use plue_http_core::url::Url;
 use plue_http_core::Bytes;
-use plue_http_driver::{self as driver, block_on_timeout, Front, StreamingFuture};
+use plue_http_driver::{self as driver, Front, StreamingFuture};
+
+type Shared = driver::SharedLoop<Loop>;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -40,11 +44,12 @@ pub use plue_http_core::sse::{SseEvent, StreamEvent};
 pub use plue_http_core::{Error, ErrorKind, Method, Request, RequestBuilder, Response};
 pub use plue_http_driver::AbortHandle;
 
-/// A blocking HTTP/1.1 + SSE client. Clones share one pool and one event-loop thread, which stops when the
-/// last clone and the last handle are gone.
+/// A blocking HTTP/1.1 + SSE client. Clones share one pool and one event loop (and its background thread,
+/// which stops when the last clone and the last handle are gone).
 #[derive(Debug, Clone)]
 pub struct Client {
     front: Front,
+    shared: Arc<Shared>,
 }
 
 fn io_error(e: std::io::Error) -> Error {
@@ -54,22 +59,27 @@ fn io_error(e: std::io::Error) -> Error {
 }
 
 impl Client {
-    /// A client with `options`; starts its event-loop thread. Fails on an invalid `base_url`.
+    /// A client with `options`; starts its (parked) background thread. Fails on an invalid `base_url`.
     pub fn new(options: Options) -> Result<Client, Error> {
         let poll = mio::Poll::new().map_err(io_error)?;
         let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER).map_err(io_error)?);
         let w = waker.clone();
-        let wake: driver::Wake = Arc::new(move || {
+        let shared = Shared::new(Arc::new(move || {
             let _ = w.wake();
-        });
+        }));
+        let s = shared.clone();
+        let wake: driver::Wake = Arc::new(move || s.command_sent());
         let (front, machine, router) = Front::new(options, driver::os_entropy(), Some(wake))?;
-        let event_loop = Loop::new(poll, machine, router, waker);
-        // Detached: the loop ends by itself once the front and every handle are gone.
+        let mut event_loop = Loop::new(poll, machine, router, waker);
+        event_loop.drain();
+        shared.install(event_loop);
+        let background = shared.clone();
+        // Detached: it ends by itself once the front and every handle are gone.
         std::thread::Builder::new()
             .name("plue-http-mio".into())
-            .spawn(move || event_loop.run())
+            .spawn(move || background.background())
             .map_err(io_error)?;
-        Ok(Client { front })
+        Ok(Client { front, shared })
     }
 
     /// The options this client was created with.
@@ -89,22 +99,22 @@ impl Client {
 
     /// Submit a request without waiting: the handle waits, streams or aborts it.
     pub fn start(&self, req: Request) -> RequestHandle {
-        RequestHandle(self.front.request_streaming(req))
+        RequestHandle(self.front.request_streaming(req), self.shared.clone())
     }
 
     /// Build a request and submit it without waiting.
     pub fn start_builder(&self, builder: RequestBuilder) -> RequestHandle {
-        RequestHandle(self.front.send_streaming(builder))
+        RequestHandle(self.front.send_streaming(builder), self.shared.clone())
     }
 
     /// Send a request and collect the body. Any final status is `Ok`.
     pub fn request(&self, req: Request) -> Result<Response, Error> {
-        block_on(self.front.request(req))
+        self.shared.wait(|| self.front.request(req))
     }
 
     /// Build and send a request.
     pub fn send(&self, builder: RequestBuilder) -> Result<Response, Error> {
-        block_on(self.front.send(builder))
+        self.shared.wait(|| self.front.send(builder))
     }
 
     /// Send a request and return once the head arrives; read the body from the returned reader.
@@ -114,37 +124,37 @@ impl Client {
 
     /// `GET path`.
     pub fn get(&self, path: &str) -> Result<Response, Error> {
-        block_on(self.front.get(path))
+        self.shared.wait(|| self.front.get(path))
     }
 
     /// `POST path` without a body (use [`Client::builder`] or [`Client::json`] for one).
     pub fn post(&self, path: &str) -> Result<Response, Error> {
-        block_on(self.front.post(path))
+        self.shared.wait(|| self.front.post(path))
     }
 
     /// `PUT path` without a body.
     pub fn put(&self, path: &str) -> Result<Response, Error> {
-        block_on(self.front.put(path))
+        self.shared.wait(|| self.front.put(path))
     }
 
     /// `PATCH path` without a body.
     pub fn patch(&self, path: &str) -> Result<Response, Error> {
-        block_on(self.front.patch(path))
+        self.shared.wait(|| self.front.patch(path))
     }
 
     /// `DELETE path`.
     pub fn delete(&self, path: &str) -> Result<Response, Error> {
-        block_on(self.front.delete(path))
+        self.shared.wait(|| self.front.delete(path))
     }
 
     /// `HEAD path`.
     pub fn head(&self, path: &str) -> Result<Response, Error> {
-        block_on(self.front.head(path))
+        self.shared.wait(|| self.front.head(path))
     }
 
     /// Send a request and decode a 2xx JSON body; a non-2xx status is [`ErrorKind::Status`].
     pub fn request_json<T: DeserializeOwned>(&self, builder: RequestBuilder) -> Result<T, Error> {
-        block_on(self.front.request_json(builder))
+        self.shared.wait(|| self.front.request_json(builder))
     }
 
     /// `method path` with `payload` as a JSON body; decodes a 2xx JSON answer.
@@ -154,22 +164,22 @@ impl Client {
         path: &str,
         payload: &P,
     ) -> Result<T, Error> {
-        block_on(self.front.json(method, path, payload))
+        self.shared.wait(|| self.front.json(method, path, payload))
     }
 
     /// Send several requests pipelined on one connection; results come back in order.
     pub fn batch(&self, reqs: Vec<Request>) -> Vec<Result<Response, Error>> {
-        block_on(self.front.batch(reqs))
+        self.shared.wait(|| self.front.batch(reqs))
     }
 
     /// Subscribe to a server-sent event stream at `url` (a path joined to the base URL, or absolute).
     pub fn events(&self, url: &str) -> EventStream {
-        EventStream::new(self.front.events(url))
+        EventStream::new(self.front.events(url), self.shared.clone())
     }
 
     /// Subscribe with a custom request (headers, auth) and stream options.
     pub fn subscribe(&self, req: Request, opts: StreamOptions) -> EventStream {
-        EventStream::new(self.front.subscribe(req, opts))
+        EventStream::new(self.front.subscribe(req, opts), self.shared.clone())
     }
 
     /// Callback form of [`Client::events`]: blocks, calling `callback(&mut ctx, event)` for each stream
@@ -178,7 +188,8 @@ impl Client {
     where
         F: FnMut(&mut C, StreamEvent) -> ControlFlow<()>,
     {
-        block_on(self.front.stream_sse(url, callback, ctx))
+        self.shared
+            .wait(|| self.front.stream_sse(url, callback, ctx))
     }
 
     /// Drop every idle pooled connection (memory pressure).
@@ -204,7 +215,7 @@ impl Client {
 
 /// A submitted request. Dropping it before the end aborts the request.
 #[derive(Debug)]
-pub struct RequestHandle(StreamingFuture);
+pub struct RequestHandle(StreamingFuture, Arc<Shared>);
 
 impl RequestHandle {
     /// A handle that aborts this request from any thread.
@@ -214,10 +225,11 @@ impl RequestHandle {
 
     /// Block until the head arrives.
     pub fn streaming(self) -> Result<StreamingResponse, Error> {
-        let (head, body) = block_on(self.0)?.into_parts();
+        let RequestHandle(fut, shared) = self;
+        let (head, body) = shared.wait(|| fut)?.into_parts();
         Ok(StreamingResponse {
             head,
-            body: BodyReader(body),
+            body: BodyReader(body, shared),
         })
     }
 
@@ -250,17 +262,17 @@ impl StreamingResponse {
 /// A response body read chunk by chunk as it arrives; each chunk taken lets the core read more
 /// (backpressure). Dropping it before the end aborts the request.
 #[derive(Debug)]
-pub struct BodyReader(driver::BodyReader);
+pub struct BodyReader(driver::BodyReader, Arc<Shared>);
 
 impl BodyReader {
     /// The next chunk, `Ok(None)` at the end of the body.
     pub fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
-        block_on(self.0.chunk())
+        self.1.wait(|| self.0.chunk())
     }
 
     /// Read the rest of the body into one `Bytes`.
     pub fn bytes(&mut self) -> Result<Bytes, Error> {
-        block_on(self.0.bytes())
+        self.1.wait(|| self.0.bytes())
     }
 
     /// Decode the array at `pointer` element by element as it arrives, then the rest of the document as `R`
@@ -276,7 +288,7 @@ impl BodyReader {
         R: serde::de::DeserializeOwned,
         F: FnMut(T),
     {
-        block_on(self.0.json_elements(pointer, limits, each))
+        self.1.wait(|| self.0.json_elements(pointer, limits, each))
     }
 
     /// A handle that aborts this request from any thread.
@@ -298,11 +310,16 @@ impl Iterator for BodyReader {
 pub struct EventStream {
     inner: driver::EventStream,
     end: Option<Error>,
+    shared: Arc<Shared>,
 }
 
 impl EventStream {
-    fn new(inner: driver::EventStream) -> Self {
-        EventStream { inner, end: None }
+    fn new(inner: driver::EventStream, shared: Arc<Shared>) -> Self {
+        EventStream {
+            inner,
+            end: None,
+            shared,
+        }
     }
 
     /// The next stream event, waiting at most `timeout`: `Ok(None)` when nothing arrived in time, `Err` once
@@ -311,7 +328,8 @@ impl EventStream {
         if let Some(e) = &self.end {
             return Err(e.clone());
         }
-        match block_on_timeout(self.inner.next(), timeout) {
+        let deadline = std::time::Instant::now() + timeout;
+        match self.shared.drive(|| self.inner.next(), Some(deadline)) {
             None => Ok(None),
             Some(Some(Ok(event))) => Ok(Some(event)),
             Some(Some(Err(e))) => {
@@ -343,7 +361,7 @@ impl Iterator for EventStream {
         if self.end.is_some() {
             return None;
         }
-        let item = block_on(self.inner.next());
+        let item = self.shared.wait(|| self.inner.next());
         if let Some(Err(e)) = &item {
             self.end = Some(e.clone());
         }

@@ -15,7 +15,24 @@
 //! # }
 //! ```
 //!
-//! Tasks run on smol's global executor (`smol::spawn`), so a client works from any thread.
+//! By default tasks run on smol's global executor (`smol::spawn`), so a client works from any thread; every
+//! request then crosses from the caller's thread to the executor's and back. A client on an executor the
+//! caller runs itself ([`SmolRuntime::on`], e.g. `smol::block_on(ex.run(…))`) keeps a request on one thread:
+//!
+//! ```no_run
+//! # fn demo() -> Result<(), plue_http_smol::Error> {
+//! let ex = std::sync::Arc::new(smol::Executor::new());
+//! let client = plue_http_smol::Client::with_runtime(
+//!     plue_http_smol::SmolRuntime::on(ex.clone()),
+//!     plue_http_smol::Options::default(),
+//! )?;
+//! smol::block_on(ex.run(async {
+//!     let health = client.get("http://127.0.0.1:4096/global/health").await?;
+//!     println!("{}", health.status());
+//!     Ok(())
+//! }))
+//! # }
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -24,11 +41,12 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::BorrowedFd;
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::Instant;
 
+use async_io::Async;
 use plue_http_driver::{self as driver, ChildProcess, ConnRead, ConnWrite};
 use smol::io::{AsyncReadExt, AsyncWriteExt};
-use smol::net::TcpStream;
 
 pub use plue_http_core::abort::{AbortController, AbortSignal};
 pub use plue_http_core::client::{MemoryPressure, Options, StreamOptions};
@@ -41,13 +59,27 @@ pub use plue_http_driver::{
 /// The plue-http client on smol.
 pub type Client = driver::Client<SmolRuntime>;
 
-/// The smol implementation of the driver's [`Runtime`](driver::Runtime).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SmolRuntime;
+/// The smol implementation of the driver's [`Runtime`](driver::Runtime): tasks on smol's global executor
+/// (the default) or on a given one.
+#[derive(Debug, Clone, Default)]
+pub struct SmolRuntime {
+    executor: Option<Arc<smol::Executor<'static>>>,
+}
 
-/// One half of a connection (smol's `TcpStream` is a shared handle, so each half is a clone).
+impl SmolRuntime {
+    /// Spawn the client's tasks on `executor`. Something must run it (`smol::block_on(executor.run(…))`):
+    /// the client makes progress only while it runs.
+    pub fn on(executor: Arc<smol::Executor<'static>>) -> Self {
+        SmolRuntime {
+            executor: Some(executor),
+        }
+    }
+}
+
+/// One half of a connection: both share the registered socket (async-io's `Async`, which can wait for
+/// readiness without reading).
 #[derive(Debug)]
-pub struct Half(TcpStream);
+pub struct Half(Arc<Async<std::net::TcpStream>>);
 
 /// A child process's stdout or stderr.
 #[derive(Debug)]
@@ -76,7 +108,10 @@ impl driver::Runtime for SmolRuntime {
     }
 
     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, fut: F) {
-        smol::spawn(fut).detach();
+        match &self.executor {
+            Some(ex) => ex.spawn(fut).detach(),
+            None => smol::spawn(fut).detach(),
+        }
     }
 
     async fn sleep_until(&self, deadline: Instant) {
@@ -84,8 +119,9 @@ impl driver::Runtime for SmolRuntime {
     }
 
     async fn connect(&self, addr: SocketAddr) -> io::Result<(Half, Half)> {
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
+        let stream = Async::<std::net::TcpStream>::connect(addr).await?;
+        stream.get_ref().set_nodelay(true)?;
+        let stream = Arc::new(stream);
         Ok((Half(stream.clone()), Half(stream)))
     }
 
@@ -110,17 +146,21 @@ impl driver::Runtime for SmolRuntime {
 
 impl ConnRead for Half {
     async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf).await
+        (&*self.0).read(buf).await
+    }
+
+    async fn readable(&mut self) -> io::Result<()> {
+        self.0.readable().await
     }
 }
 
 impl ConnWrite for Half {
     async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write(buf).await
+        (&*self.0).write(buf).await
     }
 
     fn local_addr(&self) -> Option<SocketAddr> {
-        self.0.local_addr().ok()
+        self.0.get_ref().local_addr().ok()
     }
 }
 
@@ -192,17 +232,21 @@ pub mod opencode {
 
     /// [`start_server`] with clients sending through `client` (its timeouts, retry and reconnect settings).
     pub fn start_server_with(client: &Client, options: ManagerOptions) -> ServerManager {
-        ServerManager::start(*client.runtime(), (**client).clone(), options)
+        ServerManager::start(client.runtime().clone(), (**client).clone(), options)
     }
 
     /// Attach to a server someone else runs (URL and password in `opencode`): a [`ServerManager`] that is
     /// ready once the server is healthy and never restarts or stops it.
     pub fn attach(opencode: &OpenCode) -> ServerManager {
-        ServerManager::attach(SmolRuntime, opencode.clone(), HealthConfig::default())
+        ServerManager::attach(
+            SmolRuntime::default(),
+            opencode.clone(),
+            HealthConfig::default(),
+        )
     }
 
     /// Watch the health of a server someone else runs (never restarts it).
     pub fn watch(opencode: &OpenCode, config: HealthConfig) -> HealthWatch {
-        HealthWatch::start(SmolRuntime, opencode.clone(), config)
+        HealthWatch::start(SmolRuntime::default(), opencode.clone(), config)
     }
 }

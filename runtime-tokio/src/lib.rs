@@ -150,6 +150,10 @@ impl ConnRead for Reader {
     async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.read(buf).await
     }
+
+    async fn readable(&mut self) -> io::Result<()> {
+        self.0.readable().await
+    }
 }
 
 impl ConnWrite for Writer {

@@ -71,6 +71,6 @@ fn runtime_process_terminate_on_tokio_smol_and_mio() {
         .build()
         .unwrap();
     rt.block_on(terminate_reaps(plue_http::tokio::TokioRuntime::default()));
-    smol::block_on(terminate_reaps(plue_http::smol::SmolRuntime));
+    smol::block_on(terminate_reaps(plue_http::smol::SmolRuntime::default()));
     futures_lite::future::block_on(terminate_reaps(plue_http::mio::opencode::ThreadHost));
 }

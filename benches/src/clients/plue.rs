@@ -47,11 +47,12 @@ impl BlockOn for TokioExec {
     }
 }
 
-/// smol's `block_on` (the driver task runs on smol's global executor).
-pub struct SmolExec;
+/// smol's `block_on` running an executor on the calling thread, which the client's tasks are spawned on (the
+/// smol counterpart of a current-thread tokio runtime).
+pub struct SmolExec(pub std::sync::Arc<smol::Executor<'static>>);
 impl BlockOn for SmolExec {
     fn block_on<F: Future>(&self, f: F) -> F::Output {
-        smol::block_on(f)
+        smol::block_on(self.0.run(f))
     }
 }
 
@@ -81,10 +82,13 @@ pub fn tokio(
 
 /// plue-http on smol.
 pub fn smol(target: &Target) -> Result<PlueAsync<plue_http_smol::SmolRuntime, SmolExec>, String> {
-    let client = plue_http_smol::Client::new(options(target)).map_err(|e| e.to_string())?;
+    let ex = std::sync::Arc::new(smol::Executor::new());
+    let runtime = plue_http_smol::SmolRuntime::on(ex.clone());
+    let client = plue_http_smol::Client::with_runtime(runtime, options(target))
+        .map_err(|e| e.to_string())?;
     Ok(PlueAsync {
         name: "plue-smol",
-        exec: SmolExec,
+        exec: SmolExec(ex),
         client,
         target: target.clone(),
     })

@@ -228,7 +228,7 @@ impl Conn {
         }
         match news.eof {
             Some(false) => self.codec.handle_eof_unclean(ErrorKind::Tls {
-                host: self.key.host.clone(),
+                host: self.key.host.to_string(),
                 reason: TlsReason::Truncated,
             }),
             _ => self.codec.handle_eof(),

@@ -81,6 +81,8 @@ pub struct ClientMachine {
     tls: Option<Arc<rustls::ClientConfig>>,
     /// Local addresses of connections, for network changes (see `lifecycle.rs`).
     pub(super) local_addrs: LocalAddrs,
+    /// Scratch list for `dispatch`, kept so a dispatch allocates nothing in steady state.
+    pub(super) dispatch_ids: Vec<RequestId>,
     shut: bool,
 }
 
@@ -124,6 +126,7 @@ impl ClientMachine {
             out: VecDeque::new(),
             last_success: None,
             local_addrs: LocalAddrs::default(),
+            dispatch_ids: Vec::new(),
             shut: false,
         })
     }
@@ -163,7 +166,7 @@ impl ClientMachine {
         if key.scheme == Scheme::Https {
             let Some(config) = &self.tls else {
                 return Err(ErrorKind::Tls {
-                    host: key.host.clone(),
+                    host: key.host.to_string(),
                     reason: TlsReason::NotConfigured,
                 });
             };

@@ -26,9 +26,16 @@ use crate::time::Instant;
 impl ClientMachine {
     /// Give waiting requests connections, in FIFO order.
     pub(super) fn dispatch(&mut self, now: Instant) {
-        let ids: Vec<RequestId> = self.waiting.iter().copied().collect();
+        let mut ids = core::mem::take(&mut self.dispatch_ids);
+        ids.clear();
+        ids.extend(self.waiting.iter().copied());
+        self.dispatch_waiting(now, &ids);
+        self.dispatch_ids = ids;
+    }
+
+    fn dispatch_waiting(&mut self, now: Instant, ids: &[RequestId]) {
         let mut blocked: HashSet<PoolKey> = HashSet::new();
-        for id in ids {
+        for &id in ids {
             let Some(flow) = self.flows.get(&id) else {
                 self.waiting.remove(&id);
                 continue;
