@@ -59,6 +59,18 @@ impl ConnHandle {
     }
 }
 
+/// Resolve `host:port` with the system resolver, blocking the calling thread (for drivers without an async
+/// resolver, e.g. on a thread of their own). No address at all is a failed resolution.
+pub fn resolve_blocking(host: &str, port: u16) -> Result<Vec<std::net::SocketAddr>, NetError> {
+    use std::net::ToSocketAddrs;
+    match (host, port).to_socket_addrs() {
+        Ok(addrs) => Some(addrs.collect::<Vec<_>>())
+            .filter(|a| !a.is_empty())
+            .ok_or(NetError::Resolve),
+        Err(_) => Err(NetError::Resolve),
+    }
+}
+
 /// Map an I/O error to the core's flat [`NetError`].
 pub fn net_error(e: &io::Error) -> NetError {
     use io::ErrorKind as K;

@@ -37,12 +37,13 @@ mod turns;
 
 pub use block::block_on_timeout;
 pub use client::{Client, Front};
-pub use conn::net_error;
+pub use conn::{net_error, resolve_blocking};
 pub use handles::{
     AbortHandle, BodyReader, EventStream, RequestFuture, RequestOutcome, ResponseFuture,
     StreamingFuture, StreamingResponse,
 };
 pub use json_elements::JsonStreamLimits;
+pub use os::apply_os_event;
 pub use router::{Applied, IdBuildHasher, IdHasher, Router, Wake};
 pub use runtime::{os_entropy, ChildProcess, ConnRead, ConnWrite, Runtime};
 pub use turns::{SharedLoop, Turns};

@@ -62,3 +62,16 @@ pub(crate) fn spawn_watcher<R: Runtime>(rt: &R, tx: Sender<Msg>) -> Option<Sende
     });
     Some(close_tx)
 }
+
+/// Hand one OS event to the machine (for drivers that own the machine and poll the watcher themselves, like the
+/// mio loop); the caller drains the machine afterwards.
+pub fn apply_os_event(
+    machine: &mut plue_http_core::client::ClientMachine,
+    now: plue_http_core::time::Instant,
+    ev: OsEvent,
+) {
+    match ev {
+        OsEvent::NetworkChanged { gone } => drop(machine.network_changed(now, &gone)),
+        OsEvent::MemoryPressure(level) => drop(machine.memory_pressure(now, level)),
+    }
+}

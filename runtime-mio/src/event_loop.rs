@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
@@ -18,9 +18,9 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use plue_http_core::client::{ClientMachine, ConnId, Input, Output};
 use plue_http_core::time::Instant;
 use plue_http_core::{Bytes, NetError};
-use plue_http_driver::{net_error, Applied, IdBuildHasher, Router, Turns};
+use plue_http_driver::{net_error, resolve_blocking, Applied, IdBuildHasher, Router, Turns};
 use plue_http_os::sleep::{ClockPair, SleepDetector};
-use plue_http_os::{OsEvent, OsWatcher};
+use plue_http_os::OsWatcher;
 use std::os::fd::AsRawFd;
 
 pub(crate) const WAKER: Token = Token(0);
@@ -64,10 +64,6 @@ pub(crate) struct Loop {
     os: Option<OsWatcher>,
     /// Suspend detection, checked whenever the loop turns (no timer of its own).
     sleep: SleepDetector,
-}
-
-fn token(id: ConnId) -> Token {
-    Token(id.0 as usize + 1)
 }
 
 impl Loop {
@@ -199,10 +195,7 @@ impl Loop {
         let events = self.os.as_mut().and_then(|w| w.poll().ok());
         for ev in events.unwrap_or_default() {
             let now = self.now();
-            match ev {
-                OsEvent::NetworkChanged { gone } => drop(self.machine.network_changed(now, &gone)),
-                OsEvent::MemoryPressure(level) => drop(self.machine.memory_pressure(now, level)),
-            }
+            plue_http_driver::apply_os_event(&mut self.machine, now, ev);
             self.drain();
         }
     }
@@ -234,17 +227,7 @@ impl Loop {
                 Output::Resolve { host, port } => {
                     let (tx, waker) = (self.resolved_tx.clone(), self.waker.clone());
                     std::thread::spawn(move || {
-                        let result = match (host.as_str(), port).to_socket_addrs() {
-                            Ok(addrs) => Ok(addrs.collect::<Vec<_>>()),
-                            Err(_) => Err(NetError::Resolve),
-                        };
-                        let result = result.and_then(|a| {
-                            if a.is_empty() {
-                                Err(NetError::Resolve)
-                            } else {
-                                Ok(a)
-                            }
-                        });
+                        let result = resolve_blocking(&host, port);
                         let _ = tx.send((host, port, result));
                         let _ = waker.wake();
                     });
@@ -278,11 +261,15 @@ impl Loop {
     }
 
     fn connect(&mut self, conn: ConnId, addr: SocketAddr) {
+        // Connection tokens are `id + 1`: token 0 is the waker.
+        let (token, interest) = (
+            Token(conn.0 as usize + 1),
+            Interest::READABLE | Interest::WRITABLE,
+        );
         let opened = TcpStream::connect(addr).and_then(|mut stream| {
-            let interest = Interest::READABLE | Interest::WRITABLE;
             self.poll
                 .registry()
-                .register(&mut stream, token(conn), interest)?;
+                .register(&mut stream, token, interest)?;
             Ok(stream)
         });
         match opened {

@@ -58,6 +58,16 @@ fn io_error(e: std::io::Error) -> Error {
     })
 }
 
+/// Blocking twins of the front's calls: the calling thread runs the loop while it waits.
+macro_rules! blocking {
+    ($( $(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) -> $out:ty; )*) => {$(
+        $(#[$doc])*
+        pub fn $name(&self, $($arg: $ty),*) -> Result<$out, Error> {
+            self.shared.wait(|| self.front.$name($($arg),*))
+        }
+    )*};
+}
+
 impl Client {
     /// A client with `options`; starts its (parked) background thread. Fails on an invalid `base_url`.
     pub fn new(options: Options) -> Result<Client, Error> {
@@ -107,49 +117,28 @@ impl Client {
         RequestHandle(self.front.send_streaming(builder), self.shared.clone())
     }
 
-    /// Send a request and collect the body. Any final status is `Ok`.
-    pub fn request(&self, req: Request) -> Result<Response, Error> {
-        self.shared.wait(|| self.front.request(req))
-    }
-
-    /// Build and send a request.
-    pub fn send(&self, builder: RequestBuilder) -> Result<Response, Error> {
-        self.shared.wait(|| self.front.send(builder))
+    blocking! {
+        /// Send a request and collect the body. Any final status is `Ok`.
+        fn request(req: Request) -> Response;
+        /// Build and send a request.
+        fn send(builder: RequestBuilder) -> Response;
+        /// `GET path`.
+        fn get(path: &str) -> Response;
+        /// `POST path` without a body (use [`Client::builder`] or [`Client::json`] for one).
+        fn post(path: &str) -> Response;
+        /// `PUT path` without a body.
+        fn put(path: &str) -> Response;
+        /// `PATCH path` without a body.
+        fn patch(path: &str) -> Response;
+        /// `DELETE path`.
+        fn delete(path: &str) -> Response;
+        /// `HEAD path`.
+        fn head(path: &str) -> Response;
     }
 
     /// Send a request and return once the head arrives; read the body from the returned reader.
     pub fn request_streaming(&self, req: Request) -> Result<StreamingResponse, Error> {
         self.start(req).streaming()
-    }
-
-    /// `GET path`.
-    pub fn get(&self, path: &str) -> Result<Response, Error> {
-        self.shared.wait(|| self.front.get(path))
-    }
-
-    /// `POST path` without a body (use [`Client::builder`] or [`Client::json`] for one).
-    pub fn post(&self, path: &str) -> Result<Response, Error> {
-        self.shared.wait(|| self.front.post(path))
-    }
-
-    /// `PUT path` without a body.
-    pub fn put(&self, path: &str) -> Result<Response, Error> {
-        self.shared.wait(|| self.front.put(path))
-    }
-
-    /// `PATCH path` without a body.
-    pub fn patch(&self, path: &str) -> Result<Response, Error> {
-        self.shared.wait(|| self.front.patch(path))
-    }
-
-    /// `DELETE path`.
-    pub fn delete(&self, path: &str) -> Result<Response, Error> {
-        self.shared.wait(|| self.front.delete(path))
-    }
-
-    /// `HEAD path`.
-    pub fn head(&self, path: &str) -> Result<Response, Error> {
-        self.shared.wait(|| self.front.head(path))
     }
 
     /// Send a request and decode a 2xx JSON body; a non-2xx status is [`ErrorKind::Status`].
