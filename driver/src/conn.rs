@@ -71,6 +71,13 @@ pub fn resolve_blocking(host: &str, port: u16) -> Result<Vec<std::net::SocketAdd
     }
 }
 
+/// An I/O error setting up a client (poller, waker, thread) as the request error a caller sees.
+pub fn connect_error(e: io::Error) -> plue_http_core::Error {
+    plue_http_core::Error::new(plue_http_core::ErrorKind::ConnectionFailed {
+        cause: net_error(&e),
+    })
+}
+
 /// Map an I/O error to the core's flat [`NetError`].
 pub fn net_error(e: &io::Error) -> NetError {
     use io::ErrorKind as K;

@@ -37,7 +37,7 @@ mod turns;
 
 pub use block::block_on_timeout;
 pub use client::{Client, Front};
-pub use conn::{net_error, resolve_blocking};
+pub use conn::{connect_error, net_error, resolve_blocking};
 pub use handles::{
     AbortHandle, BodyReader, EventStream, RequestFuture, RequestOutcome, ResponseFuture,
     StreamingFuture, StreamingResponse,

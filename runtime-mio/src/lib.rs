@@ -23,20 +23,15 @@
 
 mod event_loop;
 
-use std::ops::ControlFlow;
-use std::sync::Arc;
-use std::time::Duration;
+use std::{ops::ControlFlow, sync::Arc, time::Duration};
 
 use event_loop::{Loop, WAKER};
 use futures_lite::StreamExt;
-use plue_http_core::response::ResponseHead;
-use plue_http_core::url::Url;
-use plue_http_core::Bytes;
+use plue_http_core::{response::ResponseHead, url::Url, Bytes};
 use plue_http_driver::{self as driver, Front, StreamingFuture};
 
 type Shared = driver::SharedLoop<Loop>;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{de::DeserializeOwned, Serialize};
 
 pub use plue_http_core::abort::{AbortController, AbortSignal};
 pub use plue_http_core::client::{MemoryPressure, Options, StreamOptions};
@@ -52,12 +47,6 @@ pub struct Client {
     shared: Arc<Shared>,
 }
 
-fn io_error(e: std::io::Error) -> Error {
-    Error::new(ErrorKind::ConnectionFailed {
-        cause: driver::net_error(&e),
-    })
-}
-
 /// Blocking twins of the front's calls: the calling thread runs the loop while it waits.
 macro_rules! blocking {
     ($( $(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) -> $out:ty; )*) => {$(
@@ -71,8 +60,9 @@ macro_rules! blocking {
 impl Client {
     /// A client with `options`; starts its (parked) background thread. Fails on an invalid `base_url`.
     pub fn new(options: Options) -> Result<Client, Error> {
-        let poll = mio::Poll::new().map_err(io_error)?;
-        let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER).map_err(io_error)?);
+        let poll = mio::Poll::new().map_err(driver::connect_error)?;
+        let waker =
+            Arc::new(mio::Waker::new(poll.registry(), WAKER).map_err(driver::connect_error)?);
         let w = waker.clone();
         let shared = Shared::new(Arc::new(move || {
             let _ = w.wake();
@@ -88,7 +78,7 @@ impl Client {
         std::thread::Builder::new()
             .name("plue-http-mio".into())
             .spawn(move || background.background())
-            .map_err(io_error)?;
+            .map_err(driver::connect_error)?;
         Ok(Client { front, shared })
     }
 
