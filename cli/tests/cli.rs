@@ -299,15 +299,16 @@ fn cli_reset_mid_body_says_so_and_is_not_a_connect_error() {
     }
 }
 
-/// Issue 20 item 11: a JSON answer with an unrequested `Content-Encoding` is reported by its coding, not as a JSON
-/// error quoting compressed bytes — on every runtime.
+/// Issue 20 item 11: a JSON answer with a `Content-Encoding` the client cannot undo is reported by its coding, not
+/// as a JSON error quoting encoded bytes — on every runtime. (gzip, deflate, br and zstd are decoded since the bodies
+/// work, so the test uses a coding nobody decodes.)
 #[test]
 fn cli_unrequested_content_encoding_names_the_coding() {
     use plue_http_tests::hostile::{Hostile, Script};
     let gzip_body: &[u8] =
         b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\x8b\xae\x05\x00\x43\xbf\xa6\xa3\x02\x00\x00\x00";
     let mut response = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: x-plue-test\r\nContent-Length: {}\r\n\r\n",
         gzip_body.len()
     )
     .into_bytes();
@@ -315,10 +316,7 @@ fn cli_unrequested_content_encoding_names_the_coding() {
     for rt in ["tokio", "smol", "mio"] {
         let server = Hostile::start(Script::write_close(&response));
         let (out, _, stderr) = run(&["--runtime", rt, "--url", &server.base(), "sessions"]);
-        assert!(
-            stderr.contains("encoded with \"gzip\" (Content-Encoding)"),
-            "{rt}: {stderr}"
-        );
+        assert!(stderr.contains("x-plue-test"), "{rt}: {stderr}");
         assert!(
             !stderr.contains("could not decode the JSON"),
             "{rt}: {stderr}"
