@@ -14,3 +14,12 @@ pub mod opencode_fixture;
 pub mod real_proxies;
 pub mod scenarios;
 pub mod tls_server;
+
+/// The tokio runtime the per-runtime tests drive their scenarios on: two workers, timers and I/O on.
+pub fn tokio_rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}

@@ -175,18 +175,10 @@ async fn nginx_checks<R: Runtime + Default>(n: &Nginx) {
     assert!(resp.body().is_empty());
 }
 
-fn tokio_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 #[test]
 fn body_nginx_gzip_tokio() {
     let n = Nginx::start();
-    tokio_rt().block_on(nginx_checks::<plue_http::tokio::TokioRuntime>(&n));
+    plue_http_tests::tokio_rt().block_on(nginx_checks::<plue_http::tokio::TokioRuntime>(&n));
 }
 
 #[test]
@@ -267,7 +259,7 @@ async fn provider_checks<R: Runtime + Default>() {
 
 #[test]
 fn body_opencode_provider_gzip_tokio() {
-    tokio_rt().block_on(provider_checks::<plue_http::tokio::TokioRuntime>());
+    plue_http_tests::tokio_rt().block_on(provider_checks::<plue_http::tokio::TokioRuntime>());
 }
 
 #[test]
@@ -325,7 +317,7 @@ async fn provider_streamed<R: Runtime + Default>() {
 
 #[test]
 fn body_opencode_provider_streamed_json_tokio() {
-    tokio_rt().block_on(provider_streamed::<plue_http::tokio::TokioRuntime>());
+    plue_http_tests::tokio_rt().block_on(provider_streamed::<plue_http::tokio::TokioRuntime>());
 }
 
 #[test]
@@ -358,7 +350,7 @@ fn body_opencode_provider_streamed_json_mio() {
 fn body_opencode_typed_providers_call_streams_to_the_plain_value() {
     use plue_http::tokio::opencode::OpenCodeClient;
     let base = shared().0;
-    tokio_rt().block_on(async {
+    plue_http_tests::tokio_rt().block_on(async {
         let client = Client::<plue_http::tokio::TokioRuntime>::new(Options::default()).unwrap();
         let plain: ProviderList = client
             .request(provider_request(&base, Some("identity")))

@@ -310,12 +310,7 @@ fn hostile_bodies_bomb_is_about_a_kilobyte() {
 #[test]
 fn hostile_bodies_tokio() {
     let b = bomb();
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(cases::<plue_http::tokio::TokioRuntime>(&b));
+    plue_http_tests::tokio_rt().block_on(cases::<plue_http::tokio::TokioRuntime>(&b));
 }
 
 #[test]

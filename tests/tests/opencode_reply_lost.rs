@@ -27,14 +27,6 @@ fn options(sandbox: &Arc<Sandbox>) -> ManagerOptions {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 fn client() -> plue_http::tokio::Client {
     plue_http::tokio::Client::new(plue_http::Options {
         max_retry_delay: Duration::from_secs(1),
@@ -69,7 +61,7 @@ async fn next(s: &mut Synced) -> SyncItem {
 fn opencode_reply_lost_after_kill9_mid_reply_ends_the_wait_within_seconds() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let sandbox = Arc::new(Sandbox::new().unwrap());
-    runtime().block_on(async {
+    plue_http_tests::tokio_rt().block_on(async {
         let m = plue_http::tokio::opencode::start_server_with(&client(), options(&sandbox));
         let oc = within(Duration::from_secs(60), "ready", m.ready())
             .await
@@ -139,7 +131,7 @@ fn opencode_reply_lost_after_kill9_mid_reply_ends_the_wait_within_seconds() {
 fn opencode_spawned_server_refuses_a_request_without_its_password() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let sandbox = Arc::new(Sandbox::new().unwrap());
-    runtime().block_on(async {
+    plue_http_tests::tokio_rt().block_on(async {
         let m = plue_http::tokio::opencode::start_server_with(&client(), options(&sandbox));
         let oc = within(Duration::from_secs(60), "ready", m.ready())
             .await
@@ -237,7 +229,7 @@ fn opencode_spawned_server_dies_within_2s_when_the_app_is_killed() {
 fn run_as_app() {
     let sandbox = Arc::new(Sandbox::new().unwrap());
     println!("SANDBOX {}", sandbox.work_dir().parent().unwrap().display());
-    runtime().block_on(async {
+    plue_http_tests::tokio_rt().block_on(async {
         let m = plue_http::tokio::opencode::start_server_with(&client(), options(&sandbox));
         within(Duration::from_secs(60), "ready", m.ready())
             .await

@@ -152,27 +152,19 @@ async fn hostile<R: Runtime + Default>() {
     assert_eq!(bad.connections(), 1);
 }
 
-fn tokio_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 #[test]
 fn proxy_tokio_https_through_connect() {
-    tokio_rt().block_on(https_through_connect::<plue_http::tokio::TokioRuntime>());
+    plue_http_tests::tokio_rt().block_on(https_through_connect::<plue_http::tokio::TokioRuntime>());
 }
 
 #[test]
 fn proxy_tokio_http_forward_and_socks5() {
-    tokio_rt().block_on(http_through_proxies::<plue_http::tokio::TokioRuntime>());
+    plue_http_tests::tokio_rt().block_on(http_through_proxies::<plue_http::tokio::TokioRuntime>());
 }
 
 #[test]
 fn proxy_tokio_hostile_proxies() {
-    tokio_rt().block_on(hostile::<plue_http::tokio::TokioRuntime>());
+    plue_http_tests::tokio_rt().block_on(hostile::<plue_http::tokio::TokioRuntime>());
 }
 
 #[test]

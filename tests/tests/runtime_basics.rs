@@ -137,27 +137,19 @@ async fn abort_and_drop<R: Runtime + Default>() {
     server.expect("closed");
 }
 
-fn tokio_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 #[test]
 fn runtime_tokio_refused_connect_is_typed() {
-    tokio_rt().block_on(refused::<plue_http::tokio::TokioRuntime>());
+    plue_http_tests::tokio_rt().block_on(refused::<plue_http::tokio::TokioRuntime>());
 }
 
 #[test]
 fn runtime_tokio_head_timeout() {
-    tokio_rt().block_on(head_timeout::<plue_http::tokio::TokioRuntime>());
+    plue_http_tests::tokio_rt().block_on(head_timeout::<plue_http::tokio::TokioRuntime>());
 }
 
 #[test]
 fn runtime_tokio_abort_and_drop_close_the_connection() {
-    tokio_rt().block_on(abort_and_drop::<plue_http::tokio::TokioRuntime>());
+    plue_http_tests::tokio_rt().block_on(abort_and_drop::<plue_http::tokio::TokioRuntime>());
 }
 
 #[test]

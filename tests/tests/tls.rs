@@ -244,27 +244,19 @@ async fn mutual_tls<R: Runtime + Default>() {
     assert_eq!(&resp.body()[..], b"/m");
 }
 
-fn tokio_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 #[test]
 fn tls_tokio_get_reuse_resume_truncation() {
-    tokio_rt().block_on(get_reuse_and_resume::<plue_http::tokio::TokioRuntime>());
+    plue_http_tests::tokio_rt().block_on(get_reuse_and_resume::<plue_http::tokio::TokioRuntime>());
 }
 
 #[test]
 fn tls_tokio_hostile() {
-    tokio_rt().block_on(hostile::<plue_http::tokio::TokioRuntime>());
+    plue_http_tests::tokio_rt().block_on(hostile::<plue_http::tokio::TokioRuntime>());
 }
 
 #[test]
 fn tls_tokio_mutual_tls() {
-    tokio_rt().block_on(mutual_tls::<plue_http::tokio::TokioRuntime>());
+    plue_http_tests::tokio_rt().block_on(mutual_tls::<plue_http::tokio::TokioRuntime>());
 }
 
 #[test]

@@ -122,7 +122,9 @@ fn proxy_machine_tunnels_with_connect_then_sends_origin_form() {
     drain(&mut m, now, &mut seen);
     let text = seen.text(c);
     assert!(
-        text.ends_with("GET /x HTTP/1.1\r\nhost: a.test:8080\r\nuser-agent: Plue/1.0\r\n\r\n"),
+        text.ends_with(
+            "GET /x HTTP/1.1\r\nhost: a.test:8080\r\nuser-agent: Plue/1.0\r\naccept-encoding: gzip, deflate, br, zstd\r\n\r\n"
+        ),
         "{text}"
     );
     reply.clear();

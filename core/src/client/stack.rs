@@ -50,11 +50,8 @@ impl Stack {
         up: &mut BytesMut,
         down: &mut BytesMut,
     ) -> Result<StackNews, ErrorKind> {
-        let was = self.is_established();
         self.stages[0].handle_input(now, data)?;
-        let mut news = self.pump(now, up, down)?;
-        news.established = !was && self.is_established();
-        Ok(news)
+        self.pump(now, up, down)
     }
 
     /// The socket reached end-of-stream.
@@ -64,11 +61,8 @@ impl Stack {
         up: &mut BytesMut,
         down: &mut BytesMut,
     ) -> Result<StackNews, ErrorKind> {
-        let was = self.is_established();
         self.stages[0].handle_eof(now)?;
-        let mut news = self.pump(now, up, down)?;
-        news.established = !was && self.is_established();
-        Ok(news)
+        self.pump(now, up, down)
     }
 
     /// Bytes from the codec, for the top stage; socket bytes appended to `down`.
@@ -92,10 +86,7 @@ impl Stack {
         up: &mut BytesMut,
         down: &mut BytesMut,
     ) -> Result<StackNews, ErrorKind> {
-        let was = self.is_established();
-        let mut news = self.pump(now, up, down)?;
-        news.established = !was && self.is_established();
-        Ok(news)
+        self.pump(now, up, down)
     }
 
     /// The earliest deadline of any stage.
@@ -112,15 +103,12 @@ impl Stack {
         up: &mut BytesMut,
         down: &mut BytesMut,
     ) -> Result<StackNews, ErrorKind> {
-        let was = self.is_established();
         for s in &mut self.stages {
             if s.poll_timeout().is_some_and(|t| t <= now) {
                 s.handle_timeout(now)?;
             }
         }
-        let mut news = self.pump(now, up, down)?;
-        news.established = !was && self.is_established();
-        Ok(news)
+        self.pump(now, up, down)
     }
 
     /// Move bytes and events between neighbours until nothing moves (the drain rule of [`crate::stage`]).
@@ -151,6 +139,8 @@ impl Stack {
                     match ev {
                         StageEvent::Established { alpn } => {
                             self.ready += 1;
+                            // Stages report once each: reaching the count is the moment the stack opens.
+                            news.established |= self.ready == n;
                             if i + 1 == n {
                                 self.alpn = alpn;
                             }
