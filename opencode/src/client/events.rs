@@ -41,6 +41,9 @@ pub struct Events<T> {
     /// An error to yield once (the subscription request could not be built).
     failed: Option<Error>,
     moves: Pin<Box<Receiver<String>>>,
+    /// The API (URL and credentials) the current subscription was made with: a 401 after the credentials were
+    /// replaced (a restarted server's new password) means "subscribe again", not "unauthorized".
+    subscribed: Option<Api>,
 }
 
 impl<T> core::fmt::Debug for Events<T> {
@@ -78,6 +81,7 @@ impl<T> Events<T> {
             inner: None,
             failed: None,
             moves,
+            subscribed: None,
         };
         events.subscribe();
         events
@@ -86,8 +90,10 @@ impl<T> Events<T> {
     /// (Re)subscribe at the current URL; the previous subscription (if any) is dropped, which aborts it.
     fn subscribe(&mut self) {
         self.inner = None;
-        match (*self.request)(&self.opencode.api()) {
+        let api = self.opencode.api();
+        match (*self.request)(&api) {
             Ok(req) => {
+                self.subscribed = Some(api);
                 self.inner = Some(
                     self.opencode
                         .front()
@@ -96,6 +102,12 @@ impl<T> Events<T> {
             }
             Err(e) => self.failed = Some(Error::new(e)),
         }
+    }
+
+    /// A 401 to a subscription made with credentials that have been replaced since.
+    fn refused_with_stale_credentials(&self, e: &Error) -> bool {
+        matches!(e.kind(), ErrorKind::Status(api) if api.status == 401)
+            && self.subscribed.as_ref() != Some(&self.opencode.api())
     }
 
     /// Abort the stream now; it ends with [`ErrorKind::Aborted`].
@@ -133,6 +145,11 @@ impl<T> Stream for Events<T> {
             Poll::Ready(None) => {
                 self.inner = None;
                 Poll::Ready(None)
+            }
+            Poll::Ready(Some(Err(e))) if self.refused_with_stale_credentials(&e) => {
+                self.subscribe();
+                let url = self.opencode.url();
+                Poll::Ready(Some(Ok(EventItem::Resubscribed { url })))
             }
             Poll::Ready(Some(Err(e))) => {
                 self.inner = None;

@@ -431,6 +431,11 @@ impl<H: Host> Loop<H> {
             return;
         };
         let spawned = super::launch::prepare(opts, port).and_then(|launch| {
+            // The new password is the clients' before the server can answer anyone: a stream that reconnects
+            // to it meanwhile with the old one is refused and subscribes again (see `Events`), never ends.
+            if let Some(oc) = &self.opencode {
+                oc.replace_auth(Some(launch.auth.clone()));
+            }
             self.launch_auth = Some(launch.auth);
             self.host.spawn_process(launch.command)
         });
