@@ -63,7 +63,11 @@ impl BodyReader {
         let mut splitter = JsonArraySplitter::new(pointer, limits.max_element, limits.max_rest);
         let mut elements = Vec::new();
         while let Some(piece) = self.chunk().await? {
-            splitter.feed(&piece, &mut elements).map_err(stream_error)?;
+            if let Err(e) = splitter.feed(&piece, &mut elements) {
+                // A corrupt coded body yields garbage before its check fails (gzip's CRC comes last): when the
+                // body itself failed, that is the cause to report, not the JSON it could not be.
+                return Err(self.chunk().await.err().unwrap_or_else(|| stream_error(e)));
+            }
             for e in elements.drain(..) {
                 each(decode_json::<T>(&e).map_err(Error::new)?);
             }

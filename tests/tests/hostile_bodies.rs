@@ -201,6 +201,31 @@ async fn cases<R: Runtime + Default>(bomb: &[u8]) {
         "response body too large: decoded size exceeds the limit of 8388608 bytes"
     );
 
+    // A gzip body whose check fails at its end, read as a stream of JSON elements: the decoding error is
+    // reported, not the JSON the garbage before it could not be.
+    let bad_crc: &[u8] =
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\x8b\xae\x05\x00\x43\xbf\xa6\xa3\x02\x00\x00\x00";
+    let s = serve(reply("Content-Encoding: gzip\r\n", bad_crc), false);
+    let req = Request::builder(Method::GET, format!("{}/crc", s.base))
+        .build()
+        .unwrap();
+    let c = Client::<R>::new(options(&s.base)).unwrap();
+    let mut body = c.request_streaming(req).await.unwrap().into_body();
+    let e = body
+        .json_elements::<serde_json::Value, serde_json::Value, _>("", Default::default(), |_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e.kind(),
+            ErrorKind::ContentDecoding {
+                problem: DecodeProblem::Corrupt,
+                ..
+            }
+        ),
+        "{e}"
+    );
+
     // Truncated gzip inside a complete HTTP body.
     let z = gzip(&b"{\"ok\":true}".repeat(1000));
     let s = serve(
