@@ -86,7 +86,15 @@ pub fn redact_str(url: &str) -> String {
     };
     let rest = &url[start..];
     let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..auth_end].rfind('@') {
+    let at = rest[..auth_end].rfind('@').or_else(|| {
+        // A password with an unencoded `/` (`u:p/ss@h`) ends the authority early. When the part before the first
+        // `/` has a `:` and an `@` follows before any `?` or `#`, everything up to the last such `@` may be
+        // userinfo: drop it. This can over-redact a message about an `@` in a path, never leak a secret.
+        let colon = rest[..auth_end].find(':')?;
+        let end = rest.find(['?', '#']).unwrap_or(rest.len());
+        rest[..end].rfind('@').filter(|&at| at > colon)
+    });
+    match at {
         Some(at) => format!("{}{}", &url[..start], &rest[at + 1..]),
         None => url.to_string(),
     }
@@ -494,6 +502,11 @@ mod tests {
         assert_eq!(redact_str("//a:secret@h/"), "//h/");
         assert_eq!(redact_str("http://a:sec ret@h/ x"), "http://h/ x");
         assert_eq!(redact_str("h:1/p?q=a@b"), "h:1/p?q=a@b");
+        // A password with an unencoded `/` or `@` never shows, even in part.
+        assert_eq!(redact_str("http://u:p/ss@h/x"), "http://h/x");
+        assert_eq!(redact_str("http://u:p/s@s@h"), "http://h");
+        assert_eq!(redact_str("u:p/ss@h:1"), "h:1");
+        assert_eq!(redact_str("http://h/p@q"), "http://h/p@q");
     }
 
     #[test]
